@@ -1,0 +1,23 @@
+# The two commands of the README's quick start: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+
+.PHONY: run test bench clean-results
+
+$(BIN)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	touch $@
+
+# The default study, offline, on the CPU (or one GPU per job where CUDA is present).
+run: $(BIN)/.installed
+	PATH=$(abspath $(BIN)):$$PATH snakemake --cores $(CORES) --resources gpu=$$($(BIN)/python -m pipeline gpus)
+
+test: $(BIN)/.installed
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q
+
+bench: $(BIN)/.installed
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pipeline.bench

@@ -1,0 +1,94 @@
+"""`python -m pipeline STAGE ...`: the command line that Snakemake and DVC call."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import PipelineError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
+    p.add_argument("--params", default="params.yaml", help="the study's params file (default: params.yaml)")
+    sub = p.add_subparsers(dest="stage", required=True)
+    sub.add_parser("validate", help="check params.yaml and exit")
+    sub.add_parser("pretrain", help="PT: train or load one backbone").add_argument("--name", required=True)
+    sub.add_parser("probe", help="HP: one run per setting, heads saved at every tau").add_argument(
+        "--setting", required=True)
+    for stage, text in (("finetune", "FT of one (setting, tau)"), ("evaluate", "scores and z metrics of one FT")):
+        s = sub.add_parser(stage, help=text)
+        s.add_argument("--setting", required=True)
+        s.add_argument("--tau", type=int, required=True)
+    sub.add_parser("exchange", help="head exchange heat-map of one setting").add_argument("--setting", required=True)
+    sub.add_parser("aggregate", help="summary.csv, tables, metrics.json and plots")
+    c = sub.add_parser("compare", help="Table 1 of two revisions and their deltas")
+    c.add_argument("rev_a", nargs="?", default="HEAD")
+    c.add_argument("rev_b", nargs="?", default="WORKTREE", help="a git revision, or WORKTREE (default)")
+    sub.add_parser("gpus", help="print how many CUDA devices this machine has")
+    sub.add_parser("targets", help="list the final files of the study, one per line")
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except PipelineError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args) -> int:
+    if args.stage == "gpus":
+        import torch
+
+        print(torch.cuda.device_count() if torch.cuda.is_available() else 0)
+        return 0
+    if args.stage == "compare":
+        from .stages import compare
+
+        compare.run(args.rev_a, args.rev_b)
+        return 0
+    from . import params
+
+    study = params.load(args.params)
+    if args.stage == "validate":
+        print(f"{args.params}: ok ({len(study.pretrain)} pretrain, {len(study.settings)} settings, "
+              f"taus {study.taus})")
+        return 0
+    if args.stage == "targets":
+        from .targets import final_targets
+
+        print("\n".join(str(t) for t in final_targets(study)))
+        return 0
+    for name, value in (("setting", getattr(args, "setting", None)), ("name", getattr(args, "name", None))):
+        pool = study.settings if name == "setting" else study.pretrain
+        if value is not None and value not in pool:
+            raise PipelineError(f"{args.params}: expected a {name} among {sorted(pool)}, found {value!r}")
+    if getattr(args, "tau", None) is not None and args.tau not in study.taus:
+        raise PipelineError(f"{args.params}: taus: expected {args.tau} in the grid {study.taus}")
+    if args.stage == "aggregate":
+        from .stages import aggregate
+
+        aggregate.run(study)
+        return 0
+    from .device import runtime
+
+    rt = runtime(study.device)
+    from .stages import evaluate, exchange, finetune, pretrain, probe
+
+    if args.stage == "pretrain":
+        pretrain.run(study, args.name, rt)
+    elif args.stage == "probe":
+        probe.run(study, args.setting, rt)
+    elif args.stage == "finetune":
+        finetune.run(study, args.setting, args.tau, rt)
+    elif args.stage == "evaluate":
+        evaluate.run(study, args.setting, args.tau, rt)
+    elif args.stage == "exchange":
+        exchange.run(study, args.setting, rt)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

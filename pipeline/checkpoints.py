@@ -1,0 +1,60 @@
+"""Reading backbones and heads strictly: every key must match, or the error lists them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import PipelineError
+
+# Prefixes that common published checkpoints put before the backbone's own keys.
+KNOWN_PREFIXES = ("module.encoder_q.", "module.encoder.", "module.backbone.", "encoder_q.",
+                  "backbone.", "encoder.", "module.", "model.")
+HEAD_KEYS = ("fc.",)
+
+
+def read_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict from a file saved as a bare dict or under 'state_dict' / 'model'."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"{path}: expected a checkpoint file, found nothing at that path")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a bad file
+        raise PipelineError(f"{path}: expected a torch checkpoint, found an unreadable file ({err})") from None
+    for key in ("state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict):
+        raise PipelineError(f"{path}: expected a state dict, found {type(obj).__name__}")
+    return obj
+
+
+def strip_prefix(state: dict, expected: set[str]) -> dict:
+    """Drop one known wrapper prefix (DataParallel, MoCo/SimCLR/BYOL encoders) if that makes keys match."""
+    for prefix in KNOWN_PREFIXES:
+        stripped = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        if stripped and set(stripped) & expected and len(set(stripped) & expected) > len(set(state) & expected):
+            return stripped
+    return state
+
+
+def load_strict(module: nn.Module, state: dict, source: str | Path, drop_head: bool = True) -> None:
+    """Load `state` into `module`; any missing, unexpected or mis-shaped key is an error."""
+    own = module.state_dict()
+    state = strip_prefix(state, set(own))
+    if drop_head:
+        state = {k: v for k, v in state.items() if not (k.startswith(HEAD_KEYS) and k not in own)}
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(f"{k}: expected {tuple(own[k].shape)}, found {tuple(state[k].shape)}"
+                    for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or shapes:
+        lines = [f"{source}: expected the keys of the backbone, found a mismatch"]
+        for title, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", shapes)):
+            if items:
+                shown = ", ".join(items[:20]) + (f", ... ({len(items)} in all)" if len(items) > 20 else "")
+                lines.append(f"  {title} keys: {shown}")
+        raise PipelineError("\n".join(lines))
+    module.load_state_dict(state, strict=True)

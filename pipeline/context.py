@@ -1,0 +1,71 @@
+"""One setting of the study, resolved: its family, configs, data and pretrained parts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import torch
+from pydantic import BaseModel
+
+from . import paths
+from .checkpoints import load_strict, read_state
+from .families import get_family
+from .families.base import Family, Splits
+from .params import PretrainCfg, SettingCfg, Study
+from .seeding import derive, seed_everything
+
+
+@dataclass
+class Setting:
+    study: Study
+    name: str
+
+    @property
+    def cfg(self) -> SettingCfg:
+        return self.study.settings[self.name]
+
+    @property
+    def pre(self) -> PretrainCfg:
+        return self.study.pretrain[self.cfg.pretrain]
+
+    @property
+    def family(self) -> Family:
+        return get_family(self.pre.family)
+
+    @property
+    def model_cfg(self) -> BaseModel:
+        return self.family.ModelCfg(**self.pre.model)
+
+    @property
+    def data_cfg(self) -> BaseModel:
+        return self.family.DataCfg(**self.cfg.data)
+
+    @property
+    def seed(self) -> int:
+        return self.study.seed
+
+    def splits(self, augment: bool) -> Splits:
+        return self.family.downstream_splits(self.data_cfg, self.model_cfg, self.seed, augment)
+
+    @cached_property
+    def backbone_state(self) -> dict:
+        return read_state(paths.backbone(self.cfg.pretrain))
+
+    def parts(self, num_outputs: int):
+        """(backbone, head): the pretrained backbone loaded strictly, and a fresh head whose
+        initialisation (and that of re-initialised blocks) depends only on the seed."""
+        backbone = self.family.backbone(self.model_cfg)
+        load_strict(backbone, self.backbone_state, paths.backbone(self.cfg.pretrain))
+        seed_everything(derive(self.seed, "head", self.name))
+        return self.family.task_model(backbone, self.model_cfg, self.cfg.head, num_outputs)
+
+    def row_labels(self) -> dict:
+        """The descriptive columns of results/summary.csv for this setting."""
+        head = self.cfg.head.kind + (f"-L4x{self.cfg.head.reinit_blocks}" if self.cfg.head.reinit_blocks else "")
+        return {"setting": self.name, "family": self.family.name, "pretrain": self.cfg.pretrain,
+                "downstream": self.data_cfg.dataset, "head": head, "eta_hp": self.cfg.hp.eta,
+                "eta_ft": self.cfg.ft.eta, "metric": self.family.metric, "seed": self.seed}
+
+
+def load_head(head: torch.nn.Module, path) -> None:
+    head.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)

@@ -1,0 +1,147 @@
+"""Image classification data as (N, C, H, W) float tensors in [0, 1].
+
+Offline, from data shipped inside installed packages:
+- `digits`: scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes);
+- `digits012`: the paper's toy downstream task: digits 0/1/2 with random rotation and
+  zoom, generated deterministically from a seed (source images never cross splits);
+- `textures`: patches cut from scikit-image's bundled photographs (brick, grass,
+  gravel, camera, coins, ...), one class per photograph.
+Real loaders: torchvision's CIFAR10, CIFAR100, STL10 and MNIST, read from `root`
+with download=False.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+from torchvision.transforms.v2 import functional as TF
+
+from ..errors import PipelineError
+
+TEXTURE_SOURCES = ["brick", "grass", "gravel", "camera", "coins", "moon", "text", "page", "clock", "cell",
+                   "astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field"]
+
+
+class TensorImages(Dataset):
+    """Images and labels in memory; `augment` draws a random crop and flip per access."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, augment: bool = False, flip: bool = False):
+        self.x, self.y, self.augment, self.flip = x, y, augment, flip
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        x = self.x[i]
+        if self.augment:
+            pad = max(1, x.shape[-1] // 8)
+            x = F.pad(x, (pad,) * 4, mode="replicate")
+            top, left = torch.randint(0, 2 * pad + 1, (2,)).tolist()
+            x = x[:, top:top + self.x.shape[-2], left:left + self.x.shape[-1]]
+            if self.flip and torch.rand(()) < 0.5:
+                x = x.flip(-1)
+        return x, self.y[i]
+
+    def with_augment(self, augment: bool) -> "TensorImages":
+        return TensorImages(self.x, self.y, augment, self.flip)
+
+
+def fit_channels_size(x: torch.Tensor, channels: int, size: int) -> torch.Tensor:
+    """(N, C, H, W) floats -> `channels` (grey average or grey replicated) at size x size."""
+    if x.shape[1] != channels:
+        x = x.mean(1, keepdim=True).expand(-1, channels, -1, -1) if channels in (1, 3) else x
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return x.contiguous().clamp(0, 1)
+
+
+def split_indices(n: int, fractions: tuple[float, float], seed: int, labels=None) -> tuple[np.ndarray, ...]:
+    """A seeded (train, val, test) split, stratified by label when labels are given."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(n)
+    val_f, test_f = fractions
+    rest, test = train_test_split(idx, test_size=test_f, random_state=seed, stratify=labels) if test_f else (idx, idx[:0])
+    strat = None if labels is None else np.asarray(labels)[rest]
+    train, val = train_test_split(rest, test_size=val_f / (1 - test_f), random_state=seed + 1, stratify=strat)
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+def digits() -> tuple[torch.Tensor, torch.Tensor]:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return torch.tensor(d.images / 16.0, dtype=torch.float32).unsqueeze(1), torch.tensor(d.target)
+
+
+def rotate_zoom(x: torch.Tensor, n: int, rotation: float, zoom: tuple[float, float], seed: int) -> torch.Tensor:
+    """n random rotations (+-rotation degrees) and zooms of images drawn from x, seeded."""
+    g = torch.Generator().manual_seed(seed)
+    pick = torch.randint(0, len(x), (n,), generator=g)
+    angles = (torch.rand(n, generator=g) * 2 - 1) * rotation
+    scales = zoom[0] + torch.rand(n, generator=g) * (zoom[1] - zoom[0])
+    big = F.interpolate(x, scale_factor=4, mode="bilinear", align_corners=False)
+    out = torch.stack([TF.affine(big[p], angle=float(a), translate=[0, 0], scale=float(s), shear=[0.0])
+                       for p, a, s in zip(pick.tolist(), angles, scales)])
+    return out
+
+
+def digits012(n_per_class: int, rotation: float, zoom: tuple[float, float], fractions, seed: int):
+    """The toy downstream task; returns {split: (x, y)} built per split from disjoint sources."""
+    x, y = digits()
+    keep = y <= 2
+    x, y = x[keep], y[keep]
+    parts = split_indices(len(y), fractions, seed, labels=y.numpy())
+    out = {}
+    for name, idx, share in zip(("train", "val", "test"), parts, (1 - sum(fractions), *fractions)):
+        xs, ys = [], []
+        for c in range(3):
+            src = x[idx][y[idx] == c]
+            m = max(1, round(n_per_class * share))
+            xs.append(rotate_zoom(src, m, rotation, zoom, seed * 1000 + c * 10 + len(out)))
+            ys.append(torch.full((m,), c))
+        out[name] = (torch.cat(xs), torch.cat(ys))
+    return out
+
+
+def textures(n_per_class: int, classes: int, crop: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random crop x crop grey patches of `classes` scikit-image photographs, seeded."""
+    import skimage.data
+    from skimage.color import rgb2gray
+
+    if not 2 <= classes <= len(TEXTURE_SOURCES):
+        raise PipelineError(f"data.classes: expected 2..{len(TEXTURE_SOURCES)}, found {classes}")
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for c, name in enumerate(TEXTURE_SOURCES[:classes]):
+        img = getattr(skimage.data, name)()
+        img = rgb2gray(img) if img.ndim == 3 else img / 255.0
+        h, w = img.shape
+        tops, lefts = rng.integers(0, h - crop, n_per_class), rng.integers(0, w - crop, n_per_class)
+        xs.append(np.stack([img[t:t + crop, l:l + crop] for t, l in zip(tops, lefts)]))
+        ys.append(np.full(n_per_class, c))
+    return torch.tensor(np.concatenate(xs), dtype=torch.float32).unsqueeze(1), torch.tensor(np.concatenate(ys))
+
+
+TORCHVISION = {"cifar10": "CIFAR10", "cifar100": "CIFAR100", "stl10": "STL10", "mnist": "MNIST"}
+
+
+def torchvision_split(name: str, root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """A torchvision dataset read from `root` (never downloaded) as float tensors."""
+    import torchvision.datasets as tvd
+
+    cls = getattr(tvd, TORCHVISION[name])
+    kwargs = {"split": "train" if train else "test"} if name == "stl10" else {"train": train}
+    try:
+        ds = cls(root, download=False, **kwargs)
+    except RuntimeError as err:
+        raise PipelineError(f"data.root: expected {TORCHVISION[name]} files under {root!r} "
+                            f"(this pipeline never downloads at run time), found: {err}") from None
+    x = torch.as_tensor(np.asarray(ds.data))
+    if x.dim() == 3:                      # MNIST: (N, H, W)
+        x = x.unsqueeze(1)
+    elif x.shape[-1] == 3:                # CIFAR: (N, H, W, C)
+        x = x.permute(0, 3, 1, 2)
+    y = torch.as_tensor(np.asarray(ds.labels if name == "stl10" else ds.targets))
+    return x.float() / 255.0, y

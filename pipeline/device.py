@@ -1,0 +1,84 @@
+"""Which device a job trains on, and one GPU per running job.
+
+Snakemake's `resources: gpu=1` only counts GPUs; it hands out no device ids. So each
+job claims a slot: an exclusive flock on one lock file per device. The lock lives as
+long as the process, so a crashed job frees its slot. Under SLURM the scheduler has
+already narrowed CUDA_VISIBLE_DEVICES to the job's own GPU, and no slot is needed.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+LOCK_DIR_ENV = "TASKHEAD_GPU_LOCK_DIR"
+_held = []  # open lock files: closing one releases its slot
+
+
+def claim_slot(n_devices: int, lock_dir: str | os.PathLike | None = None, poll_s: float = 0.5,
+               timeout_s: float | None = None) -> int:
+    """Block until one of `n_devices` slots is free; return its index and hold it."""
+    lock_dir = Path(lock_dir or os.environ.get(LOCK_DIR_ENV, "/tmp/taskhead-gpu-locks"))
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    while True:
+        for i in range(n_devices):
+            f = open(lock_dir / f"gpu{i}.lock", "a+")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.close()
+                continue
+            f.seek(0), f.truncate(), f.write(f"{os.getpid()}\n"), f.flush()
+            _held.append(f)
+            return i
+        if timeout_s is not None and time.monotonic() - start > timeout_s:
+            raise TimeoutError(f"no free GPU slot among {n_devices} in {lock_dir}")
+        time.sleep(poll_s)
+
+
+@dataclass
+class Runtime:
+    """Where and how tensors are computed: device, autocast dtype, memory layout."""
+
+    device: torch.device
+    amp_dtype: torch.dtype | None = None
+    channels_last: bool = False
+    pin_memory: bool = False
+    workers: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def prepare(self, module: torch.nn.Module) -> torch.nn.Module:
+        module = module.to(self.device)
+        return module.to(memory_format=torch.channels_last) if self.channels_last else module
+
+
+def runtime(preference: str = "auto", cuda_available: bool | None = None, n_devices: int | None = None) -> Runtime:
+    """A Runtime for this job: on CUDA one claimed device with bf16 autocast, else the CPU."""
+    cuda = torch.cuda.is_available() if cuda_available is None else cuda_available
+    if preference == "cuda" and not cuda:
+        raise SystemExit("params.yaml: device: expected a CUDA device for 'cuda', found none")
+    if preference == "cpu" or not cuda:
+        threads = int(os.environ.get("TASKHEAD_THREADS", "0"))
+        if threads > 0:
+            torch.set_num_threads(threads)
+        return Runtime(torch.device("cpu"))
+    n = torch.cuda.device_count() if n_devices is None else n_devices
+    if os.environ.get("SLURM_JOB_ID") and os.environ.get("CUDA_VISIBLE_DEVICES"):
+        index = 0
+    else:
+        index = claim_slot(n)
+    print(f"[device] job {os.getpid()} uses cuda:{index}", file=sys.stderr)
+    return Runtime(torch.device("cuda", index), amp_dtype=torch.bfloat16, channels_last=True,
+                   pin_memory=True, workers=4)

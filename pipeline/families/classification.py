@@ -1,0 +1,135 @@
+"""Image classification: a torchvision ResNet or the paper's MLP toy, softmax heads.
+
+z is the pooled penultimate feature vector (for the partial backbone: the feature
+map before the moved blocks, spatially averaged for the z metrics). The score is
+accuracy over the split.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..data import images
+from ..metrics import energy_softmax
+from ..models.heads import make_head
+from ..models.mlp import mlp_backbone
+from ..models.resnet import LAYOUTS, ResNetBackbone, split_partial
+from .base import Family, Splits
+
+
+class ModelCfg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    arch: Literal["mlp", "resnet"]
+    depth: int = Field(4, description="MLP layers, or ResNet depth (10, 18, 34, 50)")
+    width: int = Field(128, gt=0, description="MLP width")
+    input_dim: int = Field(64, gt=0, description="MLP input size (C*H*W)")
+    in_channels: Literal[1, 3] = 3
+    cifar_stem: bool = False
+
+    @model_validator(mode="after")
+    def _depth(self):
+        if self.arch == "resnet" and self.depth not in (10, 18, 34, 50):
+            raise ValueError(f"depth: expected 10, 18, 34 or 50 for a ResNet, found {self.depth}")
+        if self.arch == "mlp" and self.depth < 1:
+            raise ValueError(f"depth: expected at least 1 MLP layer, found {self.depth}")
+        return self
+
+
+class DataCfg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dataset: Literal["digits", "digits012", "textures", "cifar10", "cifar100", "stl10", "mnist"]
+    size: int = Field(8, gt=0)
+    channels: Literal[1, 3] = 1
+    val_fraction: float = Field(0.2, gt=0, lt=0.5)
+    test_fraction: float = Field(0.2, ge=0, lt=0.5)
+    n_per_class: int = Field(1000, gt=0, description="digits012 and textures: samples per class")
+    classes: int = Field(10, description="textures: how many photographs (classes)")
+    crop: int = Field(48, gt=4, description="textures: patch size in source pixels")
+    rotation: float = Field(30.0, ge=0, description="digits012: max rotation in degrees")
+    zoom: tuple[float, float] = (0.8, 1.2)
+    root: str = "data"
+    limit: int | None = Field(None, gt=0, description="use at most this many training images")
+    flip: bool = False
+
+
+class AccuracyScorer:
+    def __init__(self):
+        self.correct = self.total = 0
+
+    def update(self, q, y):
+        self.correct += (q.argmax(1) == y).sum().item()
+        self.total += len(y)
+
+    def compute(self) -> float:
+        return self.correct / max(self.total, 1)
+
+
+class Classification(Family):
+    name, metric = "classification", "accuracy"
+    ModelCfg, DataCfg = ModelCfg, DataCfg
+
+    def _raw(self, d: DataCfg, seed: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        fractions = (d.val_fraction, d.test_fraction)
+        if d.dataset == "digits012":
+            return images.digits012(d.n_per_class, d.rotation, d.zoom, fractions, seed)
+        if d.dataset in images.TORCHVISION:
+            x, y = images.torchvision_split(d.dataset, d.root, train=True)
+            tr, va, _ = images.split_indices(len(y), (d.val_fraction, 0.0), seed, labels=y.numpy())
+            return {"train": (x[tr], y[tr]), "val": (x[va], y[va]),
+                    "test": images.torchvision_split(d.dataset, d.root, train=False)}
+        x, y = images.digits() if d.dataset == "digits" else images.textures(d.n_per_class, d.classes, d.crop, seed)
+        return {name: (x[i], y[i]) for name, i in
+                zip(("train", "val", "test"), images.split_indices(len(y), fractions, seed, labels=y.numpy()))}
+
+    def _splits(self, d: DataCfg, seed: int, augment: bool) -> Splits:
+        raw = self._raw(d, seed)
+        if d.limit:
+            raw["train"] = tuple(t[: d.limit] for t in raw["train"])
+        ds = {k: images.TensorImages(images.fit_channels_size(x, d.channels, d.size), y, flip=d.flip)
+              for k, (x, y) in raw.items()}
+        num = int(max(int(y.max()) for _, y in raw.values() if len(y)) + 1)
+        return Splits(ds["train"].with_augment(augment), ds["train"], ds["val"], ds.get("test"), num)
+
+    def pretrain_splits(self, data, model, seed):
+        return self._splits(data, seed, augment=False)
+
+    def downstream_splits(self, data, model, seed, augment):
+        return self._splits(data, seed, augment)
+
+    def backbone(self, m: ModelCfg):
+        if m.arch == "mlp":
+            return mlp_backbone(m.input_dim, m.width, m.depth)
+        return ResNetBackbone(m.depth, m.in_channels, m.cifar_stem)
+
+    def _z_dim(self, m: ModelCfg) -> int:
+        return m.width if m.arch == "mlp" else 512 * LAYOUTS[m.depth][0].expansion
+
+    def pretrain_head(self, m, num_outputs):
+        return make_head("linear", self._z_dim(m), num_outputs)
+
+    def task_model(self, backbone, m, head_cfg, num_outputs):
+        top = make_head(head_cfg.kind, self._z_dim(m), num_outputs, head_cfg.hidden)
+        if head_cfg.reinit_blocks == 0:
+            return backbone, top
+        if m.arch != "resnet":
+            raise ValueError(f"head.reinit_blocks: expected 0 for an MLP backbone, found {head_cfg.reinit_blocks}")
+        return split_partial(backbone, head_cfg.reinit_blocks, top)
+
+    def loss(self, q, y, eta):
+        return F.cross_entropy(q, y, label_smoothing=1.0 - eta)
+
+    def correct(self, q, y):
+        return (q.argmax(1) == y).sum().item(), len(y)
+
+    def energy(self, q, y):
+        e = energy_softmax(q, y)
+        return e.sum().item(), len(e)
+
+    def scorer(self, num_outputs):
+        return AccuracyScorer()
+
+
+FAMILY = Classification()

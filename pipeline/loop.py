@@ -1,0 +1,171 @@
+"""The one training and evaluation loop shared by every family and stage.
+
+Families supply data, models and the comparison of outputs q with targets y;
+this module supplies epochs, optimisers, schedules, early stopping, resuming,
+feature caching and progress lines. It has no family-specific branches.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from .atomic import save_torch
+from .device import Runtime
+from .families.base import Family
+from .seeding import derive, generator
+
+
+class TaskModel(nn.Module):
+    """q = head(backbone(x))."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module):
+        super().__init__()
+        self.backbone, self.head = backbone, head
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """Frozen for real: eval mode (BatchNorm statistics stay put) and no gradients."""
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+def sgd(params, lr: float, weight_decay: float) -> torch.optim.SGD:
+    return torch.optim.SGD([p for p in params if p.requires_grad], lr=lr, momentum=0.9, weight_decay=weight_decay)
+
+
+def default_unpack(batch, device):
+    x, y = batch
+    return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+
+def progress(stage: str, **fields) -> None:
+    parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items()]
+    print(f"[{stage}] " + " ".join(parts), file=sys.stderr, flush=True)
+
+
+def train_epoch(model: nn.Module, loader, family: Family, opt, eta: float, rt: Runtime,
+                unpack: Callable = None, sched=None) -> dict:
+    """One pass of SGD over `loader`; returns the sample-averaged loss and accuracy."""
+    unpack = unpack or family.unpack
+    loss_sum, n, correct, counted = 0.0, 0, 0.0, 0
+    for batch in loader:
+        x, y = unpack(batch, rt.device)
+        with rt.autocast():
+            q = model(x)
+            loss = family.loss(q, y, eta)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bs = len(y)
+        loss_sum, n = loss_sum + loss.item() * bs, n + bs
+        c, k = family.correct(q.detach(), y)
+        correct, counted = correct + c, counted + k
+    if sched is not None:
+        sched.step()
+    return {"loss": loss_sum / max(n, 1), "acc": correct / max(counted, 1)}
+
+
+@torch.no_grad()
+def assess(model: nn.Module, loader, family: Family, rt: Runtime, num_outputs: int,
+           unpack: Callable = None) -> dict:
+    """Score, accuracy and average energy of `model` (in eval mode) over a whole split."""
+    unpack = unpack or family.unpack
+    was_training = model.training
+    model.eval()
+    scorer = family.scorer(num_outputs)
+    correct = counted = 0
+    e_sum, e_n = 0.0, 0
+    for batch in loader:
+        x, y = unpack(batch, rt.device)
+        with rt.autocast():
+            q = model(x)
+        q = q.float()
+        scorer.update(q, y)
+        c, k = family.correct(q, y)
+        s, m = family.energy(q, y)
+        correct, counted, e_sum, e_n = correct + c, counted + k, e_sum + s, e_n + m
+    model.train(was_training)
+    return {"score": scorer.compute(), "acc": correct / max(counted, 1), "energy": e_sum / max(e_n, 1)}
+
+
+@torch.no_grad()
+def features(backbone: nn.Module, loader, family: Family, rt: Runtime) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z, y) for a whole split, computed once by a frozen backbone, kept on the CPU."""
+    backbone.eval()
+    zs, ys = [], []
+    for batch in loader:
+        x, y = family.unpack(batch, rt.device)
+        with rt.autocast():
+            zs.append(backbone(x).float().cpu())
+        ys.append(y.cpu())
+    return torch.cat(zs), torch.cat(ys)
+
+
+def cached_loader(z: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, seed: int):
+    return torch.utils.data.DataLoader(TensorDataset(z, y), batch_size=batch_size, shuffle=shuffle,
+                                       generator=generator(seed))
+
+
+def fingerprint(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def fit(model: nn.Module, family: Family, train_ds, val_ds, num_outputs: int, rt: Runtime, *,
+        lr: float, epochs: int, weight_decay: float, eta: float, batch_size: int, seed: int,
+        patience: int | None, resume: Path, key: dict, stage: str) -> dict:
+    """SGD with momentum 0.9 and a cosine schedule over `epochs`.
+
+    With `patience`, the model of the best validation score is kept and training stops
+    after `patience` epochs without improvement; without it the last model is kept.
+    Every epoch writes `resume`; a rerun with the same `key` continues from it.
+    Returns the history and leaves the selected weights in `model`.
+    """
+    opt = sgd(model.parameters(), lr, weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    state = {"epoch": 0, "best": None, "best_epoch": 0, "bad": 0, "history": [], "key": fingerprint(key)}
+    if resume.is_file():
+        saved = torch.load(resume, map_location=rt.device, weights_only=False)
+        if saved["key"] == state["key"]:
+            model.load_state_dict(saved["model"]), opt.load_state_dict(saved["opt"])
+            sched.load_state_dict(saved["sched"])
+            state = saved["state"]
+            progress(stage, resumed_from_epoch=state["epoch"])
+    val_loader = family.loader(val_ds, batch_size, False, seed, rt.workers, rt.pin_memory)
+    while state["epoch"] < epochs and (patience is None or state["bad"] < patience):
+        epoch = state["epoch"] + 1
+        t0 = time.monotonic()
+        torch.manual_seed(derive(seed, stage, epoch))  # augmentation draws, identical on resume
+        loader = family.loader(train_ds, batch_size, True, derive(seed, "order", epoch), rt.workers, rt.pin_memory)
+        model.train()
+        tr = train_epoch(model, loader, family, opt, eta, rt, sched=sched)
+        va = assess(model, val_loader, family, rt, num_outputs)
+        state["history"].append({"epoch": epoch, "train_loss": tr["loss"], "train_acc": tr["acc"],
+                                 "val_score": va["score"]})
+        if state["best"] is None or va["score"] > state["best"]["score"]:
+            state["best"] = {"score": va["score"], "weights": copy.deepcopy(model.state_dict())}
+            state["best_epoch"], state["bad"] = epoch, 0
+        else:
+            state["bad"] += 1
+        state["epoch"] = epoch
+        progress(stage, epoch=f"{epoch}/{epochs}", loss=tr["loss"], train_acc=tr["acc"],
+                 val_score=va["score"], secs=round(time.monotonic() - t0, 1))
+        save_torch(resume, {"key": state["key"], "model": model.state_dict(), "opt": opt.state_dict(),
+                            "sched": sched.state_dict(), "state": state})
+    if patience is not None:
+        model.load_state_dict(state["best"]["weights"])
+    return {"history": state["history"], "best_epoch": state["best_epoch"] if patience else state["epoch"],
+            "epochs_run": state["epoch"]}

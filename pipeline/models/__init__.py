@@ -1,0 +1,1 @@
+"""Backbones and heads shared by the families."""

@@ -1,0 +1,196 @@
+"""params.yaml: its schema (pydantic), validation with clear messages, and stage slices.
+
+The generic skeleton lives here; each family validates its own `model` and `data`
+blocks with the pydantic classes it exports (see pipeline/families/base.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import PipelineError
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+Eta = Annotated[float, Field(gt=0, le=1, description="label-smoothing eta in (0, 1]")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PretrainCfg(Strict):
+    """How a backbone is obtained: trained here on a source task, or read from a file."""
+
+    family: str
+    model: dict
+    data: dict = Field(default_factory=dict)
+    epochs: Annotated[int, Field(ge=0)] = 10
+    lr: PositiveFloat = 0.01
+    batch_size: Annotated[int, Field(gt=0)] = 128
+    weight_decay: NonNegFloat = 5e-4
+    checkpoint: str | None = None
+
+
+class HeadCfg(Strict):
+    """The task head: linear or a 2-layer MLP; `reinit_blocks` > 0 moves the last
+    blocks of the backbone into the head, re-initialised (the partial-backbone trick)."""
+
+    kind: Literal["linear", "mlp"] = "linear"
+    hidden: Annotated[int, Field(gt=0)] = 256
+    reinit_blocks: Annotated[int, Field(ge=0, le=3)] = 0
+
+
+class HPCfg(Strict):
+    """Head probing: SGD (momentum 0.9) at a constant lr, so one run yields every tau."""
+
+    lr: PositiveFloat
+    batch_size: Annotated[int, Field(gt=0)] = 128
+    eta: Eta = 1.0
+    weight_decay: NonNegFloat = 0.0
+    augment: bool = False
+
+
+class FTCfg(Strict):
+    """Finetuning: SGD momentum 0.9, cosine schedule, early stopping on validation."""
+
+    lr: PositiveFloat
+    epochs: Annotated[int, Field(gt=0)]
+    patience: Annotated[int, Field(gt=0)] = 5
+    batch_size: Annotated[int, Field(gt=0)] = 128
+    eta: Eta = 1.0
+    weight_decay: NonNegFloat = 0.0
+    augment: bool = False
+
+
+class SettingCfg(Strict):
+    pretrain: str
+    data: dict
+    head: HeadCfg = HeadCfg()
+    hp: HPCfg
+    ft: FTCfg
+
+
+class Study(Strict):
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    taus: list[Annotated[int, Field(ge=0)]]
+    z_split: Literal["train", "val", "test"] = "train"
+    exchange: dict[str, list[int]] = Field(default_factory=dict)
+    pretrain: dict[str, PretrainCfg]
+    settings: dict[str, SettingCfg]
+
+    @field_validator("taus")
+    @classmethod
+    def _taus_sorted_unique(cls, taus):
+        if not taus:
+            raise ValueError("expected a non-empty list of epochs, found []")
+        if sorted(set(taus)) != list(taus):
+            raise ValueError(f"expected strictly increasing epochs without duplicates, found {taus}")
+        return taus
+
+    @model_validator(mode="after")
+    def _references(self):
+        for name, s in self.settings.items():
+            if s.pretrain not in self.pretrain:
+                raise ValueError(
+                    f"settings.{name}.pretrain: expected one of {sorted(self.pretrain)}, found {s.pretrain!r}")
+        for name, taus in self.exchange.items():
+            if name not in self.settings:
+                raise ValueError(f"exchange.{name}: expected a setting name, found {name!r}")
+            if not set(taus) <= set(self.taus):
+                raise ValueError(f"exchange.{name}: expected a subset of taus {self.taus}, found {taus}")
+        return self
+
+    def family_of(self, setting: str) -> str:
+        return self.pretrain[self.settings[setting].pretrain].family
+
+
+def _format(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        found = e.get("input")
+        tail = "" if e["type"] in {"missing", "value_error"} else f" (found {found!r})"
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: {key}: {msg}{tail}")
+    return "\n".join(lines)
+
+
+def validate(raw: dict, source: str = "params.yaml", check_files: bool = True) -> Study:
+    """Validate the whole study, family blocks included; raise PipelineError on bad input."""
+    from .families import get_family, known_families
+
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{source}: expected a mapping at the top level, found {type(raw).__name__}")
+    try:
+        study = Study.model_validate(raw)
+    except ValidationError as err:
+        raise PipelineError(_format(err, source)) from None
+    problems = []
+    for name, p in study.pretrain.items():
+        if p.family not in known_families():
+            problems.append(f"{source}: pretrain.{name}.family: expected one of {known_families()}, found {p.family!r}")
+            continue
+        fam = get_family(p.family)
+        problems += _check(fam.ModelCfg, p.model, f"pretrain.{name}.model", source)
+        if p.checkpoint is None:
+            problems += _check(fam.DataCfg, p.data, f"pretrain.{name}.data", source)
+        elif check_files and not Path(p.checkpoint).is_file():
+            problems.append(f"{source}: pretrain.{name}.checkpoint: expected an existing file, found {p.checkpoint!r}")
+    for name, s in study.settings.items():
+        fam_name = study.pretrain[s.pretrain].family
+        if fam_name in known_families():
+            problems += _check(get_family(fam_name).DataCfg, s.data, f"settings.{name}.data", source)
+    if problems:
+        raise PipelineError("\n".join(problems))
+    return study
+
+
+def _check(cls, block: dict, where: str, source: str) -> list[str]:
+    try:
+        cls.model_validate(block)
+        return []
+    except ValidationError as err:
+        return [f"{source}: {where}.{line.split(': ', 1)[1]}" for line in _format(err, source).splitlines()]
+
+
+def load(path: str | Path = "params.yaml", check_files: bool = True) -> Study:
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"{path}: expected a params file, found nothing at that path")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise PipelineError(f"{path}: expected valid YAML, found a syntax error: {err}") from None
+    return validate(raw, str(path), check_files)
+
+
+# Which params keys each stage reads. dvc.yaml lists exactly these (a test checks it),
+# and the Snakefile passes their values as rule params, so both tools rerun the same jobs.
+STAGE_KEYS = {
+    "pretrain": ["seed", "pretrain.{pretrain}"],
+    "probe": ["seed", "taus", "settings.{setting}.data", "settings.{setting}.head", "settings.{setting}.hp"],
+    "finetune": ["seed", "settings.{setting}.data", "settings.{setting}.head", "settings.{setting}.ft"],
+    "evaluate": ["seed", "z_split", "settings.{setting}"],
+    "exchange": ["seed", "exchange.{setting}", "settings.{setting}.data", "settings.{setting}.head"],
+    "aggregate": ["taus", "settings", "exchange"],
+}
+
+
+def stage_keys(stage: str, **names) -> list[str]:
+    return [k.format(**names) for k in STAGE_KEYS[stage]]
+
+
+def stage_values(raw: dict, stage: str, **names) -> dict:
+    """The values of the keys a stage reads, from the raw params mapping."""
+    out = {}
+    for key in stage_keys(stage, **names):
+        node = raw
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        out[key] = node
+    return out

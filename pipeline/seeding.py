@@ -1,0 +1,35 @@
+"""Seeds for every source of randomness: Python, NumPy, torch and data workers."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def worker_init_fn(worker_id: int) -> None:
+    """Seed a DataLoader worker from the seed torch gave it (base seed + worker id)."""
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def generator(seed: int) -> torch.Generator:
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def derive(seed: int, *parts) -> int:
+    """A stable sub-seed for one named purpose (e.g. the FT run of one tau)."""
+    import hashlib
+
+    digest = hashlib.sha256(repr((seed, *parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "little")

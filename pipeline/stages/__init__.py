@@ -1,0 +1,1 @@
+"""One module per stage; each exposes run(study, ..., rt) and writes its outputs atomically."""

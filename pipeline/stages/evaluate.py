@@ -1,0 +1,50 @@
+"""Evaluate one (setting, tau): scores of the selected FT model, HP-train-acc, E_aie,
+and the feature adaptation between z_0 (pretrained backbone) and z_T (finetuned one),
+averaged over every sample of the fixed split `z_split` (no augmentation)."""
+from __future__ import annotations
+
+import json
+
+import torch
+
+from .. import paths
+from ..atomic import write_json
+from ..context import Setting, load_head
+from ..device import Runtime
+from ..loop import TaskModel, assess, features
+from ..metrics import feature_adaptation
+from ..params import Study
+
+
+def run(study: Study, setting: str, tau: int, rt: Runtime) -> dict:
+    ctx = Setting(study, setting)
+    family, bs = ctx.family, ctx.cfg.ft.batch_size
+    splits = ctx.splits(augment=False)
+    n = splits.num_outputs
+
+    def loader(ds):
+        return family.loader(ds, bs, False, study.seed, rt.workers, rt.pin_memory)
+
+    backbone0, head0 = ctx.parts(n)
+    load_head(head0, paths.hp_head(setting, tau))
+    start = rt.prepare(TaskModel(backbone0, head0)).eval()
+    backboneT, headT = ctx.parts(n)
+    tuned = TaskModel(backboneT, headT)
+    saved = torch.load(paths.ft_model(setting, tau), map_location="cpu", weights_only=False)
+    tuned.load_state_dict(saved["state_dict"], strict=True)
+    tuned = rt.prepare(tuned).eval()
+
+    val = assess(tuned, loader(splits.val), family, rt, n)
+    test = assess(tuned, loader(splits.test), family, rt, n) if splits.test is not None else {"score": float("nan")}
+    energy = assess(start, loader(splits.train_plain), family, rt, n)["energy"]
+    zsplit = loader(splits.get(study.z_split))
+    z0, _ = features(start.backbone, zsplit, family, rt)
+    zT, _ = features(tuned.backbone, zsplit, family, rt)
+    hp_log = json.loads(paths.hp_log(setting).read_text())["taus"]
+    hp_acc = next(r["hp_train_acc"] for r in hp_log if r["tau"] == tau)
+    row = {**ctx.row_labels(), "tau": tau, "hp_train_acc": hp_acc, "energy": energy,
+           "val_score": val["score"], "test_score": test["score"],
+           **feature_adaptation(family.pool(z0), family.pool(zT)),
+           "best_epoch": saved["best_epoch"], "epochs_run": saved["epochs_run"], "z_split": study.z_split}
+    write_json(paths.evaluation(setting, tau), row)
+    return row

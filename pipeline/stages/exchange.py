@@ -1,0 +1,56 @@
+"""Head exchange (figure 3): after HP(tau)-FT for several tau, pair every finetuned
+backbone with every finetuned head, without further training, and score each pair
+on the train and validation splits. Rows: the backbone's tau; columns: the head's."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from .. import paths  # noqa: E402
+from ..atomic import atomic_path  # noqa: E402
+from ..context import Setting  # noqa: E402
+from ..device import Runtime  # noqa: E402
+from ..loop import TaskModel, assess  # noqa: E402
+from ..params import Study  # noqa: E402
+
+
+def run(study: Study, setting: str, rt: Runtime) -> pd.DataFrame:
+    ctx = Setting(study, setting)
+    taus = study.exchange[setting]
+    splits = ctx.splits(augment=False)
+    models = {}
+    for tau in taus:
+        model = TaskModel(*ctx.parts(splits.num_outputs))
+        model.load_state_dict(torch.load(paths.ft_model(setting, tau), map_location="cpu",
+                                         weights_only=False)["state_dict"])
+        models[tau] = rt.prepare(model).eval()
+    rows = []
+    for split in ("train", "val"):
+        loader = ctx.family.loader(splits.get(split), ctx.cfg.ft.batch_size, False, study.seed)
+        for tb in taus:
+            for th in taus:
+                pair = TaskModel(models[tb].backbone, models[th].head)
+                rows.append({"split": split, "backbone_tau": tb, "head_tau": th,
+                             "score": assess(pair, loader, ctx.family, rt, splits.num_outputs)["score"]})
+    table = pd.DataFrame(rows)
+    with atomic_path(paths.exchange(setting, "csv")) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for ax, split in zip(axes, ("train", "val")):
+        grid = table[table["split"] == split].pivot(index="backbone_tau", columns="head_tau", values="score")
+        im = ax.imshow(grid.values, cmap="viridis")
+        ax.set_xticks(range(len(taus)), taus), ax.set_yticks(range(len(taus)), taus)
+        ax.set_xlabel("head from HP(tau)-FT"), ax.set_ylabel("backbone from HP(tau)-FT")
+        ax.set_title(f"{setting}: {split} {ctx.family.metric}")
+        for i in range(len(taus)):
+            for j in range(len(taus)):
+                ax.text(j, i, f"{grid.values[i, j]:.2f}", ha="center", va="center", fontsize=7, color="w")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    with atomic_path(paths.exchange(setting, "png")) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return table

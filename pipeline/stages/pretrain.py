@@ -1,0 +1,36 @@
+"""PT: train a backbone on its source task, or take it from a checkpoint file (strictly)."""
+from __future__ import annotations
+
+from .. import paths
+from ..atomic import save_torch
+from ..checkpoints import load_strict, read_state
+from ..device import Runtime
+from ..families import get_family
+from ..loop import TaskModel, fit, progress
+from ..params import Study
+from ..seeding import derive, seed_everything
+
+
+def run(study: Study, name: str, rt: Runtime) -> None:
+    cfg = study.pretrain[name]
+    family = get_family(cfg.family)
+    model_cfg = family.ModelCfg(**cfg.model)
+    out = paths.backbone(name)
+    seed_everything(derive(study.seed, "pretrain", name))
+    backbone = family.backbone(model_cfg)
+    if cfg.checkpoint:
+        load_strict(backbone, read_state(cfg.checkpoint), cfg.checkpoint)
+        info = {"source": str(cfg.checkpoint)}
+        progress(f"pretrain {name}", loaded=cfg.checkpoint)
+    else:
+        data_cfg = family.DataCfg(**cfg.data)
+        splits = family.pretrain_splits(data_cfg, model_cfg, study.seed)
+        model = rt.prepare(TaskModel(backbone, family.pretrain_head(model_cfg, splits.num_outputs)))
+        info = fit(model, family, splits.train, splits.val, splits.num_outputs, rt, lr=cfg.lr,
+                   epochs=cfg.epochs, weight_decay=cfg.weight_decay, eta=1.0, batch_size=cfg.batch_size,
+                   seed=derive(study.seed, "pretrain", name), patience=None, resume=paths.resume_of(out),
+                   key=cfg.model_dump(), stage=f"pretrain {name}")
+        info["source"] = f"trained on {data_cfg.dataset}"
+    state = {k: v.cpu() for k, v in backbone.state_dict().items()}
+    save_torch(out, {"state_dict": state, "family": cfg.family, "model": cfg.model, "info": info})
+    paths.resume_of(out).unlink(missing_ok=True)

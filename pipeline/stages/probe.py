@@ -1,0 +1,58 @@
+"""HP: train the head on a frozen backbone, once, saving the head at every tau of the grid.
+
+HP runs at a constant learning rate, so the head saved at epoch tau of the one long run
+is exactly what a separate HP(tau) run would produce. Without augmentation the frozen
+backbone's features are computed once and cached; with it, every epoch goes through
+the (eval-mode, gradient-free) backbone.
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import paths
+from ..atomic import save_torch, write_json
+from ..context import Setting
+from ..device import Runtime
+from ..loop import assess, cached_loader, default_unpack, features, fingerprint, freeze, progress, sgd, train_epoch
+from ..params import Study
+from ..seeding import derive
+
+
+def run(study: Study, setting: str, rt: Runtime) -> None:
+    ctx = Setting(study, setting)
+    hp, family, seed = ctx.cfg.hp, ctx.family, derive(study.seed, "hp", setting)
+    splits = ctx.splits(augment=hp.augment)
+    backbone, head = ctx.parts(splits.num_outputs)
+    backbone, head = freeze(rt.prepare(backbone)), rt.prepare(head)
+    plain = family.loader(splits.train_plain, hp.batch_size, False, seed, rt.workers, rt.pin_memory)
+    z, y = features(backbone, plain, family, rt)
+    opt = sgd(head.parameters(), hp.lr, hp.weight_decay)
+    resume = paths.resume_of(paths.hp_log(setting))
+    key = fingerprint([ctx.cfg.model_dump(), study.taus, seed])
+    log, start = [], 0
+    if resume.is_file():
+        saved = torch.load(resume, map_location=rt.device, weights_only=False)
+        if saved["key"] == key:
+            head.load_state_dict(saved["head"]), opt.load_state_dict(saved["opt"])
+            log, start = saved["log"], saved["epoch"]
+            progress(f"hp {setting}", resumed_from_epoch=start)
+    for epoch in range(start, study.taus[-1] + 1):
+        if epoch > 0:
+            torch.manual_seed(derive(seed, "epoch", epoch))
+            head.train()
+            if hp.augment:
+                loader = family.loader(splits.train, hp.batch_size, True, derive(seed, "order", epoch), rt.workers)
+                train_epoch(lambda x: head(backbone(x)), loader, family, opt, hp.eta, rt)
+            else:
+                loader = cached_loader(z, y, hp.batch_size, True, derive(seed, "order", epoch))
+                train_epoch(head, loader, family, opt, hp.eta, rt, unpack=default_unpack)
+        if epoch in study.taus:
+            done = assess(head, cached_loader(z, y, 4 * hp.batch_size, False, 0), family, rt,
+                          splits.num_outputs, unpack=default_unpack)
+            log.append({"tau": epoch, "hp_train_acc": done["acc"], "train_energy": done["energy"]})
+            save_torch(paths.hp_head(setting, epoch), {k: v.cpu() for k, v in head.state_dict().items()})
+            progress(f"hp {setting}", tau=epoch, hp_train_acc=done["acc"], energy=done["energy"])
+            save_torch(resume, {"key": key, "head": head.state_dict(), "opt": opt.state_dict(),
+                                "log": log, "epoch": epoch + 1})
+    write_json(paths.hp_log(setting), {"setting": setting, "taus": log})
+    resume.unlink(missing_ok=True)
