@@ -12,6 +12,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--params", default="params.yaml", help="the study's params file (default: params.yaml)")
     sub = p.add_subparsers(dest="stage", required=True)
     sub.add_parser("validate", help="check params.yaml and exit")
+    sub.add_parser("prepare", help="build one dataset once").add_argument("--dataset", required=True)
     sub.add_parser("pretrain", help="PT: train or load one backbone").add_argument("--name", required=True)
     sub.add_parser("probe", help="HP: one run per setting, heads saved at every tau").add_argument(
         "--setting", required=True)
@@ -61,16 +62,16 @@ def _dispatch(args) -> int:
 
         print("\n".join(str(t) for t in final_targets(study)))
         return 0
-    for name, value in (("setting", getattr(args, "setting", None)), ("name", getattr(args, "name", None))):
-        pool = study.settings if name == "setting" else study.pretrain
+    for name, pool in (("setting", study.settings), ("name", study.pretrain), ("dataset", study.datasets)):
+        value = getattr(args, name, None)
         if value is not None and value not in pool:
             raise PipelineError(f"{args.params}: expected a {name} among {sorted(pool)}, found {value!r}")
     if getattr(args, "tau", None) is not None and args.tau not in study.taus:
         raise PipelineError(f"{args.params}: taus: expected {args.tau} in the grid {study.taus}")
-    if args.stage == "aggregate":
-        from .stages import aggregate
+    if args.stage in ("aggregate", "prepare"):
+        from .stages import aggregate, prepare
 
-        aggregate.run(study)
+        aggregate.run(study) if args.stage == "aggregate" else prepare.run(study, args.dataset)
         return 0
     from .device import runtime
 

@@ -30,22 +30,24 @@ class Setting:
 
     @property
     def family(self) -> Family:
-        return get_family(self.pre.family)
+        """The family of the downstream dataset: it runs HP, FT and evaluation."""
+        return get_family(self.study.datasets[self.cfg.data]["family"])
 
     @property
     def model_cfg(self) -> BaseModel:
-        return self.family.ModelCfg(**self.pre.model)
+        """The backbone's description, in the terms of the pretrain entry's family."""
+        return get_family(self.pre.family).ModelCfg(**self.pre.model)
 
     @property
     def data_cfg(self) -> BaseModel:
-        return self.family.DataCfg(**self.cfg.data)
+        return self.family.DataCfg(**self.study.data_cfg(self.cfg.data))
 
     @property
     def seed(self) -> int:
         return self.study.seed
 
     def splits(self, augment: bool) -> Splits:
-        return self.family.downstream_splits(self.data_cfg, self.model_cfg, self.seed, augment)
+        return self.family.splits(read_prepared(self.cfg.data), self.data_cfg, augment)
 
     @cached_property
     def backbone_state(self) -> dict:
@@ -65,6 +67,11 @@ class Setting:
         return {"setting": self.name, "family": self.family.name, "pretrain": self.cfg.pretrain,
                 "downstream": self.data_cfg.dataset, "head": head, "eta_hp": self.cfg.hp.eta,
                 "eta_ft": self.cfg.ft.eta, "metric": self.family.metric, "seed": self.seed}
+
+
+def read_prepared(dataset: str):
+    """What the `prepare` stage saved for a dataset (trusted: this pipeline wrote it)."""
+    return torch.load(paths.dataset(dataset), map_location="cpu", weights_only=False)
 
 
 def load_head(head: torch.nn.Module, path) -> None:

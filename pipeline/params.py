@@ -27,7 +27,7 @@ class PretrainCfg(Strict):
 
     family: str
     model: dict
-    data: dict = Field(default_factory=dict)
+    data: str | None = Field(None, description="a name under `datasets` (unless checkpoint is set)")
     epochs: Annotated[int, Field(ge=0)] = 10
     lr: PositiveFloat = 0.01
     batch_size: Annotated[int, Field(gt=0)] = 128
@@ -68,7 +68,7 @@ class FTCfg(Strict):
 
 class SettingCfg(Strict):
     pretrain: str
-    data: dict
+    data: str
     head: HeadCfg = HeadCfg()
     hp: HPCfg
     ft: FTCfg
@@ -80,6 +80,7 @@ class Study(Strict):
     taus: list[Annotated[int, Field(ge=0)]]
     z_split: Literal["train", "val", "test"] = "train"
     exchange: dict[str, list[int]] = Field(default_factory=dict)
+    datasets: dict[str, dict]
     pretrain: dict[str, PretrainCfg]
     settings: dict[str, SettingCfg]
 
@@ -94,10 +95,22 @@ class Study(Strict):
 
     @model_validator(mode="after")
     def _references(self):
+        def family(where, dataset):
+            if dataset not in self.datasets:
+                raise ValueError(f"{where}.data: expected one of {sorted(self.datasets)}, found {dataset!r}")
+            return self.datasets[dataset].get("family")
+
+        for name, p in self.pretrain.items():
+            if p.checkpoint is None and p.data is None:
+                raise ValueError(f"pretrain.{name}: expected `data` (a dataset name) or `checkpoint`, found neither")
+            if p.data is not None and family(f"pretrain.{name}", p.data) != p.family:
+                raise ValueError(f"pretrain.{name}.data: expected a {p.family} dataset, found {p.data!r} "
+                                 f"of family {self.datasets[p.data].get('family')!r}")
         for name, s in self.settings.items():
             if s.pretrain not in self.pretrain:
                 raise ValueError(
                     f"settings.{name}.pretrain: expected one of {sorted(self.pretrain)}, found {s.pretrain!r}")
+            family(f"settings.{name}", s.data)
         for name, taus in self.exchange.items():
             if name not in self.settings:
                 raise ValueError(f"exchange.{name}: expected a setting name, found {name!r}")
@@ -105,8 +118,15 @@ class Study(Strict):
                 raise ValueError(f"exchange.{name}: expected a subset of taus {self.taus}, found {taus}")
         return self
 
-    def family_of(self, setting: str) -> str:
-        return self.pretrain[self.settings[setting].pretrain].family
+    def data_cfg(self, dataset: str) -> dict:
+        """A dataset's block without its `family` key: what the family's DataCfg validates."""
+        return {k: v for k, v in self.datasets[dataset].items() if k != "family"}
+
+    def prepared_for(self) -> list[str]:
+        """The datasets some stage reads (only these are prepared)."""
+        used = [p.data for p in self.pretrain.values() if p.checkpoint is None]
+        used += [s.data for s in self.settings.values()]
+        return [d for d in self.datasets if d in used]
 
 
 def _format(err: ValidationError, source: str) -> str:
@@ -131,20 +151,24 @@ def validate(raw: dict, source: str = "params.yaml", check_files: bool = True) -
     except ValidationError as err:
         raise PipelineError(_format(err, source)) from None
     problems = []
+    for name, d in study.datasets.items():
+        fam = d.get("family")
+        if fam not in known_families():
+            problems.append(f"{source}: datasets.{name}.family: expected one of {known_families()}, found {fam!r}")
+        else:
+            problems += _check(get_family(fam).DataCfg, study.data_cfg(name), f"datasets.{name}", source)
     for name, p in study.pretrain.items():
         if p.family not in known_families():
             problems.append(f"{source}: pretrain.{name}.family: expected one of {known_families()}, found {p.family!r}")
             continue
-        fam = get_family(p.family)
-        problems += _check(fam.ModelCfg, p.model, f"pretrain.{name}.model", source)
-        if p.checkpoint is None:
-            problems += _check(fam.DataCfg, p.data, f"pretrain.{name}.data", source)
-        elif check_files and not Path(p.checkpoint).is_file():
+        problems += _check(get_family(p.family).ModelCfg, p.model, f"pretrain.{name}.model", source)
+        if check_files and p.checkpoint is not None and not Path(p.checkpoint).is_file():
             problems.append(f"{source}: pretrain.{name}.checkpoint: expected an existing file, found {p.checkpoint!r}")
     for name, s in study.settings.items():
-        fam_name = study.pretrain[s.pretrain].family
-        if fam_name in known_families():
-            problems += _check(get_family(fam_name).DataCfg, s.data, f"settings.{name}.data", source)
+        fam, pre = study.datasets[s.data].get("family"), study.pretrain[s.pretrain].family
+        if fam in known_families() and pre != fam and pre not in get_family(fam).backbone_from:
+            problems.append(f"{source}: settings.{name}.data: expected a dataset of family {pre!r} (the family of "
+                            f"its pretrain {s.pretrain!r}), found {s.data!r} of family {fam!r}")
     if problems:
         raise PipelineError("\n".join(problems))
     return study
@@ -172,6 +196,7 @@ def load(path: str | Path = "params.yaml", check_files: bool = True) -> Study:
 # Which params keys each stage reads. dvc.yaml lists exactly these (a test checks it),
 # and the Snakefile passes their values as rule params, so both tools rerun the same jobs.
 STAGE_KEYS = {
+    "prepare": ["seed", "datasets.{dataset}"],
     "pretrain": ["seed", "pretrain.{pretrain}"],
     "probe": ["seed", "taus", "settings.{setting}.data", "settings.{setting}.head", "settings.{setting}.hp"],
     "finetune": ["seed", "settings.{setting}.data", "settings.{setting}.head", "settings.{setting}.ft"],

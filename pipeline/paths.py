@@ -7,6 +7,10 @@ RUNS = Path("runs")
 RESULTS = Path("results")
 
 
+def dataset(name: str) -> Path:
+    return RUNS / "data" / f"{name}.pt"
+
+
 def backbone(pretrain: str) -> Path:
     return RUNS / "pretrain" / pretrain / "backbone.pt"
 

@@ -42,17 +42,19 @@ class Scorer(Protocol):
 class Family(ABC):
     name: str              # the `family` column of results/summary.csv
     metric: str            # the `metric` column: what score() measures
-    ModelCfg: type[BaseModel]
-    DataCfg: type[BaseModel]
+    ModelCfg: type[BaseModel]  # how its own pretrain entries describe a backbone
+    DataCfg: type[BaseModel]   # how a `datasets` entry of this family is described
+    backbone_from: tuple[str, ...] = ()  # other families whose pretrained backbones it takes
 
     # ---- data -----------------------------------------------------------------
     @abstractmethod
-    def pretrain_splits(self, data: BaseModel, model: BaseModel, seed: int) -> Splits:
-        """The source task the backbone is pretrained on (val is used for progress only)."""
+    def prepare(self, data: BaseModel, seed: int) -> Any:
+        """Build the dataset once (generate, featurise, read files); the `prepare` stage saves
+        what this returns with torch.save, and every later stage reads that file."""
 
     @abstractmethod
-    def downstream_splits(self, data: BaseModel, model: BaseModel, seed: int, augment: bool) -> Splits:
-        """The downstream task; `augment` switches train-time augmentation of `train`."""
+    def splits(self, prepared: Any, data: BaseModel, augment: bool) -> Splits:
+        """Datasets over the prepared data; `augment` switches train-time augmentation."""
 
     def loader(self, ds: Dataset, batch_size: int, shuffle: bool, seed: int, workers: int = 0,
                pin_memory: bool = False) -> DataLoader:
@@ -67,7 +69,8 @@ class Family(ABC):
     # ---- models ---------------------------------------------------------------
     @abstractmethod
     def backbone(self, model: BaseModel) -> nn.Module:
-        """The pretrained network without its head: f(x) -> z."""
+        """The pretrained network without its head: f(x) -> z. `model` is the ModelCfg of
+        the pretrain entry's family (this one, or one of `backbone_from`)."""
 
     @abstractmethod
     def pretrain_head(self, model: BaseModel, num_outputs: int) -> nn.Module:

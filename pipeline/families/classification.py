@@ -84,20 +84,16 @@ class Classification(Family):
         return {name: (x[i], y[i]) for name, i in
                 zip(("train", "val", "test"), images.split_indices(len(y), fractions, seed, labels=y.numpy()))}
 
-    def _splits(self, d: DataCfg, seed: int, augment: bool) -> Splits:
-        raw = self._raw(d, seed)
-        if d.limit:
-            raw["train"] = tuple(t[: d.limit] for t in raw["train"])
-        ds = {k: images.TensorImages(images.fit_channels_size(x, d.channels, d.size), y, flip=d.flip)
-              for k, (x, y) in raw.items()}
-        num = int(max(int(y.max()) for _, y in raw.values() if len(y)) + 1)
+    def prepare(self, data: DataCfg, seed: int) -> dict:
+        raw = self._raw(data, seed)
+        if data.limit:
+            raw["train"] = tuple(t[: data.limit] for t in raw["train"])
+        return {k: (images.fit_channels_size(x, data.channels, data.size), y) for k, (x, y) in raw.items()}
+
+    def splits(self, prepared: dict, data: DataCfg, augment: bool) -> Splits:
+        ds = {k: images.TensorImages(x, y, flip=data.flip) for k, (x, y) in prepared.items()}
+        num = int(max(int(y.max()) for _, y in prepared.values() if len(y)) + 1)
         return Splits(ds["train"].with_augment(augment), ds["train"], ds["val"], ds.get("test"), num)
-
-    def pretrain_splits(self, data, model, seed):
-        return self._splits(data, seed, augment=False)
-
-    def downstream_splits(self, data, model, seed, augment):
-        return self._splits(data, seed, augment)
 
     def backbone(self, m: ModelCfg):
         if m.arch == "mlp":

@@ -1,0 +1,21 @@
+"""Prepare one dataset once (generate, featurise or read it) into runs/data/NAME.pt."""
+from __future__ import annotations
+
+import time
+
+from .. import paths
+from ..atomic import save_torch
+from ..families import get_family
+from ..loop import progress
+from ..params import Study
+from ..seeding import derive, seed_everything
+
+
+def run(study: Study, name: str) -> None:
+    family = get_family(study.datasets[name]["family"])
+    cfg = family.DataCfg(**study.data_cfg(name))
+    seed_everything(derive(study.seed, "data", name))
+    t0 = time.monotonic()
+    prepared = family.prepare(cfg, study.seed)
+    save_torch(paths.dataset(name), prepared)
+    progress(f"prepare {name}", secs=round(time.monotonic() - t0, 2))
