@@ -9,6 +9,8 @@ from functools import cache
 
 _MODULES = {
     "classification": "pipeline.families.classification",
+    "molecules": "pipeline.families.molecules",
+    "segmentation": "pipeline.families.segmentation",
 }
 
 
