@@ -16,10 +16,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("pretrain", help="PT: train or load one backbone").add_argument("--name", required=True)
     sub.add_parser("probe", help="HP: one run per setting, heads saved at every tau").add_argument(
         "--setting", required=True)
-    for stage, text in (("finetune", "FT of one (setting, tau)"), ("evaluate", "scores and z metrics of one FT")):
-        s = sub.add_parser(stage, help=text)
-        s.add_argument("--setting", required=True)
-        s.add_argument("--tau", type=int, required=True)
+    s = sub.add_parser("finetune", help="FT of one (setting, tau)")
+    s.add_argument("--setting", required=True)
+    s.add_argument("--tau", type=int, required=True)
+    sub.add_parser("evaluate", help="scores, energy and z metrics of a setting at every tau").add_argument(
+        "--setting", required=True)
     sub.add_parser("exchange", help="head exchange heat-map of one setting").add_argument("--setting", required=True)
     sub.add_parser("aggregate", help="summary.csv, tables, metrics.json and plots")
     c = sub.add_parser("compare", help="Table 1 of two revisions and their deltas")
@@ -85,7 +86,7 @@ def _dispatch(args) -> int:
     elif args.stage == "finetune":
         finetune.run(study, args.setting, args.tau, rt)
     elif args.stage == "evaluate":
-        evaluate.run(study, args.setting, args.tau, rt)
+        evaluate.run(study, args.setting, rt)
     elif args.stage == "exchange":
         exchange.run(study, args.setting, rt)
     return 0

@@ -11,7 +11,7 @@ from . import paths
 from .checkpoints import load_strict, read_state
 from .families import get_family
 from .families.base import Family, Splits
-from .params import PretrainCfg, SettingCfg, Study
+from .params import ImportCfg, PretrainCfg, SettingCfg, Study
 from .seeding import derive, seed_everything
 
 
@@ -25,8 +25,8 @@ class Setting:
         return self.study.settings[self.name]
 
     @property
-    def pre(self) -> PretrainCfg:
-        return self.study.pretrain[self.cfg.pretrain]
+    def pre(self) -> PretrainCfg | ImportCfg:
+        return self.study.backbones[self.cfg.pretrain]
 
     @property
     def family(self) -> Family:
@@ -49,6 +49,11 @@ class Setting:
     def splits(self, augment: bool) -> Splits:
         return self.family.splits(read_prepared(self.cfg.data), self.data_cfg, augment)
 
+    def seed_for(self, purpose: str) -> int:
+        """A seed shared by settings that differ only in eta or optimiser values (a setting
+        and its label-smoothed companion start from the same head and see the same draws)."""
+        return derive(self.seed, purpose, self.cfg.pretrain, self.cfg.data, self.cfg.head.model_dump())
+
     @cached_property
     def backbone_state(self) -> dict:
         return read_state(paths.backbone(self.cfg.pretrain))
@@ -58,7 +63,7 @@ class Setting:
         initialisation (and that of re-initialised blocks) depends only on the seed."""
         backbone = self.family.backbone(self.model_cfg)
         load_strict(backbone, self.backbone_state, paths.backbone(self.cfg.pretrain))
-        seed_everything(derive(self.seed, "head", self.name))
+        seed_everything(self.seed_for("head"))
         return self.family.task_model(backbone, self.model_cfg, self.cfg.head, num_outputs)
 
     def row_labels(self) -> dict:
@@ -75,4 +80,4 @@ def read_prepared(dataset: str):
 
 
 def load_head(head: torch.nn.Module, path) -> None:
-    head.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+    head.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"], strict=True)

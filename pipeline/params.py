@@ -23,16 +23,23 @@ class Strict(BaseModel):
 
 
 class PretrainCfg(Strict):
-    """How a backbone is obtained: trained here on a source task, or read from a file."""
+    """A backbone trained here on a source task (a dataset of its family)."""
 
     family: str
     model: dict
-    data: str | None = Field(None, description="a name under `datasets` (unless checkpoint is set)")
+    data: str = Field(description="a name under `datasets`")
     epochs: Annotated[int, Field(ge=0)] = 10
     lr: PositiveFloat = 0.01
     batch_size: Annotated[int, Field(gt=0)] = 128
     weight_decay: NonNegFloat = 5e-4
-    checkpoint: str | None = None
+
+
+class ImportCfg(Strict):
+    """A backbone read from a checkpoint file; every key must match the model."""
+
+    family: str
+    model: dict
+    checkpoint: str
 
 
 class HeadCfg(Strict):
@@ -79,9 +86,10 @@ class Study(Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     taus: list[Annotated[int, Field(ge=0)]]
     z_split: Literal["train", "val", "test"] = "train"
-    exchange: dict[str, list[int]] = Field(default_factory=dict)
+    exchange: dict[str, list[int]]
     datasets: dict[str, dict]
     pretrain: dict[str, PretrainCfg]
+    imports: dict[str, ImportCfg]
     settings: dict[str, SettingCfg]
 
     @field_validator("taus")
@@ -100,16 +108,16 @@ class Study(Strict):
                 raise ValueError(f"{where}.data: expected one of {sorted(self.datasets)}, found {dataset!r}")
             return self.datasets[dataset].get("family")
 
+        for name in set(self.pretrain) & set(self.imports):
+            raise ValueError(f"imports.{name}: expected a name not used under `pretrain`, found {name!r} in both")
         for name, p in self.pretrain.items():
-            if p.checkpoint is None and p.data is None:
-                raise ValueError(f"pretrain.{name}: expected `data` (a dataset name) or `checkpoint`, found neither")
-            if p.data is not None and family(f"pretrain.{name}", p.data) != p.family:
+            if family(f"pretrain.{name}", p.data) != p.family:
                 raise ValueError(f"pretrain.{name}.data: expected a {p.family} dataset, found {p.data!r} "
                                  f"of family {self.datasets[p.data].get('family')!r}")
         for name, s in self.settings.items():
-            if s.pretrain not in self.pretrain:
-                raise ValueError(
-                    f"settings.{name}.pretrain: expected one of {sorted(self.pretrain)}, found {s.pretrain!r}")
+            if s.pretrain not in self.backbones:
+                raise ValueError(f"settings.{name}.pretrain: expected one of {sorted(self.backbones)} "
+                                 f"(under `pretrain` or `imports`), found {s.pretrain!r}")
             family(f"settings.{name}", s.data)
         for name, taus in self.exchange.items():
             if name not in self.settings:
@@ -118,13 +126,18 @@ class Study(Strict):
                 raise ValueError(f"exchange.{name}: expected a subset of taus {self.taus}, found {taus}")
         return self
 
+    @property
+    def backbones(self) -> dict[str, PretrainCfg | ImportCfg]:
+        """Every backbone a setting can start from: trained here or imported."""
+        return {**self.pretrain, **self.imports}
+
     def data_cfg(self, dataset: str) -> dict:
         """A dataset's block without its `family` key: what the family's DataCfg validates."""
         return {k: v for k, v in self.datasets[dataset].items() if k != "family"}
 
     def prepared_for(self) -> list[str]:
         """The datasets some stage reads (only these are prepared)."""
-        used = [p.data for p in self.pretrain.values() if p.checkpoint is None]
+        used = [p.data for p in self.pretrain.values()]
         used += [s.data for s in self.settings.values()]
         return [d for d in self.datasets if d in used]
 
@@ -132,11 +145,11 @@ class Study(Strict):
 def _format(err: ValidationError, source: str) -> str:
     lines = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        key = ".".join(str(p) for p in e["loc"])
         found = e.get("input")
         tail = "" if e["type"] in {"missing", "value_error"} else f" (found {found!r})"
         msg = e["msg"].removeprefix("Value error, ")
-        lines.append(f"{source}: {key}: {msg}{tail}")
+        lines.append(f"{source}: {key + ': ' if key else ''}{msg}{tail}")
     return "\n".join(lines)
 
 
@@ -157,15 +170,16 @@ def validate(raw: dict, source: str = "params.yaml", check_files: bool = True) -
             problems.append(f"{source}: datasets.{name}.family: expected one of {known_families()}, found {fam!r}")
         else:
             problems += _check(get_family(fam).DataCfg, study.data_cfg(name), f"datasets.{name}", source)
-    for name, p in study.pretrain.items():
+    for section, name, p in [("pretrain", n, p) for n, p in study.pretrain.items()] + \
+            [("imports", n, p) for n, p in study.imports.items()]:
         if p.family not in known_families():
-            problems.append(f"{source}: pretrain.{name}.family: expected one of {known_families()}, found {p.family!r}")
+            problems.append(f"{source}: {section}.{name}.family: expected one of {known_families()}, found {p.family!r}")
             continue
-        problems += _check(get_family(p.family).ModelCfg, p.model, f"pretrain.{name}.model", source)
-        if check_files and p.checkpoint is not None and not Path(p.checkpoint).is_file():
-            problems.append(f"{source}: pretrain.{name}.checkpoint: expected an existing file, found {p.checkpoint!r}")
+        problems += _check(get_family(p.family).ModelCfg, p.model, f"{section}.{name}.model", source)
+        if check_files and section == "imports" and not Path(p.checkpoint).is_file():
+            problems.append(f"{source}: imports.{name}.checkpoint: expected an existing file, found {p.checkpoint!r}")
     for name, s in study.settings.items():
-        fam, pre = study.datasets[s.data].get("family"), study.pretrain[s.pretrain].family
+        fam, pre = study.datasets[s.data].get("family"), study.backbones[s.pretrain].family
         if fam in known_families() and pre != fam and pre not in get_family(fam).backbone_from:
             problems.append(f"{source}: settings.{name}.data: expected a dataset of family {pre!r} (the family of "
                             f"its pretrain {s.pretrain!r}), found {s.data!r} of family {fam!r}")
@@ -182,15 +196,18 @@ def _check(cls, block: dict, where: str, source: str) -> list[str]:
         return [f"{source}: {where}.{line.split(': ', 1)[1]}" for line in _format(err, source).splitlines()]
 
 
-def load(path: str | Path = "params.yaml", check_files: bool = True) -> Study:
+def read_raw(path: str | Path = "params.yaml"):
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path}: expected a params file, found nothing at that path")
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise PipelineError(f"{path}: expected valid YAML, found a syntax error: {err}") from None
-    return validate(raw, str(path), check_files)
+
+
+def load(path: str | Path = "params.yaml", check_files: bool = True) -> Study:
+    return validate(read_raw(path), str(path), check_files)
 
 
 # Which params keys each stage reads. dvc.yaml lists exactly these (a test checks it),
@@ -198,11 +215,12 @@ def load(path: str | Path = "params.yaml", check_files: bool = True) -> Study:
 STAGE_KEYS = {
     "prepare": ["seed", "datasets.{dataset}"],
     "pretrain": ["seed", "pretrain.{pretrain}"],
+    "import": ["imports.{pretrain}"],
     "probe": ["seed", "taus", "settings.{setting}.data", "settings.{setting}.head", "settings.{setting}.hp"],
     "finetune": ["seed", "settings.{setting}.data", "settings.{setting}.head", "settings.{setting}.ft"],
     "evaluate": ["seed", "z_split", "settings.{setting}"],
     "exchange": ["seed", "exchange.{setting}", "settings.{setting}.data", "settings.{setting}.head"],
-    "aggregate": ["taus", "settings", "exchange"],
+    "aggregate": ["taus", "settings"],
 }
 
 

@@ -31,8 +31,8 @@ def ft_model(setting: str, tau: int) -> Path:
     return RUNS / setting / "ft" / f"tau{tau}.pt"
 
 
-def evaluation(setting: str, tau: int) -> Path:
-    return RESULTS / "evals" / setting / f"tau{tau}.json"
+def evaluation(setting: str) -> Path:
+    return RESULTS / "evals" / f"{setting}.json"
 
 
 def exchange(setting: str, suffix: str) -> Path:

@@ -19,11 +19,12 @@ COLUMNS = ["family", "setting", "pretrain", "downstream", "head", "eta_hp", "eta
 def collect(study: Study) -> pd.DataFrame:
     rows = []
     for setting in study.settings:
-        for tau in study.taus:
-            path = paths.evaluation(setting, tau)
-            if not path.is_file():
-                raise PipelineError(f"{path}: expected the evaluation of {setting} at tau={tau}, found nothing")
-            rows.append(json.loads(path.read_text()))
+        path = paths.evaluation(setting)
+        found = json.loads(path.read_text()) if path.is_file() else []
+        missing = sorted(set(study.taus) - {r["tau"] for r in found})
+        if missing:
+            raise PipelineError(f"{path}: expected evaluations of {setting} at taus {study.taus}, missing {missing}")
+        rows += [r for r in found if r["tau"] in study.taus]
     return pd.DataFrame(rows)[COLUMNS]
 
 

@@ -13,7 +13,7 @@ from ..context import Setting, load_head
 from ..device import Runtime
 from ..loop import TaskModel, fit
 from ..params import Study
-from ..seeding import derive
+from ..provenance import inputs
 
 
 def run(study: Study, setting: str, tau: int, rt: Runtime) -> None:
@@ -25,7 +25,8 @@ def run(study: Study, setting: str, tau: int, rt: Runtime) -> None:
     model = rt.prepare(TaskModel(backbone, head))
     info = fit(model, ctx.family, splits.train, splits.val, splits.num_outputs, rt, lr=ft.lr, epochs=ft.epochs,
                weight_decay=ft.weight_decay, eta=ft.eta, batch_size=ft.batch_size,
-               seed=derive(study.seed, "ft", setting), patience=ft.patience, resume=paths.resume_of(out),
+               seed=ctx.seed_for("ft"), patience=ft.patience, resume=paths.resume_of(out),
                key=[ctx.cfg.model_dump(), tau, study.seed], stage=f"ft {setting} tau={tau}")
-    save_torch(out, {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "tau": tau, **info})
+    save_torch(out, {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "tau": tau,
+                    "inputs": inputs(head=paths.hp_head(setting, tau)), **info})
     paths.resume_of(out).unlink(missing_ok=True)

@@ -13,13 +13,13 @@ from ..seeding import derive, seed_everything
 
 
 def run(study: Study, name: str, rt: Runtime) -> None:
-    cfg = study.pretrain[name]
+    cfg = study.backbones[name]
     family = get_family(cfg.family)
     model_cfg = family.ModelCfg(**cfg.model)
     out = paths.backbone(name)
     seed_everything(derive(study.seed, "pretrain", name))
     backbone = family.backbone(model_cfg)
-    if cfg.checkpoint:
+    if name in study.imports:
         load_strict(backbone, read_state(cfg.checkpoint), cfg.checkpoint)
         info = {"source": str(cfg.checkpoint)}
         progress(f"pretrain {name}", loaded=cfg.checkpoint)

@@ -15,12 +15,13 @@ from ..context import Setting
 from ..device import Runtime
 from ..loop import assess, cached_loader, default_unpack, features, fingerprint, freeze, progress, sgd, train_epoch
 from ..params import Study
+from ..provenance import inputs
 from ..seeding import derive
 
 
 def run(study: Study, setting: str, rt: Runtime) -> None:
     ctx = Setting(study, setting)
-    hp, family, seed = ctx.cfg.hp, ctx.family, derive(study.seed, "hp", setting)
+    hp, family, seed = ctx.cfg.hp, ctx.family, ctx.seed_for("hp")
     splits = ctx.splits(augment=hp.augment)
     backbone, head = ctx.parts(splits.num_outputs)
     backbone, head = freeze(rt.prepare(backbone)), rt.prepare(head)
@@ -30,6 +31,7 @@ def run(study: Study, setting: str, rt: Runtime) -> None:
     resume = paths.resume_of(paths.hp_log(setting))
     key = fingerprint([ctx.cfg.model_dump(), study.taus, seed])
     log, start = [], 0
+    sources = inputs(backbone=paths.backbone(ctx.cfg.pretrain), dataset=paths.dataset(ctx.cfg.data))
     if resume.is_file():
         saved = torch.load(resume, map_location=rt.device, weights_only=False)
         if saved["key"] == key:
@@ -50,7 +52,8 @@ def run(study: Study, setting: str, rt: Runtime) -> None:
             done = assess(head, cached_loader(z, y, 4 * hp.batch_size, False, 0), family, rt,
                           splits.num_outputs, unpack=default_unpack)
             log.append({"tau": epoch, "hp_train_acc": done["acc"], "train_energy": done["energy"]})
-            save_torch(paths.hp_head(setting, epoch), {k: v.cpu() for k, v in head.state_dict().items()})
+            save_torch(paths.hp_head(setting, epoch), {"state_dict": {k: v.cpu() for k, v in head.state_dict().items()},
+                                                       "tau": epoch, "inputs": sources})
             progress(f"hp {setting}", tau=epoch, hp_train_acc=done["acc"], energy=done["energy"])
             save_torch(resume, {"key": key, "head": head.state_dict(), "opt": opt.state_dict(),
                                 "log": log, "epoch": epoch + 1})

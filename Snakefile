@@ -1,0 +1,50 @@
+# The study's job graph. Thin on purpose: it loads and validates the params, includes
+# the rules, and asks the package for the final targets. Every rule calls the package's
+# CLI (`python -m pipeline STAGE`); dvc.yaml describes the same graph.
+#
+#   snakemake --cores N --resources gpu=K      # K GPUs: one device per training job
+#   snakemake --cores N --config params=paper.yaml
+import os
+
+from pipeline import params as P, paths
+from pipeline.errors import PipelineError
+from pipeline.targets import final_targets
+
+PARAMS = config.get("params", "params.yaml")
+try:
+    STUDY = P.load(PARAMS)
+except PipelineError as err:
+    raise WorkflowError(str(err)) from None
+RAW = P.read_raw(PARAMS)
+
+
+def gpu_per_job():
+    """1 where CUDA is present (or `--config gpu_per_job=1`, e.g. on a cluster), else 0."""
+    if "gpu_per_job" in config:
+        return int(config["gpu_per_job"])
+    import torch
+
+    return 1 if torch.cuda.is_available() else 0
+
+
+GPU = gpu_per_job()
+
+wildcard_constraints:
+    tau=r"\d+",
+    setting="|".join(STUDY.settings) or "NONE",
+    dataset="|".join(STUDY.datasets) or "NONE",
+    name="|".join(STUDY.backbones) or "NONE",
+
+
+include: "workflow/rules/study.smk"
+
+
+rule all:
+    input:
+        final_targets(STUDY),
+
+
+onsuccess:
+    # Bring DVC's lock up to date, so that `dvc status` agrees with Snakemake.
+    if PARAMS == "params.yaml" and os.path.isdir(".dvc") and not os.environ.get("TASKHEAD_SKIP_DVC_COMMIT"):
+        shell("dvc commit --force --quiet || echo 'warning: dvc commit failed; run it by hand' >&2")

@@ -1,0 +1,155 @@
+"""Segmentation data: uint8 images (N, 3, H, W) and uint8 masks (N, H, W), 255 = void.
+
+- `shapes` (the default, offline): scenes generated deterministically from a seed.
+  Each scene is a crop of a colour photograph bundled with scikit-image (astronaut,
+  chelsea, coffee, rocket, immunohistochemistry, hubble_deep_field: the background,
+  class 0) with one to `max_objects` objects drawn on it. Object class k is a shape
+  (disc, triangle, square, ring) filled with a grey texture photograph (brick, grass,
+  gravel, coins) at a random zoom and tinted by a random colour. A one-pixel band just
+  inside every object outline is void (255), like the outlines in PASCAL VOC masks.
+  Domain shift from the encoder's pretraining (grey patches of single photographs,
+  one label per patch; see `textures` in images.py): colour instead of grey, scenes
+  composed of several regions with per-pixel labels, textures at other zooms and
+  tints, and background photographs that the texture pretraining (its first ten
+  photographs) never sees.
+- `voc2012`: PASCAL VOC 2012 through torchvision's VOCSegmentation (download=False),
+  resized to size x size (image bilinear, mask nearest). train.txt gives the train and
+  validation splits, val.txt the test split.
+"""
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import PipelineError
+
+VOID = 255
+VOC_CLASSES = 21
+SHAPES = ("disc", "triangle", "square", "ring")
+FILLS = ("brick", "grass", "gravel", "coins")
+BACKGROUNDS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field")
+
+
+class MaskedImages(Dataset):
+    """Images and masks in memory; `augment` flips image and mask together at random."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, augment: bool = False, flip: bool = True):
+        self.x, self.y, self.augment, self.flip = x, y, augment, flip
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        x, y = self.x[i].float() / 255.0, self.y[i].long()
+        if self.augment and self.flip and torch.rand(()) < 0.5:
+            x, y = x.flip(-1), y.flip(-1)
+        return x, y
+
+    def with_augment(self, augment: bool) -> "MaskedImages":
+        return MaskedImages(self.x, self.y, augment, self.flip)
+
+
+# ---- the generated default -----------------------------------------------------------
+
+@cache
+def _photo(name: str) -> np.ndarray:
+    """A scikit-image photograph as floats in [0, 1] (read-only: crops copy it)."""
+    import skimage.data
+
+    photo = getattr(skimage.data, name)().astype(np.float32) / 255.0
+    photo.flags.writeable = False
+    return photo
+
+
+def _crop(rng: np.random.Generator, photo: np.ndarray, size: int, zoom: tuple[float, float]) -> np.ndarray:
+    """A random square crop of `size * zoom` source pixels, resized to size x size."""
+    from skimage.transform import resize
+
+    side = min(int(size * rng.uniform(*zoom)), *photo.shape[:2])
+    top, left = rng.integers(0, photo.shape[0] - side + 1), rng.integers(0, photo.shape[1] - side + 1)
+    return resize(photo[top:top + side, left:left + side], (size, size), anti_aliasing=True)
+
+
+def _shape(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
+    """A boolean mask of one shape with a random centre, radius and rotation."""
+    from skimage.draw import polygon
+
+    r = rng.uniform(size / 5, size / 3)
+    cy, cx = rng.uniform(r / 2, size - r / 2, 2)
+    yy, xx = np.mgrid[:size, :size]
+    d2 = (yy - cy) ** 2 + (xx - cx) ** 2
+    if kind == "disc":
+        return d2 <= r ** 2
+    if kind == "ring":
+        return (d2 <= r ** 2) & (d2 >= (r / 2) ** 2)
+    corners = {"triangle": 3, "square": 4}[kind]
+    angles = rng.uniform(0, 2 * np.pi) + np.arange(corners) * 2 * np.pi / corners
+    mask = np.zeros((size, size), bool)
+    mask[polygon(cy + r * np.sin(angles), cx + r * np.cos(angles), (size, size))] = True
+    return mask
+
+
+def _scene(rng, size: int, classes: int, max_objects: int, photos: dict) -> tuple[np.ndarray, np.ndarray]:
+    from skimage.segmentation import find_boundaries
+
+    img = _crop(rng, photos[BACKGROUNDS[rng.integers(len(BACKGROUNDS))]], size, (1.0, 4.0))
+    label = np.zeros((size, size), np.uint8)
+    instance = np.zeros((size, size), np.int32)
+    for k in range(1, rng.integers(1, max_objects + 1) + 1):
+        c = int(rng.integers(1, classes))
+        inside = _shape(rng, SHAPES[c - 1], size)
+        fill = _crop(rng, photos[FILLS[c - 1]], size, (0.75, 3.0))[..., None] * rng.uniform(0.35, 1.0, 3)
+        img[inside], label[inside], instance[inside] = fill[inside], c, k
+    label[find_boundaries(instance, mode="inner")] = VOID
+    return img, label
+
+
+def shapes(n: int, size: int, classes: int, max_objects: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`n` generated scenes: uint8 images (n, 3, size, size) and masks (n, size, size)."""
+    if not 2 <= classes <= len(SHAPES) + 1:
+        raise PipelineError(f"data.classes: expected 2..{len(SHAPES) + 1} for shapes, found {classes}")
+    photos = {name: _photo(name) for name in BACKGROUNDS + FILLS[: classes - 1]}
+    rng = np.random.default_rng(seed)
+    imgs, labels = zip(*(_scene(rng, size, classes, max_objects, photos) for _ in range(n)))
+    x = torch.from_numpy(np.round(np.stack(imgs) * 255).astype(np.uint8)).permute(0, 3, 1, 2)
+    return x.contiguous(), torch.from_numpy(np.stack(labels))
+
+
+# ---- PASCAL VOC 2012 ----------------------------------------------------------------
+
+def check_mask(mask: np.ndarray, mask_file, image_size: tuple[int, int], image_file, classes: int) -> None:
+    """Raise PipelineError unless `mask` is one channel of class indices or void, the image's size."""
+    if mask.ndim != 2:
+        raise PipelineError(f"{mask_file}: expected a single-channel (palette) mask, found shape {mask.shape}")
+    if mask.shape != image_size:
+        raise PipelineError(f"{image_file} and {mask_file}: expected an image and mask of the same size, "
+                            f"found {image_size[1]}x{image_size[0]} and {mask.shape[1]}x{mask.shape[0]}")
+    bad = sorted(set(np.unique(mask).tolist()) - set(range(classes)) - {VOID})
+    if bad:
+        raise PipelineError(f"{mask_file}: expected class indices 0..{classes - 1} or {VOID} (void), found {bad}")
+
+
+def voc(root: str, image_set: str, size: int, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One VOC 2012 image list (train or val), checked and resized to size x size."""
+    from PIL import Image
+    from torchvision.datasets import VOCSegmentation
+
+    try:
+        ds = VOCSegmentation(root, year="2012", image_set=image_set, download=False)
+    except RuntimeError as err:
+        raise PipelineError(f"data.root: expected VOCdevkit/VOC2012 under {root!r} (this pipeline never "
+                            f"downloads at run time), found: {err}") from None
+    xs, ys = [], []
+    for i in range(len(ds) if limit is None else min(limit, len(ds))):
+        img, mask = ds[i]
+        m = np.asarray(mask)
+        check_mask(m, Path(ds.masks[i]), img.size[::-1], Path(ds.images[i]), VOC_CLASSES)
+        xs.append(np.asarray(img.convert("RGB").resize((size, size), Image.BILINEAR)))
+        ys.append(np.asarray(Image.fromarray(m).resize((size, size), Image.NEAREST)))
+    if not xs:
+        raise PipelineError(f"{root}: expected images in VOC2012 {image_set}.txt, found none")
+    return torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(np.stack(ys))

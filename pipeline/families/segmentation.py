@@ -1,0 +1,189 @@
+"""Semantic segmentation: smp's DeepLabV3 at output stride 8 (as in the paper, appendix B.3).
+
+The backbone is smp's ResNet encoder (torchvision's ResNet without fc, layer3 and
+layer4 dilated), so a backbone pretrained by the classification family loads into it
+key by key. z is the encoder's deepest feature map (N, C, H/8, W/8), the only input of
+DeepLabV3's decoder. The task head is the whole DeepLabV3 head: ASPP, a 3x3 conv,
+a 1x1 classifier and bilinear upsampling by 8 back to the input size.
+
+Per-pixel quantities ignore the void label 255: the loss, pixel accuracy (the
+HP-train-acc) and the energy ||e_y - softmax(q)||_2 are averaged over labelled pixels.
+The score is mIoU over classes from one confusion matrix of the whole split
+(torchmetrics; classes absent from both prediction and target are left out).
+The z metrics use z spatially averaged per image (Family.pool): one vector per image.
+"""
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..data import segmentation as seg
+from ..data.images import split_indices
+from ..errors import PipelineError
+from ..metrics import energy_softmax
+from ..models.resnet import LAYOUTS
+from ..seeding import derive, generator, worker_init_fn
+from .base import Family, Splits
+from .classification import ModelCfg
+
+OUTPUT_STRIDE = 8
+ATROUS_RATES = (12, 24, 36)  # DeepLabV3's rates at output stride 8 (smp's default)
+
+
+class DataCfg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dataset: Literal["shapes", "voc2012"]
+    size: int = Field(64, gt=0, multiple_of=OUTPUT_STRIDE, description="images are size x size")
+    classes: int | None = Field(None, description="shapes: background + object classes (2..5, default 5); "
+                                                  "voc2012: 21")
+    n_train: int = Field(64, gt=1, description="shapes: generated training scenes")
+    n_val: int = Field(32, gt=0, description="shapes: generated validation scenes")
+    n_test: int = Field(32, gt=0, description="shapes: generated test scenes")
+    max_objects: int = Field(4, gt=0, description="shapes: at most this many objects per scene")
+    root: str = Field("data", description="voc2012: the folder holding VOCdevkit/")
+    val_fraction: float = Field(0.2, gt=0, lt=0.5, description="voc2012: share of train.txt for validation")
+    limit: int | None = Field(None, gt=0, description="voc2012: read at most this many images of each list")
+    flip: bool = Field(True, description="augmentation: random horizontal flips")
+
+    @model_validator(mode="after")
+    def _classes(self):
+        if self.dataset == "voc2012" and self.classes not in (None, seg.VOC_CLASSES):
+            raise ValueError(f"classes: expected {seg.VOC_CLASSES} for voc2012, found {self.classes}")
+        return self
+
+    @property
+    def num_classes(self) -> int:
+        return seg.VOC_CLASSES if self.dataset == "voc2012" else (self.classes or len(seg.SHAPES) + 1)
+
+
+@cache
+def _encoder_class() -> type[nn.Module]:
+    from segmentation_models_pytorch.encoders.resnet import ResNetEncoder
+
+    class DilatedResNetEncoder(ResNetEncoder):
+        """smp's ResNet encoder (torchvision's ResNet minus fc and avgpool); f(x) = its deepest map."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return super().forward(x)[-1]
+
+    return DilatedResNetEncoder
+
+
+def encoder(depth: int, in_channels: int) -> nn.Module:
+    """smp's ResNet encoder for one of pipeline.models.resnet's layouts, dilated to output stride 8
+    (the strides and dilations change, the parameters and their keys do not)."""
+    block, layers = LAYOUTS[depth]
+    widths = [3, 64] + [c * block.expansion for c in (64, 128, 256, 512)]
+    enc = _encoder_class()(out_channels=widths, block=block, layers=layers)
+    enc.set_in_channels(in_channels, pretrained=False)
+    enc.make_dilated(OUTPUT_STRIDE)
+    return enc
+
+
+def z_channels(m: ModelCfg) -> int:
+    return 512 * LAYOUTS[m.depth][0].expansion
+
+
+class DeepLabHead(nn.Module):
+    """DeepLabV3's head g(z) -> q: smp's decoder (ASPP + 3x3 conv) and segmentation head
+    (1x1 conv, bilinear upsampling by the output stride back to the input size)."""
+
+    def __init__(self, in_channels: int, num_classes: int, channels: int = 256):
+        from segmentation_models_pytorch.base import SegmentationHead
+        from segmentation_models_pytorch.decoders.deeplabv3.decoder import DeepLabV3Decoder
+
+        super().__init__()
+        self.decoder = DeepLabV3Decoder(in_channels, channels, ATROUS_RATES, aspp_separable=False, aspp_dropout=0.5)
+        self.segmentation_head = SegmentationHead(channels, num_classes, kernel_size=1, upsampling=OUTPUT_STRIDE)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.segmentation_head(self.decoder([z]))
+
+
+class MeanIoU:
+    """mIoU over classes with the void label ignored, from torchmetrics' confusion matrix."""
+
+    def __init__(self, num_classes: int):
+        from torchmetrics.classification import MulticlassJaccardIndex
+
+        self.metric = MulticlassJaccardIndex(num_classes, average="macro", ignore_index=seg.VOID)
+
+    def update(self, q: torch.Tensor, y: torch.Tensor) -> None:
+        self.metric.update(q.argmax(1).cpu(), y.cpu())
+
+    def compute(self) -> float:
+        return float(self.metric.compute())
+
+
+def labelled(q: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(M, K) logits and (M,) labels of the pixels whose label is not void."""
+    keep = y != seg.VOID
+    return q.movedim(1, -1)[keep], y[keep]
+
+
+class Segmentation(Family):
+    name, metric = "segmentation", "miou"
+    ModelCfg, DataCfg = ModelCfg, DataCfg
+    backbone_from = ("classification",)
+
+    def prepare(self, data: DataCfg, seed: int) -> dict:
+        if data.dataset == "voc2012":
+            x, y = seg.voc(data.root, "train", data.size, data.limit)
+            train, val, _ = split_indices(len(y), (data.val_fraction, 0.0), seed)
+            return {"train": (x[train], y[train]), "val": (x[val], y[val]),
+                    "test": seg.voc(data.root, "val", data.size, data.limit)}
+        counts = {"train": data.n_train, "val": data.n_val, "test": data.n_test}
+        return {split: seg.shapes(n, data.size, data.num_classes, data.max_objects, derive(seed, "shapes", split))
+                for split, n in counts.items()}
+
+    def splits(self, prepared: dict, data: DataCfg, augment: bool) -> Splits:
+        ds = {k: seg.MaskedImages(x, y, flip=data.flip) for k, (x, y) in prepared.items()}
+        return Splits(ds["train"].with_augment(augment), ds["train"], ds["val"], ds["test"], data.num_classes)
+
+    def loader(self, ds, batch_size, shuffle, seed, workers=0, pin_memory=False) -> DataLoader:
+        """As Family.loader, except that a training loader drops a last batch of one image:
+        BatchNorm in ASPP's image-pooling branch cannot normalise a single 1x1 map."""
+        return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=generator(seed),
+                          num_workers=workers, worker_init_fn=worker_init_fn, pin_memory=pin_memory,
+                          drop_last=shuffle and len(ds) % batch_size == 1)
+
+    def backbone(self, m: ModelCfg) -> nn.Module:
+        if m.arch != "resnet" or m.cifar_stem:
+            raise PipelineError(f"pretrain model: expected a ResNet with torchvision's stem for DeepLabV3, "
+                                f"found arch {m.arch!r} with cifar_stem {m.cifar_stem}")
+        return encoder(m.depth, m.in_channels)
+
+    def pretrain_head(self, m: ModelCfg, num_outputs: int) -> nn.Module:
+        return DeepLabHead(z_channels(m), num_outputs)
+
+    def task_model(self, backbone, m, head_cfg, num_outputs):
+        """The whole DeepLabV3 head is the task head; head.hidden sets its width (paper: 256)."""
+        if head_cfg.kind != "linear" or head_cfg.reinit_blocks:
+            raise PipelineError(f"head: expected kind 'linear' and reinit_blocks 0 for segmentation (the head is "
+                                f"DeepLabV3's), found kind {head_cfg.kind!r}, reinit_blocks {head_cfg.reinit_blocks}")
+        return backbone, DeepLabHead(z_channels(m), num_outputs, head_cfg.hidden)
+
+    def loss(self, q, y, eta):
+        if not (y != seg.VOID).any():
+            return q.sum() * 0.0
+        return F.cross_entropy(q, y, ignore_index=seg.VOID, label_smoothing=1.0 - eta)
+
+    def correct(self, q, y):
+        q, y = labelled(q, y)
+        return (q.argmax(1) == y).sum().item(), len(y)
+
+    def energy(self, q, y):
+        e = energy_softmax(*labelled(q, y))
+        return e.sum().item(), len(e)
+
+    def scorer(self, num_outputs):
+        return MeanIoU(num_outputs)
+
+
+FAMILY = Segmentation()
