@@ -62,6 +62,8 @@ def split_indices(n: int, fractions: tuple[float, float], seed: int, labels=None
 
     idx = np.arange(n)
     val_f, test_f = fractions
+    if labels is not None and np.unique(labels, return_counts=True)[1].min() < 3:
+        labels = None  # too few samples of some class to stratify (tiny data): split at random
     rest, test = train_test_split(idx, test_size=test_f, random_state=seed, stratify=labels) if test_f else (idx, idx[:0])
     strat = None if labels is None else np.asarray(labels)[rest]
     train, val = train_test_split(rest, test_size=val_f / (1 - test_f), random_state=seed + 1, stratify=strat)

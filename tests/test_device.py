@@ -1,0 +1,57 @@
+"""One GPU per running job, with simulated devices (no CUDA here)."""
+import multiprocessing as mp
+import time
+
+import torch
+
+from pipeline import device
+
+
+def _hold(lock_dir, n, seconds, queue):
+    slot = device.claim_slot(n, lock_dir, poll_s=0.05)
+    queue.put((slot, time.monotonic()))
+    time.sleep(seconds)
+    queue.put((slot, time.monotonic()))
+
+
+def test_concurrent_jobs_get_distinct_devices(tmp_path):
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    jobs = [ctx.Process(target=_hold, args=(tmp_path, 2, 1.0, queue)) for _ in range(4)]
+    for j in jobs:
+        j.start()
+    for j in jobs:
+        j.join(60)
+    events = [queue.get() for _ in range(8)]
+    # per slot, intervals [start, end] never overlap
+    for slot in (0, 1):
+        times = sorted(t for s, t in events if s == slot)
+        assert len(times) == 4  # two jobs per device, one after the other
+        assert times[1] <= times[2]
+    assert {s for s, _ in events} == {0, 1}
+
+
+def test_a_crashed_job_frees_its_slot(tmp_path):
+    ctx = mp.get_context("spawn")
+    p = ctx.Process(target=device.claim_slot, args=(1, tmp_path))
+    p.start(), p.join(30)
+    assert device.claim_slot(1, tmp_path, timeout_s=5) == 0
+
+
+def test_runtime_on_simulated_cuda(tmp_path, monkeypatch):
+    monkeypatch.setenv(device.LOCK_DIR_ENV, str(tmp_path))
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    rt = device.runtime("auto", cuda_available=True, n_devices=3)
+    assert rt.device == torch.device("cuda", 0) and rt.amp_dtype == torch.bfloat16 and rt.channels_last
+    rt2 = device.runtime("auto", cuda_available=True, n_devices=3)
+    assert rt2.device.index == 1  # this process still holds slot 0
+
+
+def test_slurm_gives_the_job_its_own_device(monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    assert device.runtime("auto", cuda_available=True, n_devices=1).device == torch.device("cuda", 0)
+
+
+def test_cpu_without_cuda():
+    assert device.runtime("auto", cuda_available=False).device.type == "cpu"

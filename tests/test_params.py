@@ -1,0 +1,64 @@
+"""Bad params: one clear message naming the key, a non-zero exit, no output written."""
+import pytest
+
+from conftest import run_cli, tiny_study, write_params
+from pipeline.errors import PipelineError
+from pipeline.params import validate
+
+
+def _bad(mutate):
+    study = tiny_study()
+    mutate(study)
+    with pytest.raises(PipelineError) as err:
+        validate(study, "params.yaml")
+    return str(err.value)
+
+
+@pytest.mark.parametrize("mutate, expect", [
+    (lambda s: s.update(colour="blue"), "colour: Extra inputs are not permitted"),
+    (lambda s: s["settings"]["toy"]["hp"].update(momentum=0.5), "settings.toy.hp.momentum"),
+    (lambda s: s["settings"]["toy"]["ft"].update(epochs="ten"), "settings.toy.ft.epochs"),
+    (lambda s: s["settings"]["toy"]["hp"].update(lr=-0.1), "settings.toy.hp.lr: Input should be greater than 0"),
+    (lambda s: s["settings"]["toy"]["ft"].update(epochs=-3), "settings.toy.ft.epochs"),
+    (lambda s: s["pretrain"]["mlp"].update(epochs=-1), "pretrain.mlp.epochs"),
+    (lambda s: s.update(taus=[0, 4, 2]), "taus: expected strictly increasing"),
+    (lambda s: s.update(taus=[0, 2, 2]), "without duplicates"),
+    (lambda s: s.update(taus=[-1, 2]), "taus.0: Input should be greater than or equal to 0"),
+    (lambda s: s["settings"]["toy"]["hp"].update(eta=0), "settings.toy.hp.eta"),
+    (lambda s: s["settings"]["toy"]["ft"].update(eta=1.5), "settings.toy.ft.eta"),
+    (lambda s: s["datasets"]["d012"].update(dataset="imagenet"), "datasets.d012.dataset"),
+    (lambda s: s["pretrain"]["mlp"]["model"].update(arch="vit"), "pretrain.mlp.model.arch"),
+    (lambda s: s["settings"]["toy"]["head"].update(kind="transformer"), "settings.toy.head.kind"),
+    (lambda s: s["settings"]["toy"].update(data="nowhere"), "settings.toy.data: expected one of"),
+    (lambda s: s["settings"]["toy"].update(pretrain="nobody"), "settings.toy.pretrain: expected one of"),
+    (lambda s: s["datasets"]["d012"].update(family="audio"), "datasets.d012.family: expected one of"),
+    (lambda s: s["imports"].update(sup={"family": "classification", "model": {"arch": "mlp"},
+                                        "checkpoint": "missing.pt"}), "imports.sup.checkpoint: expected an existing file"),
+    (lambda s: s.update(exchange={"toy": [0, 5]}), "exchange.toy: expected a subset of taus"),
+])
+def test_bad_params_are_named(mutate, expect):
+    assert expect in _bad(mutate)
+
+
+def test_the_committed_params_are_valid():
+    from conftest import ROOT
+    from pipeline.params import load
+
+    study = load(ROOT / "params.yaml")
+    assert study.taus[0] == 0 and len(study.settings) >= 2
+
+
+def test_cli_exits_nonzero_and_writes_nothing(tmp_path):
+    study = tiny_study()
+    study["settings"]["toy"]["hp"]["lr"] = -1
+    write_params(tmp_path / "params.yaml", study)
+    proc = run_cli("prepare", "--dataset", "d012", cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "settings.toy.hp.lr" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_unknown_setting_on_the_command_line(tmp_path):
+    write_params(tmp_path / "params.yaml", tiny_study())
+    proc = run_cli("probe", "--setting", "nope", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "found 'nope'" in proc.stderr

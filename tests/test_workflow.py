@@ -1,0 +1,107 @@
+"""The Snakefile and dvc.yaml describe the same job graph, and both tools run it."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import run_cli, sh
+from pipeline.params import STAGE_KEYS, stage_keys
+
+DVC_TO_RULE = {"import": "pretrain"}
+
+
+def snakemake_jobs(cwd) -> list[dict]:
+    """Every job of a forced dry run: rule, inputs, outputs and the pipeline command."""
+    out = sh(["snakemake", "-n", "-p", "--forceall", "--cores", "1"], cwd).stdout
+    jobs = []
+    for block in re.split(r"\n(?=rule |localrule )", out):
+        head = re.match(r"(?:local)?rule (\w+):", block)
+        if not head or head.group(1) == "all":
+            continue
+        field = lambda name: [s.strip() for s in re.search(rf"^\s+{name}: (.*)$", block, re.M).group(1).split(",")] \
+            if re.search(rf"^\s+{name}: ", block, re.M) else []  # noqa: E731
+        cmd = re.search(r"python -m pipeline --params \S+ (.*?) 2>&1", block).group(1)
+        jobs.append({"rule": head.group(1), "input": field("input"), "output": field("output"), "cmd": cmd})
+    return jobs
+
+
+def dvc_stages(cwd) -> list[dict]:
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    with Repo(str(cwd)) as repo:
+        return [{"name": s.name, "rule": DVC_TO_RULE.get(s.name.split("@")[0], s.name.split("@")[0]),
+                 "outs": [str(o.def_path) for o in s.outs],
+                 "deps": [str(d.def_path) for d in s.deps if not isinstance(d, ParamsDependency)],
+                 "params": [k for d in s.deps if isinstance(d, ParamsDependency) for k in d.params],
+                 "cmd": s.cmd.split(" && ")[0].removeprefix("python -m pipeline ")} for s in repo.index.stages]
+
+
+def _covers(path: str, paths: list[str]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in paths)
+
+
+def test_the_two_dags_agree(project):
+    jobs, stages = snakemake_jobs(project), dvc_stages(project)
+    assert len(jobs) == len(stages)
+    by_cmd = {j["cmd"]: j for j in jobs}
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    for st in stages:
+        job = by_cmd[st["cmd"]]  # the same CLI call in both
+        assert job["rule"] == st["rule"], st["name"]
+        # the same outputs (a DVC directory out holds the job's files)
+        assert all(_covers(o, st["outs"]) for o in job["output"]), st["name"]
+        assert all(any(_covers(o, [d]) for o in job["output"]) for d in st["outs"]), st["name"]
+        # every DVC dependency is among Snakemake's inputs
+        assert all(any(_covers(i, [d]) for i in job["input"]) for d in st["deps"]), st["name"]
+        # the same params keys, as declared once in pipeline.params.STAGE_KEYS
+        names = st["name"].split("@")[1] if "@" in st["name"] else ""
+        stage = st["name"].split("@")[0]
+        key = names.rsplit("-", 1)[0] if stage == "finetune" else names
+        expected = stage_keys(stage, setting=key, dataset=key, pretrain=key)
+        assert sorted(st["params"]) == sorted(expected), st["name"]
+    assert {s["name"].split("@")[0] for s in stages} <= set(STAGE_KEYS)
+    assert params["taus"] and len([s for s in stages if s["rule"] == "finetune"]) == \
+        len(params["settings"]) * len(params["taus"])
+
+
+def _ran(dvc_output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", dvc_output))
+
+
+@pytest.mark.e2e
+def test_snakemake_then_dvc_then_compare(project):
+    # 1. Snakemake runs the whole tiny study; DVC's lock is then up to date.
+    sh(["snakemake", "--cores", "2"], project)
+    summary = pd.read_csv(project / "results" / "summary.csv")
+    assert len(summary) == 6 and summary["test_score"].notna().all()
+    assert "Nothing to be done" in sh(["snakemake", "-n"], project).stdout
+    assert "up to date" in sh(["dvc", "status"], project).stdout
+    # 2. A second run trains nothing.
+    again = sh(["snakemake", "--cores", "2"], project)
+    assert "Nothing to be done" in again.stdout + again.stderr
+    sh(["git", "add", "-A"], project)
+    sh(["git", "commit", "-qm", "results"], project)
+    # 3. A new FT learning rate: dvc repro reruns only FT, evaluate (and exchange) and aggregate.
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["settings"]["toy"]["ft"]["lr"] = 0.05
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    repro = sh(["dvc", "repro"], project)
+    ran = _ran(repro.stdout)
+    assert ran == {"finetune@toy-0", "finetune@toy-1", "finetune@toy-2", "evaluate@toy", "exchange@toy",
+                   "aggregate"}, ran
+    # 4. After dvc repro, Snakemake sees nothing to redo, and DVC is clean.
+    assert "Nothing to be done" in sh(["snakemake", "-n"], project).stdout
+    assert "up to date" in sh(["dvc", "status"], project).stdout
+    # 5. compare shows the change: HEAD against the working tree, then across commits.
+    shown = run_cli("compare", cwd=project).stdout
+    assert "## HEAD" in shown and "## WORKTREE" in shown and "delta" in shown
+    sh(["git", "add", "-A"], project)
+    sh(["git", "commit", "-qm", "ft lr 0.05"], project)
+    across = run_cli("compare", "HEAD~1", "HEAD", cwd=project).stdout
+    delta = across.split("## delta")[1]
+    assert re.search(r"[+-]\d+\.\d{3}", delta)
+    assert "metrics.json" in sh(["dvc", "metrics", "diff", "HEAD~1", "HEAD"], project).stdout
