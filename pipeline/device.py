@@ -67,6 +67,10 @@ class Runtime:
 def runtime(preference: str = "auto", cuda_available: bool | None = None, n_devices: int | None = None) -> Runtime:
     """A Runtime for this job: on CUDA one claimed device with bf16 autocast, else the CPU."""
     cuda = torch.cuda.is_available() if cuda_available is None else cuda_available
+    if os.environ.get("SLURM_JOB_ID"):
+        print(f"[device] SLURM job {os.environ['SLURM_JOB_ID']}: CUDA_VISIBLE_DEVICES="
+              f"{os.environ.get('CUDA_VISIBLE_DEVICES', '')} SLURM_JOB_GPUS={os.environ.get('SLURM_JOB_GPUS', '')}",
+              file=sys.stderr)
     if preference == "cuda" and not cuda:
         raise SystemExit("params.yaml: device: expected a CUDA device for 'cuda', found none")
     if preference == "cpu" or not cuda:

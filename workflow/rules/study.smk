@@ -2,6 +2,7 @@
 # stage reads (pipeline.params.STAGE_KEYS), so Snakemake reruns the jobs DVC reruns.
 
 CLI = f"python -m pipeline --params {PARAMS}"
+ENV = "../../envs/taskhead.yaml"  # used with --software-deployment-method conda
 
 
 def stage_params(stage, **names):
@@ -19,6 +20,7 @@ def dataset_of(w):
 rule prepare:
     output: paths.dataset("{dataset}")
     params: values=stage_params("prepare", dataset=lambda w: w.dataset)
+    conda: ENV
     log: "logs/prepare/{dataset}.log"
     threads: 1
     shell: "TASKHEAD_THREADS={threads} {CLI} prepare --dataset {wildcards.dataset} 2>&1 | tee {log}"
@@ -30,6 +32,7 @@ rule pretrain:
         else STUDY.imports[w.name].checkpoint,
     output: paths.backbone("{name}")
     params: values=lambda w: P.stage_values(RAW, "pretrain" if w.name in STUDY.pretrain else "import", pretrain=w.name)
+    conda: ENV
     log: "logs/pretrain/{name}.log"
     threads: 1
     resources: gpu=GPU
@@ -42,6 +45,7 @@ rule probe:
         heads=[paths.hp_dir("{setting}") / f"tau{t}.pt" for t in STUDY.taus],
         log=paths.hp_log("{setting}"),
     params: values=stage_params("probe", setting=lambda w: w.setting)
+    conda: ENV
     log: "logs/probe/{setting}.log"
     threads: 1
     resources: gpu=GPU
@@ -52,6 +56,7 @@ rule finetune:
     input: backbone_of, dataset_of, head=paths.hp_head("{setting}", "{tau}")
     output: paths.ft_model("{setting}", "{tau}")
     params: values=stage_params("finetune", setting=lambda w: w.setting)
+    conda: ENV
     log: "logs/finetune/{setting}/tau{tau}.log"
     threads: 1
     resources: gpu=GPU
@@ -66,6 +71,7 @@ rule evaluate:
         models=[paths.ft_model("{setting}", t) for t in STUDY.taus],
     output: paths.evaluation("{setting}")
     params: values=stage_params("evaluate", setting=lambda w: w.setting)
+    conda: ENV
     log: "logs/evaluate/{setting}.log"
     threads: 1
     resources: gpu=GPU
@@ -78,6 +84,7 @@ rule exchange:
         models=lambda w: [paths.ft_model(w.setting, t) for t in STUDY.exchange[w.setting]],
     output: csv=paths.exchange("{setting}", "csv"), png=paths.exchange("{setting}", "png")
     params: values=stage_params("exchange", setting=lambda w: w.setting)
+    conda: ENV
     log: "logs/exchange/{setting}.log"
     threads: 1
     resources: gpu=GPU
@@ -88,5 +95,6 @@ rule aggregate:
     input: [paths.evaluation(s) for s in STUDY.settings]
     output: paths.AGGREGATE_OUTS
     params: values=stage_params("aggregate")
+    conda: ENV
     log: "logs/aggregate.log"
     shell: "TASKHEAD_THREADS={threads} {CLI} aggregate 2>&1 | tee {log}"
