@@ -5,6 +5,7 @@
 #   snakemake --cores N --resources gpu=K      # K GPUs: one device per training job
 #   snakemake --cores N --config params=paper.yaml
 import os
+import re
 
 from pipeline import params as P, paths
 from pipeline.errors import PipelineError
@@ -28,12 +29,14 @@ def gpu_per_job():
 
 
 GPU = gpu_per_job()
+CHECKPOINTS = {imp.checkpoint: name for name, imp in STUDY.imports.items()}
 
 wildcard_constraints:
     tau=r"\d+",
     setting="|".join(STUDY.settings) or "NONE",
     dataset="|".join(STUDY.datasets) or "NONE",
     name="|".join(STUDY.backbones) or "NONE",
+    checkpoint="|".join(re.escape(c) for c in CHECKPOINTS) or "NONE",
 
 
 include: "workflow/rules/study.smk"

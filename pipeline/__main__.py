@@ -13,6 +13,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="stage", required=True)
     sub.add_parser("validate", help="check params.yaml and exit")
     sub.add_parser("prepare", help="build one dataset once").add_argument("--dataset", required=True)
+    sub.add_parser("fetch", help="download an imported checkpoint (or check it is there)").add_argument(
+        "--name", required=True)
     sub.add_parser("pretrain", help="PT: train or load one backbone").add_argument("--name", required=True)
     sub.add_parser("probe", help="HP: one run per setting, heads saved at every tau").add_argument(
         "--setting", required=True)
@@ -63,16 +65,21 @@ def _dispatch(args) -> int:
 
         print("\n".join(str(t) for t in final_targets(study)))
         return 0
-    for name, pool in (("setting", study.settings), ("name", study.pretrain), ("dataset", study.datasets)):
+    for name, pool in (("setting", study.settings), ("name", study.backbones), ("dataset", study.datasets)):
         value = getattr(args, name, None)
         if value is not None and value not in pool:
             raise PipelineError(f"{args.params}: expected a {name} among {sorted(pool)}, found {value!r}")
     if getattr(args, "tau", None) is not None and args.tau not in study.taus:
         raise PipelineError(f"{args.params}: taus: expected {args.tau} in the grid {study.taus}")
-    if args.stage in ("aggregate", "prepare"):
-        from .stages import aggregate, prepare
+    if args.stage in ("aggregate", "prepare", "fetch"):
+        from .stages import aggregate, fetch, prepare
 
-        aggregate.run(study) if args.stage == "aggregate" else prepare.run(study, args.dataset)
+        if args.stage == "aggregate":
+            aggregate.run(study)
+        elif args.stage == "prepare":
+            prepare.run(study, args.dataset)
+        else:
+            fetch.run(study, args.name)
         return 0
     from .device import runtime
 

@@ -32,14 +32,18 @@ class PretrainCfg(Strict):
     lr: PositiveFloat = 0.01
     batch_size: Annotated[int, Field(gt=0)] = 128
     weight_decay: NonNegFloat = 5e-4
+    augment: bool = False
 
 
 class ImportCfg(Strict):
-    """A backbone read from a checkpoint file; every key must match the model."""
+    """A backbone read from a checkpoint file; every key must match the model. With `url`,
+    the `fetch` stage downloads the file first (the only stage that may)."""
 
     family: str
     model: dict
     checkpoint: str
+    url: str | None = None
+    md5: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
 
 
 class HeadCfg(Strict):
@@ -176,7 +180,7 @@ def validate(raw: dict, source: str = "params.yaml", check_files: bool = True) -
             problems.append(f"{source}: {section}.{name}.family: expected one of {known_families()}, found {p.family!r}")
             continue
         problems += _check(get_family(p.family).ModelCfg, p.model, f"{section}.{name}.model", source)
-        if check_files and section == "imports" and not Path(p.checkpoint).is_file():
+        if check_files and section == "imports" and p.url is None and not Path(p.checkpoint).is_file():
             problems.append(f"{source}: imports.{name}.checkpoint: expected an existing file, found {p.checkpoint!r}")
     for name, s in study.settings.items():
         fam, pre = study.datasets[s.data].get("family"), study.backbones[s.pretrain].family
@@ -216,6 +220,7 @@ STAGE_KEYS = {
     "prepare": ["seed", "datasets.{dataset}"],
     "pretrain": ["seed", "pretrain.{pretrain}"],
     "import": ["imports.{pretrain}"],
+    "fetch": ["imports.{pretrain}"],
     "probe": ["seed", "taus", "settings.{setting}.data", "settings.{setting}.head", "settings.{setting}.hp"],
     "finetune": ["seed", "settings.{setting}.data", "settings.{setting}.head", "settings.{setting}.ft"],
     "evaluate": ["seed", "z_split", "settings.{setting}"],

@@ -60,4 +60,21 @@ def mnist(root: Path, n: int = 60, seed: int = 0) -> None:
         (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, n) + labels.tobytes())
 
 
-WRITERS = {"cifar10": cifar10, "cifar100": cifar100, "stl10": stl10, "mnist": mnist}
+def flowers102(root: Path, n: int = 24, seed: int = 0) -> None:
+    """jpg files of several sizes, imagelabels.mat (labels 1..102) and setid.mat."""
+    from PIL import Image
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(seed)
+    base = root / "flowers-102"
+    (base / "jpg").mkdir(parents=True, exist_ok=True)
+    for i in range(1, n + 1):
+        h, w = rng.integers(40, 80, 2)
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(base / "jpg" / f"image_{i:05d}.jpg")
+    savemat(base / "imagelabels.mat", {"labels": (np.arange(n) % 4 + 1).reshape(1, -1)})
+    ids = np.arange(1, n + 1)
+    savemat(base / "setid.mat", {"trnid": ids[0::3].reshape(1, -1), "valid": ids[1::3].reshape(1, -1),
+                                 "tstid": ids[2::3].reshape(1, -1)})
+
+
+WRITERS = {"cifar10": cifar10, "cifar100": cifar100, "stl10": stl10, "mnist": mnist, "flowers102": flowers102}

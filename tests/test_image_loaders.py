@@ -7,16 +7,18 @@ from pipeline.data import images
 from pipeline.errors import PipelineError
 from pipeline.families.classification import FAMILY, DataCfg
 
-SHAPES = {"cifar10": (3, 32), "cifar100": (3, 32), "stl10": (3, 96), "mnist": (1, 28)}
+SHAPES = {"cifar10": (3, 32), "cifar100": (3, 32), "stl10": (3, 96), "mnist": (1, 28), "flowers102": (3, 256)}
 
 
 @pytest.fixture
 def no_md5(monkeypatch):
     import torchvision.datasets.cifar as cifar
+    import torchvision.datasets.flowers102 as flowers
 
     for cls in (tvd.CIFAR10, tvd.CIFAR100, tvd.STL10):
         monkeypatch.setattr(cls, "_check_integrity", lambda self: True)
     monkeypatch.setattr(cifar, "check_integrity", lambda *a, **k: True)
+    monkeypatch.setattr(flowers, "check_integrity", lambda *a, **k: True)
 
 
 @pytest.mark.parametrize("name", sorted(WRITERS))
@@ -26,7 +28,8 @@ def test_loader_reads_the_real_format(name, tmp_path, no_md5):
     channels, side = SHAPES[name]
     assert x.shape[1:] == (channels, side, side) and x.min() >= 0 and x.max() <= 1
     assert len(x) == len(y) and int(y.min()) >= 0
-    cfg = DataCfg(dataset=name, root=str(tmp_path), size=16, channels=3, val_fraction=0.25)
+    cfg = DataCfg(dataset=name, root=str(tmp_path), size=16, store_size=24, channels=3, val_fraction=0.25,
+                  normalize="imagenet")
     prepared = FAMILY.prepare(cfg, seed=0)
     splits = FAMILY.splits(prepared, cfg, augment=True)
     xb, yb = splits.train[0]
@@ -40,5 +43,11 @@ def test_stl10_labels_are_zero_based(tmp_path, no_md5):
 
 
 def test_missing_files_say_where_and_that_nothing_is_downloaded(tmp_path):
-    with pytest.raises(PipelineError, match="never downloads"):
+    with pytest.raises(PipelineError, match="download: true"):
         images.torchvision_split("cifar10", str(tmp_path), train=True)
+
+
+def test_flowers_train_pool_is_train_plus_val(tmp_path, no_md5):
+    WRITERS["flowers102"](tmp_path)
+    x, y = images.torchvision_split("flowers102", str(tmp_path), train=True, store_size=32)
+    assert x.shape == (16, 3, 32, 32) and set(y.tolist()) <= set(range(4))

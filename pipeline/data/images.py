@@ -1,4 +1,4 @@
-"""Image classification data as (N, C, H, W) float tensors in [0, 1].
+"""Image classification data, stored as (N, C, H, W) uint8 tensors by the prepare stage.
 
 Offline, from data shipped inside installed packages:
 - `digits`: scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes);
@@ -6,8 +6,8 @@ Offline, from data shipped inside installed packages:
   zoom, generated deterministically from a seed (source images never cross splits);
 - `textures`: patches cut from scikit-image's bundled photographs (brick, grass,
   gravel, camera, coins, ...), one class per photograph.
-Real loaders: torchvision's CIFAR10, CIFAR100, STL10 and MNIST, read from `root`
-with download=False.
+Real loaders: torchvision's CIFAR10, CIFAR100, STL10, MNIST and Flowers102 (train and
+val merged as the training pool), read from `root`; only the prepare stage may download.
 """
 from __future__ import annotations
 
@@ -23,37 +23,49 @@ TEXTURE_SOURCES = ["brick", "grass", "gravel", "camera", "coins", "moon", "text"
                    "astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field"]
 
 
-class TensorImages(Dataset):
-    """Images and labels in memory; `augment` draws a random crop and flip per access."""
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, augment: bool = False, flip: bool = False):
-        self.x, self.y, self.augment, self.flip = x, y, augment, flip
+
+class TensorImages(Dataset):
+    """uint8 images in memory, served as floats at `size` (resized on access when stored at
+    another size), optionally normalised; `augment` adds a random crop and flip per access."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, size: int, augment: bool = False, flip: bool = False,
+                 normalize: str = "none"):
+        self.x, self.y, self.size, self.augment, self.flip, self.normalize = x, y, size, augment, flip, normalize
 
     def __len__(self):
         return len(self.y)
 
     def __getitem__(self, i):
-        x = self.x[i]
+        x = self.x[i].float() / 255.0
+        if x.shape[-1] != self.size or x.shape[-2] != self.size:
+            x = F.interpolate(x[None], size=(self.size, self.size), mode="bilinear", antialias=True,
+                              align_corners=False)[0]
         if self.augment:
-            pad = max(1, x.shape[-1] // 8)
-            x = F.pad(x, (pad,) * 4, mode="replicate")
+            pad = max(1, self.size // 8)
+            x = F.pad(x[None], (pad,) * 4, mode="replicate")[0]
             top, left = torch.randint(0, 2 * pad + 1, (2,)).tolist()
-            x = x[:, top:top + self.x.shape[-2], left:left + self.x.shape[-1]]
+            x = x[:, top:top + self.size, left:left + self.size]
             if self.flip and torch.rand(()) < 0.5:
                 x = x.flip(-1)
+        if self.normalize == "imagenet" and x.shape[0] == 3:
+            x = TF.normalize(x, IMAGENET_MEAN, IMAGENET_STD)
         return x, self.y[i]
 
     def with_augment(self, augment: bool) -> "TensorImages":
-        return TensorImages(self.x, self.y, augment, self.flip)
+        return TensorImages(self.x, self.y, self.size, augment, self.flip, self.normalize)
 
 
-def fit_channels_size(x: torch.Tensor, channels: int, size: int) -> torch.Tensor:
-    """(N, C, H, W) floats -> `channels` (grey average or grey replicated) at size x size."""
+def to_uint8(x: torch.Tensor, channels: int, size: int) -> torch.Tensor:
+    """(N, C, H, W) floats in [0, 1] -> uint8 with `channels` (grey average or replicated),
+    resized to size x size (stored once by the prepare stage)."""
     if x.shape[1] != channels:
-        x = x.mean(1, keepdim=True).expand(-1, channels, -1, -1) if channels in (1, 3) else x
+        x = x.mean(1, keepdim=True).expand(-1, channels, -1, -1)
     if x.shape[-1] != size or x.shape[-2] != size:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return x.contiguous().clamp(0, 1)
+        x = torch.cat([F.interpolate(c, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+                       for c in x.split(512)])
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8).contiguous()
 
 
 def split_indices(n: int, fractions: tuple[float, float], seed: int, labels=None) -> tuple[np.ndarray, ...]:
@@ -126,20 +138,34 @@ def textures(n_per_class: int, classes: int, crop: int, seed: int) -> tuple[torc
     return torch.tensor(np.concatenate(xs), dtype=torch.float32).unsqueeze(1), torch.tensor(np.concatenate(ys))
 
 
-TORCHVISION = {"cifar10": "CIFAR10", "cifar100": "CIFAR100", "stl10": "STL10", "mnist": "MNIST"}
+TORCHVISION = {"cifar10": "CIFAR10", "cifar100": "CIFAR100", "stl10": "STL10", "mnist": "MNIST",
+               "flowers102": "Flowers102"}
 
 
-def torchvision_split(name: str, root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """A torchvision dataset read from `root` (never downloaded) as float tensors."""
+def _square(img, size: int) -> torch.Tensor:
+    """A PIL image -> uint8 (3, size, size): shorter side resized to `size`, centre crop."""
+    img = TF.center_crop(TF.resize(TF.pil_to_tensor(img.convert("RGB")), size, antialias=True), [size, size])
+    return img
+
+
+def torchvision_split(name: str, root: str, train: bool, download: bool = False, store_size: int = 256
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A torchvision dataset read from `root` as (uint8 or float) tensors. Only the prepare
+    stage may pass download=True (the paper profile); the default study never does."""
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, TORCHVISION[name])
-    kwargs = {"split": "train" if train else "test"} if name == "stl10" else {"train": train}
+    kwargs = ({"split": "train" if train else "test"} if name in ("stl10", "flowers102") else {"train": train})
     try:
-        ds = cls(root, download=False, **kwargs)
+        ds = cls(root, download=download, **kwargs)
     except RuntimeError as err:
-        raise PipelineError(f"data.root: expected {TORCHVISION[name]} files under {root!r} "
-                            f"(this pipeline never downloads at run time), found: {err}") from None
+        raise PipelineError(f"data.root: expected {TORCHVISION[name]} files under {root!r} (set `download: true` "
+                            f"to let the prepare stage fetch them), found: {err}") from None
+    if name == "flowers102":  # jpg files of many sizes: squared once to store_size
+        parts = [ds] if not train else [ds, cls(root, split="val", download=False)]
+        x = torch.stack([_square(d.loader(f), store_size) for d in parts for f in d._image_files])
+        y = torch.tensor([label for d in parts for label in d._labels])
+        return x.float() / 255.0, y
     x = torch.as_tensor(np.asarray(ds.data))
     if x.dim() == 3:                      # MNIST: (N, H, W)
         x = x.unsqueeze(1)

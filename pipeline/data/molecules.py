@@ -21,8 +21,8 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -91,7 +91,7 @@ def featurisation_rate(n: int = 1000) -> float:
 
 def valid_rows(smiles: Sequence[str], source: str) -> tuple[list[int], list]:
     """Positions and molecules of the valid SMILES; each invalid one is reported by its row
-    (1-based, header excluded) and the count is printed."""
+    (1-based data row: a CSV's header is not counted) and the count is printed."""
     mols = parse(smiles)
     bad = [i for i, m in enumerate(mols) if m is None]
     for i in bad:
@@ -107,12 +107,14 @@ def pack(graphs: Iterable[dict], y: torch.Tensor) -> dict:
     graphs = list(graphs)
     if len(graphs) != len(y):
         raise ValueError(f"expected one label row per graph, found {len(graphs)} graphs and {len(y)} rows")
-    cat = lambda key, shape: torch.from_numpy(  # noqa: E731
-        np.concatenate([g[key] for g in graphs], axis=-1 if key == "edge_index" else 0) if graphs
-        else np.zeros(shape, dtype=np.int64))
-    return {"x": cat("node_feat", (0, 9)).to(torch.uint8),
-            "edge_index": cat("edge_index", (2, 0)).to(torch.int32),
-            "edge_attr": cat("edge_feat", (0, 3)).to(torch.uint8),
+
+    def cat(key: str, empty: tuple[int, int], axis: int, dtype: torch.dtype) -> torch.Tensor:
+        parts = [g[key] for g in graphs] or [np.zeros(empty, dtype=np.int64)]
+        return torch.from_numpy(np.concatenate(parts, axis=axis)).to(dtype)  # small ints: compact on disk
+
+    return {"x": cat("node_feat", (0, 9), 0, torch.uint8),
+            "edge_index": cat("edge_index", (2, 0), 1, torch.int32),
+            "edge_attr": cat("edge_feat", (0, 3), 0, torch.uint8),
             "num_nodes": torch.tensor([g["num_nodes"] for g in graphs], dtype=torch.int64),
             "num_edges": torch.tensor([g["edge_index"].shape[1] for g in graphs], dtype=torch.int64),
             "y": y.float()}
@@ -128,14 +130,6 @@ def unpack_graphs(packed: dict) -> list:
     eas = packed["edge_attr"].long().split(edges)
     return [Data(x=x, edge_index=ei, edge_attr=ea, y=packed["y"][i:i + 1], num_nodes=n)
             for i, (x, ei, ea, n) in enumerate(zip(xs, eis, eas, nodes))]
-
-
-def pack_smiles(smiles: Sequence[str], y: torch.Tensor, source: str) -> tuple[dict, float]:
-    """Parse, report invalid rows, featurise and pack; also returns molecules/s."""
-    t0 = time.perf_counter()
-    keep, _ = valid_rows(smiles, source)
-    packed = pack(featurise([smiles[i] for i in keep]), y[keep])
-    return packed, len(smiles) / max(time.perf_counter() - t0, 1e-9)
 
 
 # ---- splits ---------------------------------------------------------------------------
@@ -181,7 +175,8 @@ def split_packed(graphs: list[dict], y: torch.Tensor, parts: dict[str, np.ndarra
 
 
 def prepared(tasks: list[str], splits: dict, source: str, rate: float | None = None) -> dict:
-    """What the `prepare` stage saves for every molecule dataset."""
+    """What the `prepare` stage saves for every molecule dataset; `rate` is the molecules/s of
+    building it from SMILES (parsing, labelling, featurisation)."""
     return {"tasks": list(tasks), "splits": splits, "source": source, "molecules_per_s": rate}
 
 
@@ -271,7 +266,7 @@ def csv_dataset(path: str, smiles_column: str, label_columns: list[str] | None, 
     if missing or not tasks:
         raise PipelineError(f"{file}: expected label columns {missing or '(at least one)'}, "
                             f"found columns {list(df.columns)}")
-    labels = df[tasks].apply(pd.to_numeric, errors="coerce")
+    labels = df[tasks].apply(pd.to_numeric, errors="coerce")  # text becomes NaN: caught below
     bad = [c for c in tasks if not labels[c].dropna().isin([0, 1]).all() or labels[c].isna().sum() > df[c].isna().sum()]
     if bad:
         raise PipelineError(f"{file}: expected binary labels (0, 1 or empty) in {bad}, "
@@ -331,9 +326,8 @@ def ogb_dataset(name: str, root: str, limit: int | None, seed: int) -> dict:
     """ogbg-mol* through OGB's PygGraphPropPredDataset, with its scaffold split."""
     folder = check_ogb_files(name, root)
     from ogb.graphproppred import PygGraphPropPredDataset
-    from torch_geometric.data import Data, InMemoryDataset
 
-    with torch.serialization.safe_globals(_pyg_safe_globals(Data, InMemoryDataset)):
+    with torch.serialization.safe_globals(_pyg_storage_classes()):  # OGB calls torch.load weights-only
         ds = PygGraphPropPredDataset(name=name, root=str(folder.parent))
     split = ds.get_idx_split()
     parts = {"train": split["train"].numpy(), "val": split["valid"].numpy(), "test": split["test"].numpy()}
@@ -353,9 +347,9 @@ def ogb_dataset(name: str, root: str, limit: int | None, seed: int) -> dict:
     return prepared(ogb_task_names(folder, num_tasks), splits, f"{name} at {folder}")
 
 
-def _pyg_safe_globals(*classes) -> list:
-    """The classes a PyG processed file pickles, for torch.load's weights-only mode."""
+def _pyg_storage_classes() -> list:
+    """Classes a PyG processed file pickles that PyG does not allowlist for weights-only loads."""
     from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
     from torch_geometric.data.storage import GlobalStorage
 
-    return [*classes, DataEdgeAttr, DataTensorAttr, GlobalStorage]
+    return [DataEdgeAttr, DataTensorAttr, GlobalStorage]

@@ -102,7 +102,7 @@ def _scene(rng, size: int, classes: int, max_objects: int, photos: dict) -> tupl
     for k in range(1, rng.integers(1, max_objects + 1) + 1):
         c = int(rng.integers(1, classes))
         inside = _shape(rng, SHAPES[c - 1], size)
-        fill = _crop(rng, photos[FILLS[c - 1]], size, (0.75, 3.0))[..., None] * rng.uniform(0.35, 1.0, 3)
+        fill = _crop(rng, photos[FILLS[c - 1]], size, (2.0, 3.0))[..., None] * rng.uniform(0.7, 1.0, 3)
         img[inside], label[inside], instance[inside] = fill[inside], c, k
     label[find_boundaries(instance, mode="inner")] = VOID
     return img, label

@@ -40,8 +40,11 @@ class ModelCfg(BaseModel):
 
 class DataCfg(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dataset: Literal["digits", "digits012", "textures", "cifar10", "cifar100", "stl10", "mnist"]
-    size: int = Field(8, gt=0)
+    dataset: Literal["digits", "digits012", "textures", "cifar10", "cifar100", "stl10", "mnist", "flowers102"]
+    size: int = Field(8, gt=0, description="the model's input size")
+    store_size: int | None = Field(None, gt=0, description="stored size (default: size); resized on access")
+    normalize: Literal["none", "imagenet"] = "none"
+    download: bool = Field(False, description="real datasets only: let the prepare stage download them")
     channels: Literal[1, 3] = 1
     val_fraction: float = Field(0.2, gt=0, lt=0.5)
     test_fraction: float = Field(0.2, ge=0, lt=0.5)
@@ -76,10 +79,11 @@ class Classification(Family):
         if d.dataset == "digits012":
             return images.digits012(d.n_per_class, d.rotation, d.zoom, fractions, seed)
         if d.dataset in images.TORCHVISION:
-            x, y = images.torchvision_split(d.dataset, d.root, train=True)
+            store = d.store_size or d.size
+            x, y = images.torchvision_split(d.dataset, d.root, True, d.download, store)
             tr, va, _ = images.split_indices(len(y), (d.val_fraction, 0.0), seed, labels=y.numpy())
             return {"train": (x[tr], y[tr]), "val": (x[va], y[va]),
-                    "test": images.torchvision_split(d.dataset, d.root, train=False)}
+                    "test": images.torchvision_split(d.dataset, d.root, False, d.download, store)}
         x, y = images.digits() if d.dataset == "digits" else images.textures(d.n_per_class, d.classes, d.crop, seed)
         return {name: (x[i], y[i]) for name, i in
                 zip(("train", "val", "test"), images.split_indices(len(y), fractions, seed, labels=y.numpy()))}
@@ -88,10 +92,11 @@ class Classification(Family):
         raw = self._raw(data, seed)
         if data.limit:
             raw["train"] = tuple(t[: data.limit] for t in raw["train"])
-        return {k: (images.fit_channels_size(x, data.channels, data.size), y) for k, (x, y) in raw.items()}
+        return {k: (images.to_uint8(x, data.channels, data.store_size or data.size), y) for k, (x, y) in raw.items()}
 
     def splits(self, prepared: dict, data: DataCfg, augment: bool) -> Splits:
-        ds = {k: images.TensorImages(x, y, flip=data.flip) for k, (x, y) in prepared.items()}
+        ds = {k: images.TensorImages(x, y, data.size, flip=data.flip, normalize=data.normalize)
+              for k, (x, y) in prepared.items()}
         num = int(max(int(y.max()) for _, y in prepared.values() if len(y)) + 1)
         return Splits(ds["train"].with_augment(augment), ds["train"], ds["val"], ds.get("test"), num)
 

@@ -148,7 +148,9 @@ class RocAucScorer:
 class Molecules(Family):
     name, metric = "molecules", "roc_auc"
     ModelCfg, DataCfg = ModelCfg, DataCfg
-    tasks: list[str] = []  # the task names of the last splits() call, for the scorer's messages
+
+    def __init__(self):
+        self.tasks: list[str] = []  # the task names of the last splits() call, for the scorer's messages
 
     def prepare(self, d: DataCfg, seed: int) -> dict:
         fractions = (d.val_fraction, d.test_fraction)
@@ -161,11 +163,14 @@ class Molecules(Family):
         else:
             out = data.ogb_dataset(d.dataset, d.root, d.limit, seed)
         sizes = {k: len(v["y"]) if v else 0 for k, v in out["splits"].items()}
-        rate = f", featurised at {out['molecules_per_s']:.0f} molecules/s" if out["molecules_per_s"] else ""
+        rate = f", built from SMILES at {out['molecules_per_s']:.0f} molecules/s" if out["molecules_per_s"] else ""
         data.warn(f"{d.dataset}: {len(out['tasks'])} tasks, molecules {sizes}{rate}")
         return out
 
     def splits(self, prepared: dict, d: DataCfg, augment: bool) -> Splits:
+        if augment:
+            raise PipelineError(f"augment: expected false for the molecules dataset {d.dataset!r} "
+                                "(graphs have no augmentation here), found true")
         self.tasks = prepared["tasks"]
         parts = {k: data.unpack_graphs(v) if v else None for k, v in prepared["splits"].items()}
         return Splits(parts["train"], parts["train"], parts["val"], parts["test"], len(self.tasks))

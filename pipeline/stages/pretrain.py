@@ -25,7 +25,7 @@ def run(study: Study, name: str, rt: Runtime) -> None:
         progress(f"pretrain {name}", loaded=cfg.checkpoint)
     else:
         data_cfg = family.DataCfg(**study.data_cfg(cfg.data))
-        splits = family.splits(read_prepared(cfg.data), data_cfg, augment=False)
+        splits = family.splits(read_prepared(cfg.data), data_cfg, augment=cfg.augment)
         model = rt.prepare(TaskModel(backbone, family.pretrain_head(model_cfg, splits.num_outputs)))
         info = fit(model, family, splits.train, splits.val, splits.num_outputs, rt, lr=cfg.lr,
                    epochs=cfg.epochs, weight_decay=cfg.weight_decay, eta=1.0, batch_size=cfg.batch_size,

@@ -26,6 +26,16 @@ rule prepare:
     shell: "TASKHEAD_THREADS={threads} {CLI} prepare --dataset {wildcards.dataset} 2>&1 | tee {log}"
 
 
+rule fetch:
+    output: "{checkpoint}"
+    params:
+        values=stage_params("fetch", pretrain=lambda w: CHECKPOINTS[w.checkpoint]),
+        name=lambda w: CHECKPOINTS[w.checkpoint],
+    conda: ENV
+    log: "logs/fetch/{checkpoint}.log"
+    shell: "{CLI} fetch --name {params.name} 2>&1 | tee {log}"
+
+
 rule pretrain:
     input:
         lambda w: paths.dataset(STUDY.pretrain[w.name].data) if w.name in STUDY.pretrain
