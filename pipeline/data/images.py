@@ -15,7 +15,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
-from torchvision.transforms.v2 import functional as TF
 
 from ..errors import PipelineError
 
@@ -50,7 +49,7 @@ class TensorImages(Dataset):
             if self.flip and torch.rand(()) < 0.5:
                 x = x.flip(-1)
         if self.normalize == "imagenet" and x.shape[0] == 3:
-            x = TF.normalize(x, IMAGENET_MEAN, IMAGENET_STD)
+            x = (x - torch.tensor(IMAGENET_MEAN)[:, None, None]) / torch.tensor(IMAGENET_STD)[:, None, None]
         return x, self.y[i]
 
     def with_augment(self, augment: bool) -> "TensorImages":
@@ -91,6 +90,8 @@ def digits() -> tuple[torch.Tensor, torch.Tensor]:
 
 def rotate_zoom(x: torch.Tensor, n: int, rotation: float, zoom: tuple[float, float], seed: int) -> torch.Tensor:
     """n random rotations (+-rotation degrees) and zooms of images drawn from x, seeded."""
+    from torchvision.transforms.v2 import functional as TF
+
     g = torch.Generator().manual_seed(seed)
     pick = torch.randint(0, len(x), (n,), generator=g)
     angles = (torch.rand(n, generator=g) * 2 - 1) * rotation
@@ -144,6 +145,8 @@ TORCHVISION = {"cifar10": "CIFAR10", "cifar100": "CIFAR100", "stl10": "STL10", "
 
 def _square(img, size: int) -> torch.Tensor:
     """A PIL image -> uint8 (3, size, size): shorter side resized to `size`, centre crop."""
+    from torchvision.transforms.v2 import functional as TF
+
     img = TF.center_crop(TF.resize(TF.pil_to_tensor(img.convert("RGB")), size, antialias=True), [size, size])
     return img
 

@@ -78,7 +78,7 @@ def _shape(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
     """A boolean mask of one shape with a random centre, radius and rotation."""
     from skimage.draw import polygon
 
-    r = rng.uniform(size / 5, size / 3)
+    r = rng.uniform(size / 4, size / 2.5)
     cy, cx = rng.uniform(r / 2, size - r / 2, 2)
     yy, xx = np.mgrid[:size, :size]
     d2 = (yy - cy) ** 2 + (xx - cx) ** 2

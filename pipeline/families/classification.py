@@ -16,7 +16,6 @@ from ..data import images
 from ..metrics import energy_softmax
 from ..models.heads import make_head
 from ..models.mlp import mlp_backbone
-from ..models.resnet import LAYOUTS, ResNetBackbone, split_partial
 from .base import Family, Splits
 
 
@@ -103,10 +102,16 @@ class Classification(Family):
     def backbone(self, m: ModelCfg):
         if m.arch == "mlp":
             return mlp_backbone(m.input_dim, m.width, m.depth)
+        from ..models.resnet import ResNetBackbone  # torchvision: imported only where used
+
         return ResNetBackbone(m.depth, m.in_channels, m.cifar_stem)
 
     def _z_dim(self, m: ModelCfg) -> int:
-        return m.width if m.arch == "mlp" else 512 * LAYOUTS[m.depth][0].expansion
+        if m.arch == "mlp":
+            return m.width
+        from ..models.resnet import LAYOUTS
+
+        return 512 * LAYOUTS[m.depth][0].expansion
 
     def pretrain_head(self, m, num_outputs):
         return make_head("linear", self._z_dim(m), num_outputs)
@@ -117,6 +122,8 @@ class Classification(Family):
             return backbone, top
         if m.arch != "resnet":
             raise ValueError(f"head.reinit_blocks: expected 0 for an MLP backbone, found {head_cfg.reinit_blocks}")
+        from ..models.resnet import split_partial
+
         return split_partial(backbone, head_cfg.reinit_blocks, top)
 
     def loss(self, q, y, eta):

@@ -124,7 +124,8 @@ class RocAucScorer:
         self.tasks, self.q, self.y = tasks, [], []
 
     def update(self, q, y):
-        self.q.append(q.detach().float().cpu()), self.y.append(y.detach().float().cpu())
+        self.q.append(q.detach().float().cpu())
+        self.y.append(y.detach().float().cpu())
 
     def compute(self) -> float:
         from sklearn.metrics import roc_auc_score

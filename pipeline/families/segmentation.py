@@ -45,7 +45,7 @@ class DataCfg(BaseModel):
     n_train: int = Field(64, gt=1, description="shapes: generated training scenes")
     n_val: int = Field(32, gt=0, description="shapes: generated validation scenes")
     n_test: int = Field(32, gt=0, description="shapes: generated test scenes")
-    max_objects: int = Field(4, gt=0, description="shapes: at most this many objects per scene")
+    max_objects: int = Field(3, gt=0, description="shapes: at most this many objects per scene")
     root: str = Field("data", description="voc2012: the folder holding VOCdevkit/")
     val_fraction: float = Field(0.2, gt=0, lt=0.5, description="voc2012: share of train.txt for validation")
     limit: int | None = Field(None, gt=0, description="voc2012: read at most this many images of each list")
