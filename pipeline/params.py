@@ -65,16 +65,12 @@ class HPCfg(Strict):
     augment: bool = False
 
 
-class FTCfg(Strict):
-    """Finetuning: SGD momentum 0.9, cosine schedule, early stopping on validation."""
+class FTCfg(HPCfg):
+    """Finetuning: SGD momentum 0.9, cosine schedule over `epochs`, early stopping on
+    validation after `patience` epochs without improvement."""
 
-    lr: PositiveFloat
     epochs: Annotated[int, Field(gt=0)]
     patience: Annotated[int, Field(gt=0)] = 5
-    batch_size: Annotated[int, Field(gt=0)] = 128
-    eta: Eta = 1.0
-    weight_decay: NonNegFloat = 0.0
-    augment: bool = False
 
 
 class SettingCfg(Strict):
