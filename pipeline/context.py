@@ -68,9 +68,8 @@ class Setting:
 
     def row_labels(self) -> dict:
         """The descriptive columns of results/summary.csv for this setting."""
-        head = self.cfg.head.kind + (f"-L4x{self.cfg.head.reinit_blocks}" if self.cfg.head.reinit_blocks else "")
         return {"setting": self.name, "family": self.family.name, "pretrain": self.cfg.pretrain,
-                "downstream": self.data_cfg.dataset, "head": head, "eta_hp": self.cfg.hp.eta,
+                "downstream": self.data_cfg.dataset, "head": self.family.head_label(self.cfg.head), "eta_hp": self.cfg.hp.eta,
                 "eta_ft": self.cfg.ft.eta, "metric": self.family.metric, "seed": self.seed}
 
 

@@ -116,8 +116,10 @@ def features(backbone: nn.Module, loader, family: Family, rt: Runtime) -> tuple[
 
 
 def cached_loader(z: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, seed: int):
+    """Batches of cached features; a lone last training sample is dropped (BatchNorm in a
+    head cannot train on a batch of one)."""
     return torch.utils.data.DataLoader(TensorDataset(z, y), batch_size=batch_size, shuffle=shuffle,
-                                       generator=generator(seed))
+                                       generator=generator(seed), drop_last=shuffle and len(z) % batch_size == 1)
 
 
 def fingerprint(obj) -> str:

@@ -1,20 +1,21 @@
 """Segmentation data: uint8 images (N, 3, H, W) and uint8 masks (N, H, W), 255 = void.
 
-- `shapes` (the default, offline): scenes generated deterministically from a seed.
-  Each scene is a crop of a colour photograph bundled with scikit-image (astronaut,
-  chelsea, coffee, rocket, immunohistochemistry, hubble_deep_field: the background,
-  class 0) with one to `max_objects` objects drawn on it. Object class k is a shape
-  (disc, triangle, square, ring) filled with a grey texture photograph (brick, grass,
-  gravel, coins) at a random zoom and tinted by a random colour. A one-pixel band just
-  inside every object outline is void (255), like the outlines in PASCAL VOC masks.
-  Domain shift from the encoder's pretraining (grey patches of single photographs,
-  one label per patch; see `textures` in images.py): colour instead of grey, scenes
-  composed of several regions with per-pixel labels, textures at other zooms and
-  tints, and background photographs that the texture pretraining (its first ten
-  photographs) never sees.
+- `shapes` (the default, offline): scenes generated deterministically from a seed. Each
+  scene is a random crop of one of six colour photographs bundled with scikit-image
+  (astronaut, chelsea, coffee, rocket, immunohistochemistry, hubble_deep_field), the
+  background (class 0), with one to `max_objects` objects on it, later ones occluding
+  earlier ones. Object class k is a shape (disc, triangle, square, ring) filled with a
+  grey texture photograph (brick, grass, gravel, coins) shrunk 2-3x and tinted by a
+  random colour. A one-pixel band just inside every object outline is void (255), like
+  the outlines of PASCAL VOC masks.
+  Domain shift from the encoder's pretraining (`textures`, images.py: grey patches of
+  one photograph each, one label per patch): colour instead of grey, scenes of several
+  regions with a label per pixel, object shapes and occlusions, and backgrounds from
+  photographs the texture pretraining never sees (it uses the first ten of
+  images.TEXTURE_SOURCES; the fills are among them).
 - `voc2012`: PASCAL VOC 2012 through torchvision's VOCSegmentation (download=False),
-  resized to size x size (image bilinear, mask nearest). train.txt gives the train and
-  validation splits, val.txt the test split.
+  each image and mask checked, then resized to size x size (bilinear / nearest).
+  train.txt gives the train and validation splits, val.txt the test split.
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ class MaskedImages(Dataset):
             x, y = x.flip(-1), y.flip(-1)
         return x, y
 
-    def with_augment(self, augment: bool) -> "MaskedImages":
+    def with_augment(self, augment: bool) -> MaskedImages:
         return MaskedImages(self.x, self.y, augment, self.flip)
 
 
@@ -94,6 +95,7 @@ def _shape(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
 
 
 def _scene(rng, size: int, classes: int, max_objects: int, photos: dict) -> tuple[np.ndarray, np.ndarray]:
+    """One (size, size, 3) float image in [0, 1] and its (size, size) uint8 mask."""
     from skimage.segmentation import find_boundaries
 
     img = _crop(rng, photos[BACKGROUNDS[rng.integers(len(BACKGROUNDS))]], size, (1.0, 4.0))

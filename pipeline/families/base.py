@@ -76,6 +76,10 @@ class Family(ABC):
     def pretrain_head(self, model: BaseModel, num_outputs: int) -> nn.Module:
         """The source task's head used while pretraining (discarded afterwards)."""
 
+    def head_label(self, head_cfg) -> str:
+        """The `head` column of the results: linear, mlp, or linear-L4xK (partial backbone)."""
+        return head_cfg.kind + (f"-L4x{head_cfg.reinit_blocks}" if head_cfg.reinit_blocks else "")
+
     @abstractmethod
     def task_model(self, backbone: nn.Module, model: BaseModel, head_cfg, num_outputs: int
                    ) -> tuple[nn.Module, nn.Module]:

@@ -27,7 +27,6 @@ from ..data import segmentation as seg
 from ..data.images import split_indices
 from ..errors import PipelineError
 from ..metrics import energy_softmax
-from ..models.resnet import LAYOUTS
 from ..seeding import derive, generator, worker_init_fn
 from .base import Family, Splits
 from .classification import ModelCfg
@@ -78,6 +77,8 @@ def _encoder_class() -> type[nn.Module]:
 def encoder(depth: int, in_channels: int) -> nn.Module:
     """smp's ResNet encoder for one of pipeline.models.resnet's layouts, dilated to output stride 8
     (the strides and dilations change, the parameters and their keys do not)."""
+    from ..models.resnet import LAYOUTS
+
     block, layers = LAYOUTS[depth]
     widths = [3, 64] + [c * block.expansion for c in (64, 128, 256, 512)]
     enc = _encoder_class()(out_channels=widths, block=block, layers=layers)
@@ -87,6 +88,8 @@ def encoder(depth: int, in_channels: int) -> nn.Module:
 
 
 def z_channels(m: ModelCfg) -> int:
+    from ..models.resnet import LAYOUTS
+
     return 512 * LAYOUTS[m.depth][0].expansion
 
 
@@ -161,6 +164,9 @@ class Segmentation(Family):
 
     def pretrain_head(self, m: ModelCfg, num_outputs: int) -> nn.Module:
         return DeepLabHead(z_channels(m), num_outputs)
+
+    def head_label(self, head_cfg) -> str:
+        return f"aspp{head_cfg.hidden}"
 
     def task_model(self, backbone, m, head_cfg, num_outputs):
         """The whole DeepLabV3 head is the task head; head.hidden sets its width (paper: 256)."""

@@ -13,7 +13,7 @@ from ..params import Study
 
 COLUMNS = ["family", "setting", "pretrain", "downstream", "head", "eta_hp", "eta_ft", "tau", "hp_train_acc",
            "energy", "val_score", "test_score", "metric", "z_dist_sq", "z_dot", "z_norm_sq", "z_cos", "seed",
-           "best_epoch", "epochs_run"]
+           "best_epoch", "epochs_run", "val_acc", "test_acc"]
 
 
 def collect(study: Study) -> pd.DataFrame:

@@ -44,7 +44,8 @@ def run(study: Study, setting: str, rt: Runtime) -> list[dict]:
         energy = assess(start, loader(splits.train_plain), family, rt, n)["energy"]
         zT, _ = features(tuned.backbone, loader(splits.get(study.z_split)), family, rt)
         rows.append({**ctx.row_labels(), "tau": tau, "hp_train_acc": hp_log[tau]["hp_train_acc"], "energy": energy,
-                     "val_score": val["score"], "test_score": test["score"],
+                     "val_score": val["score"], "test_score": test["score"], "val_acc": val["acc"],
+                     "test_acc": test.get("acc", float("nan")),
                      **feature_adaptation(family.pool(z0), family.pool(zT)),
                      "best_epoch": saved["best_epoch"], "epochs_run": saved["epochs_run"], "z_split": study.z_split})
         progress(f"evaluate {setting}", tau=tau, val=val["score"], test=test["score"], energy=energy)
