@@ -13,10 +13,12 @@ from pipeline.targets import final_targets
 
 PARAMS = config.get("params", "params.yaml")
 try:
-    STUDY = P.load(PARAMS)
+    RAW = P.read_raw(PARAMS)
+    # A cluster job re-reads this file (twice under SLURM): the main process has validated the
+    # params already, so a job skips the family checks and their imports.
+    STUDY = P.validate(RAW, PARAMS) if workflow.is_main_process else P.Study.model_validate(RAW)
 except PipelineError as err:
     raise WorkflowError(str(err)) from None
-RAW = P.read_raw(PARAMS)
 
 
 def gpu_per_job():
