@@ -1,6 +1,7 @@
 """The paper's tables from results/summary.csv (pandas, pure functions).
 
-A column of Table 1 is a baseline setting (eta_HP = eta_FT = 1). Its lsHPmax-FT cell
+A column of Table 1 is a baseline setting (eta_HP = eta_FT = 1, the family's plain head:
+not the MLP head or partial backbone of Tables 2 and 3). Its lsHPmax-FT cell
 comes from the label-smoothed companion: same family, pretrain, downstream, head and
 eta_FT, with eta_HP < 1. tau* is chosen by validation score (ties: the smaller tau).
 """
@@ -22,6 +23,11 @@ def tau_star(df: pd.DataFrame) -> int:
     return int(best["tau"].iloc[0])
 
 
+def is_trick(head: str) -> bool:
+    """Section 5.3's heads: the 2-layer MLP, or a partial backbone (-L4xK)."""
+    return head == "mlp" or "-L4x" in head
+
+
 def _column_name(row) -> str:
     return f"{row['downstream']} ({row['pretrain']}, {row['head']})"
 
@@ -32,7 +38,7 @@ def table1(summary: pd.DataFrame) -> pd.DataFrame:
     cols = {}
     for setting, df in summary.groupby("setting", sort=False):
         first = df.iloc[0]
-        if first["eta_hp"] != 1 or first["eta_ft"] != 1:
+        if first["eta_hp"] != 1 or first["eta_ft"] != 1 or is_trick(first["head"]):
             continue
         tmax = int(df["tau"].max())
         ls = summary[(summary[GROUP] == first[GROUP]).all(axis=1) & (summary["eta_hp"] < 1)
@@ -59,8 +65,8 @@ def table2(summary: pd.DataFrame) -> pd.DataFrame:
             continue
         variant = f"{r['head']} head, eta_FT={r['eta_ft']:g}, eta_HP={r['eta_hp']:g}"
         cols[f"{r['downstream']} ({r['pretrain']}): {variant}"] = {
-            "HP-train-acc": 100 * r["hp_train_acc"], "1-cos(z_T,z_0)": 1 - r["z_cos"],
-            "||z_T-z_0||^2": r["z_dist_sq"], "FT-val": 100 * r["val_score"]}
+            "HP-train-acc": 100 * r["hp_train_acc"], "1 - cos(z_T, z_0)": 1 - r["z_cos"],
+            "‖z_T - z_0‖²": r["z_dist_sq"], "FT-val": 100 * r["val_score"]}
     return pd.DataFrame(cols)
 
 
@@ -79,6 +85,13 @@ def table3(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def markdown(df: pd.DataFrame, title: str, empty: str) -> str:
-    body = df.to_markdown(floatfmt=".3f") if not df.empty else f"_{empty}_"
+def markdown(df: pd.DataFrame, title: str, empty: str, digits: int = 3) -> str:
+    """A Markdown table: numbers to `digits` decimals, the tau* row whole, missing cells n/a."""
+    if df.empty:
+        return f"# {title}\n\n_{empty}_\n"
+    def cell(row, v) -> str:
+        return "n/a" if pd.isna(v) else str(int(v)) if row == "tau*" else f"{v:.{digits}f}"
+
+    cells = pd.DataFrame({c: [cell(r, v) for r, v in df[c].items()] for c in df.columns}, index=df.index)
+    body = cells.to_markdown(disable_numparse=True, colalign=("left",) + ("right",) * len(cells.columns))
     return f"# {title}\n\n{body}\n"
