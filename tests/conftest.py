@@ -25,14 +25,14 @@ TINY = {
     },
     "pretrain": {
         "mlp": {"family": "classification", "model": {"arch": "mlp", "depth": 2, "width": 32, "input_dim": 64},
-                "data": "digits8", "epochs": 2, "lr": 0.05, "batch_size": 128, "weight_decay": 0.0},
+                "data": "digits8", "epochs": 2, "lr": 0.5, "batch_size": 128, "weight_decay": 0.0},
     },
     "imports": {},
     "settings": {
-        "toy": {"pretrain": "mlp", "data": "d012", "head": {"kind": "linear"}, "hp": {"lr": 0.05},
-                "ft": {"lr": 0.01, "epochs": 2, "patience": 2}},
-        "toy_ls": {"pretrain": "mlp", "data": "d012", "head": {"kind": "linear"}, "hp": {"lr": 0.05, "eta": 0.9},
-                   "ft": {"lr": 0.01, "epochs": 2, "patience": 2}},
+        "toy": {"pretrain": "mlp", "data": "d012", "head": {"kind": "linear"}, "hp": {"lr": 0.5},
+                "ft": {"lr": 0.1, "epochs": 2, "patience": 2}},
+        "toy_ls": {"pretrain": "mlp", "data": "d012", "head": {"kind": "linear"}, "hp": {"lr": 0.5, "eta": 0.9},
+                   "ft": {"lr": 0.1, "epochs": 2, "patience": 2}},
     },
     "exchange": {"toy": [0, 2]},
 }

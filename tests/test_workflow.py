@@ -87,7 +87,7 @@ def test_snakemake_then_dvc_then_compare(project):
     sh(["git", "commit", "-qm", "results"], project)
     # 3. A new FT learning rate: dvc repro reruns only FT, evaluate (and exchange) and aggregate.
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["settings"]["toy"]["ft"]["lr"] = 0.05
+    params["settings"]["toy"]["ft"]["lr"] = 0.5
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     repro = sh(["dvc", "repro"], project)
     ran = _ran(repro.stdout)
@@ -100,7 +100,7 @@ def test_snakemake_then_dvc_then_compare(project):
     shown = run_cli("compare", cwd=project).stdout
     assert "## HEAD" in shown and "## WORKTREE" in shown and "delta" in shown
     sh(["git", "add", "-A"], project)
-    sh(["git", "commit", "-qm", "ft lr 0.05"], project)
+    sh(["git", "commit", "-qm", "ft lr 0.5"], project)
     across = run_cli("compare", "HEAD~1", "HEAD", cwd=project).stdout
     delta = across.split("## delta")[1]
     assert re.search(r"[+-]\d+\.\d{3}", delta)

@@ -322,9 +322,10 @@ def ogb_task_names(folder: Path, num_tasks: int) -> list[str]:
     return [f"task{i}" for i in range(num_tasks)]
 
 
-def ogb_dataset(name: str, root: str, limit: int | None, seed: int) -> dict:
-    """ogbg-mol* through OGB's PygGraphPropPredDataset, with its scaffold split."""
-    folder = check_ogb_files(name, root)
+def ogb_dataset(name: str, root: str, limit: int | None, seed: int, download: bool = False) -> dict:
+    """ogbg-mol* through OGB's PygGraphPropPredDataset, with its scaffold split. Only with
+    `download` (the prepare stage of the paper profile) may OGB fetch missing files."""
+    folder = ogb_folder(name, root) if download else check_ogb_files(name, root)
     from ogb.graphproppred import PygGraphPropPredDataset
 
     with torch.serialization.safe_globals(_pyg_storage_classes()):  # OGB calls torch.load weights-only

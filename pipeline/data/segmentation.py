@@ -135,13 +135,15 @@ def check_mask(mask: np.ndarray, mask_file, image_size: tuple[int, int], image_f
         raise PipelineError(f"{mask_file}: expected class indices 0..{classes - 1} or {VOID} (void), found {bad}")
 
 
-def voc(root: str, image_set: str, size: int, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One VOC 2012 image list (train or val), checked and resized to size x size."""
+def voc(root: str, image_set: str, size: int, limit: int | None = None, download: bool = False
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One VOC 2012 image list (train or val), checked and resized to size x size; only the
+    prepare stage of a study that sets `download: true` may fetch it."""
     from PIL import Image
     from torchvision.datasets import VOCSegmentation
 
     try:
-        ds = VOCSegmentation(root, year="2012", image_set=image_set, download=False)
+        ds = VOCSegmentation(root, year="2012", image_set=image_set, download=download)
     except RuntimeError as err:
         raise PipelineError(f"data.root: expected VOCdevkit/VOC2012 under {root!r} (this pipeline never "
                             f"downloads at run time), found: {err}") from None

@@ -47,6 +47,7 @@ class DataCfg(BaseModel):
     val_fraction: float = Field(0.1, gt=0, lt=0.5)
     test_fraction: float = Field(0.1, ge=0, lt=0.5, description="fragments and csv")
     root: str = Field("data", description="OGB datasets: the folder holding ogbg_mol*/")
+    download: bool = Field(False, description="OGB datasets: let the prepare stage download missing files")
     limit: int | None = Field(None, gt=0, description="use at most this many training molecules")
 
     @model_validator(mode="after")
@@ -162,7 +163,7 @@ class Molecules(Family):
         elif d.dataset == "csv":
             out = data.csv_dataset(d.path, d.smiles_column, d.label_columns, d.split, fractions, d.limit, seed)
         else:
-            out = data.ogb_dataset(d.dataset, d.root, d.limit, seed)
+            out = data.ogb_dataset(d.dataset, d.root, d.limit, seed, d.download)
         sizes = {k: len(v["y"]) if v else 0 for k, v in out["splits"].items()}
         rate = f", built from SMILES at {out['molecules_per_s']:.0f} molecules/s" if out["molecules_per_s"] else ""
         data.warn(f"{d.dataset}: {len(out['tasks'])} tasks, molecules {sizes}{rate}")

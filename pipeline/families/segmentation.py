@@ -46,6 +46,7 @@ class DataCfg(BaseModel):
     n_test: int = Field(32, gt=0, description="shapes: generated test scenes")
     max_objects: int = Field(3, gt=0, description="shapes: at most this many objects per scene")
     root: str = Field("data", description="voc2012: the folder holding VOCdevkit/")
+    download: bool = Field(False, description="voc2012: let the prepare stage download it")
     val_fraction: float = Field(0.2, gt=0, lt=0.5, description="voc2012: share of train.txt for validation")
     limit: int | None = Field(None, gt=0, description="voc2012: read at most this many images of each list")
     flip: bool = Field(True, description="augmentation: random horizontal flips")
@@ -137,10 +138,10 @@ class Segmentation(Family):
 
     def prepare(self, data: DataCfg, seed: int) -> dict:
         if data.dataset == "voc2012":
-            x, y = seg.voc(data.root, "train", data.size, data.limit)
+            x, y = seg.voc(data.root, "train", data.size, data.limit, data.download)
             train, val, _ = split_indices(len(y), (data.val_fraction, 0.0), seed)
             return {"train": (x[train], y[train]), "val": (x[val], y[val]),
-                    "test": seg.voc(data.root, "val", data.size, data.limit)}
+                    "test": seg.voc(data.root, "val", data.size, data.limit, data.download)}
         counts = {"train": data.n_train, "val": data.n_val, "test": data.n_test}
         return {split: seg.shapes(n, data.size, data.num_classes, data.max_objects, derive(seed, "shapes", split))
                 for split, n in counts.items()}
