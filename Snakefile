@@ -3,7 +3,7 @@
 # CLI (`python -m pipeline STAGE`); dvc.yaml describes the same graph.
 #
 #   snakemake --cores N --resources gpu=K      # K GPUs: one device per training job
-#   snakemake --cores N --config params=paper.yaml
+#   snakemake --cores N --config params=studies/paper.yaml
 import os
 import re
 

@@ -164,7 +164,7 @@ def fit(model: nn.Module, family: Family, train_ds, val_ds, num_outputs: int, rt
             state["bad"] += 1
         state["epoch"] = epoch
         progress(stage, epoch=f"{epoch}/{epochs}", loss=tr["loss"], train_acc=tr["acc"],
-                 val_score=va["score"], secs=round(time.monotonic() - t0, 1))
+                 val_score=va["score"], secs=f"{time.monotonic() - t0:.1f}")
         save_torch(resume, {"key": state["key"], "model": model.state_dict(), "opt": opt.state_dict(),
                             "sched": sched.state_dict(), "state": state})
     if patience is not None:

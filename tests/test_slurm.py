@@ -2,7 +2,7 @@
 
 tests/slurm_cluster.py starts munged, slurmctld and slurmd (Debian's packages) on
 localhost with two simulated GPUs, and stops them afterwards, even when a test fails.
-The workflow runs as `snakemake --profile profiles/slurm` (docs/cluster.md), always under
+The workflow runs as `snakemake --profile profiles/slurm` (README: Running on a SLURM cluster), always under
 `timeout -k`: a plugin that cannot see its jobs waits forever and ignores SIGTERM.
 
 Where SLURM is missing and cannot be installed (not root, no apt-get), the tests skip with
@@ -26,7 +26,7 @@ from slurm_cluster import SlurmCluster, ensure_installed
 pytestmark = pytest.mark.e2e
 
 REQUIRE = "TASKHEAD_REQUIRE_SLURM"
-COMMAND = ["snakemake", "--profile", "profiles/slurm"]  # docs/cluster.md, word for word
+COMMAND = ["snakemake", "--profile", "profiles/slurm"]  # README: Running on a SLURM cluster, word for word
 TRAINING = ("pretrain", "probe", "finetune", "evaluate")  # rules with `resources: gpu=GPU`
 SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 DEVICE = re.compile(r"\[device\] SLURM job (\d+): CUDA_VISIBLE_DEVICES=(\S*) SLURM_JOB_GPUS=(\S*)")
@@ -147,7 +147,7 @@ def test_study_on_slurm_matches_local_run(slurm, broken_run, project, tmp_path):
     write_params(project / "params.yaml", cluster_study())
     add_profile(project)
     remote = tmp_path / "dvc-remote"
-    sh(["dvc", "remote", "add", "-q", "-d", "shared", str(remote)], project)  # docs/cluster.md
+    sh(["dvc", "remote", "add", "-q", "-d", "shared", str(remote)], project)  # README: Running on a SLURM cluster
     local = tmp_path / "local"
     shutil.copytree(project, local)
     # The same study run locally, meanwhile, at low CPU priority: the cluster run mostly waits
