@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -52,7 +52,6 @@ class Runtime:
     channels_last: bool = False
     pin_memory: bool = False
     workers: int = 0
-    extra: dict = field(default_factory=dict)
 
     def autocast(self):
         if self.amp_dtype is None:

@@ -8,12 +8,6 @@ import torch
 import torch.nn.functional as F
 
 
-def smoothed_targets(y: torch.Tensor, num_classes: int, eta: float) -> torch.Tensor:
-    """eta * e_y + (1 - eta) * u, with u uniform over the K classes (class dim last)."""
-    onehot = F.one_hot(y, num_classes).float()
-    return eta * onehot + (1.0 - eta) / num_classes
-
-
 def energy_softmax(q: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-sample ||e_y - softmax(q)||_2; q is (N, K) logits, y is (N,) labels."""
     p = q.float().softmax(dim=1)

@@ -135,12 +135,6 @@ class Study(Strict):
         """A dataset's block without its `family` key: what the family's DataCfg validates."""
         return {k: v for k, v in self.datasets[dataset].items() if k != "family"}
 
-    def prepared_for(self) -> list[str]:
-        """The datasets some stage reads (only these are prepared)."""
-        used = [p.data for p in self.pretrain.values()]
-        used += [s.data for s in self.settings.values()]
-        return [d for d in self.datasets if d in used]
-
 
 def _format(err: ValidationError, source: str) -> str:
     lines = []

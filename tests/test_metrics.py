@@ -4,13 +4,17 @@ import math
 import pytest
 import torch
 
-from pipeline.metrics import energy_sigmoid, energy_softmax, feature_adaptation, smoothed_targets
+from pipeline.metrics import energy_sigmoid, energy_softmax, feature_adaptation
 
 
-def test_smoothed_targets():
-    t = smoothed_targets(torch.tensor([1]), 4, 0.9)
-    # 0.9 * e_1 + 0.1 * (1/4, 1/4, 1/4, 1/4)
-    assert torch.allclose(t, torch.tensor([[0.025, 0.925, 0.025, 0.025]]))
+def test_label_smoothing_is_eta_e_y_plus_uniform():
+    """The classification loss's targets are eta * e_y + (1 - eta) * u (u uniform)."""
+    from pipeline.families.classification import FAMILY
+
+    q = torch.tensor([[2.0, 0.0, -1.0, 0.5]])
+    target = 0.9 * torch.tensor([[0.0, 1, 0, 0]]) + 0.1 / 4
+    by_hand = -(target * q.log_softmax(1)).sum()
+    assert torch.allclose(FAMILY.loss(q, torch.tensor([1]), 0.9), by_hand)
 
 
 def test_energy_softmax_by_hand():

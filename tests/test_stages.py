@@ -15,7 +15,7 @@ CPU = Runtime(torch.device("cpu"))
 
 
 def _prepare_and_pretrain(study):
-    for name in study.prepared_for():
+    for name in study.datasets:
         prepare.run(study, name)
     for name in study.pretrain:
         pretrain.run(study, name, CPU)
