@@ -34,7 +34,9 @@ def write_json(path, obj) -> None:
 
 
 def save_torch(path, obj) -> None:
+    """torch.save through a file handle: given a path, torch names the archive's inner folder
+    after the (here random, temporary) file name, so equal objects would differ in bytes."""
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
