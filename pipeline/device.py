@@ -73,9 +73,10 @@ def runtime(preference: str = "auto", cuda_available: bool | None = None, n_devi
     if preference == "cuda" and not cuda:
         raise SystemExit("params.yaml: device: expected a CUDA device for 'cuda', found none")
     if preference == "cpu" or not cuda:
-        threads = int(os.environ.get("TASKHEAD_THREADS", "0"))
-        if threads > 0:
-            torch.set_num_threads(threads)
+        # One thread unless told otherwise (Snakemake passes its `threads`): the thread count
+        # changes the order of floating-point sums, so `dvc repro` and Snakemake would
+        # otherwise give different numbers for the same params.
+        torch.set_num_threads(int(os.environ.get("TASKHEAD_THREADS", "1")))
         return Runtime(torch.device("cpu"))
     n = torch.cuda.device_count() if n_devices is None else n_devices
     if os.environ.get("SLURM_JOB_ID") and os.environ.get("CUDA_VISIBLE_DEVICES"):
