@@ -18,9 +18,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("pretrain", help="PT: train or load one backbone").add_argument("--name", required=True)
     sub.add_parser("probe", help="HP: one run per setting, heads saved at every tau").add_argument(
         "--setting", required=True)
-    s = sub.add_parser("finetune", help="FT of one (setting, tau)")
+    s = sub.add_parser("finetune", help="FT of a setting at the given taus (default: every tau of its grid)")
     s.add_argument("--setting", required=True)
-    s.add_argument("--tau", type=int, required=True)
+    s.add_argument("--tau", type=int, action="append", help="a tau of the setting's grid (repeatable)")
     sub.add_parser("evaluate", help="scores, energy and z metrics of a setting at every tau").add_argument(
         "--setting", required=True)
     sub.add_parser("exchange", help="head exchange heat-map of one setting").add_argument("--setting", required=True)
@@ -69,8 +69,10 @@ def _dispatch(args) -> int:
         value = getattr(args, name, None)
         if value is not None and value not in pool:
             raise PipelineError(f"{args.params}: expected a {name} among {sorted(pool)}, found {value!r}")
-    if getattr(args, "tau", None) is not None and args.tau not in study.taus:
-        raise PipelineError(f"{args.params}: taus: expected {args.tau} in the grid {study.taus}")
+    for tau in getattr(args, "tau", None) or []:
+        grid = study.taus_of(args.setting)
+        if tau not in grid:
+            raise PipelineError(f"{args.params}: settings.{args.setting}: expected --tau {tau} in its grid {grid}")
     if args.stage in ("aggregate", "prepare", "fetch"):
         from .stages import aggregate, fetch, prepare
 
@@ -91,7 +93,7 @@ def _dispatch(args) -> int:
     elif args.stage == "probe":
         probe.run(study, args.setting, rt)
     elif args.stage == "finetune":
-        finetune.run(study, args.setting, args.tau, rt)
+        finetune.run(study, args.setting, args.tau or study.taus_of(args.setting), rt)
     elif args.stage == "evaluate":
         evaluate.run(study, args.setting, rt)
     elif args.stage == "exchange":

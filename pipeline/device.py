@@ -11,6 +11,7 @@ import fcntl
 import os
 import sys
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,35 @@ def claim_slot(n_devices: int, lock_dir: str | os.PathLike | None = None, poll_s
         if timeout_s is not None and time.monotonic() - start > timeout_s:
             raise TimeoutError(f"no free GPU slot among {n_devices} in {lock_dir}")
         time.sleep(poll_s)
+
+
+NONDETERMINISTIC = " does not have a deterministic implementation"
+
+
+def _one_line_per_op(message, category, filename, lineno, file=None, line=None):
+    """torch's warning for an op without a deterministic CUDA kernel, as one line naming it."""
+    text = str(message)
+    if NONDETERMINISTIC in text:
+        op = text.split(NONDETERMINISTIC)[0].strip()
+        print(f"[device] warning: {op} has no deterministic CUDA kernel; runs may differ in the last digits",
+              file=file or sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+_show_warning = warnings.showwarning
+
+
+def deterministic_cuda() -> None:
+    """Deterministic CUDA kernels wherever torch has them: cuBLAS's fixed workspace, no cuDNN
+    autotuning, and torch's deterministic mode. An op that has no deterministic kernel (e.g.
+    the backward of bilinear upsampling) still runs, with one warning line naming it, once."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    warnings.filterwarnings("once", message=f".*{NONDETERMINISTIC}")
+    warnings.showwarning = _one_line_per_op
 
 
 @dataclass
@@ -84,5 +114,6 @@ def runtime(preference: str = "auto", cuda_available: bool | None = None, n_devi
     else:
         index = claim_slot(n)
     print(f"[device] job {os.getpid()} uses cuda:{index}", file=sys.stderr)
+    deterministic_cuda()
     return Runtime(torch.device("cuda", index), amp_dtype=torch.bfloat16, channels_last=True,
                    pin_memory=True, workers=4)

@@ -1,32 +1,45 @@
-"""GPU check: one HP and one FT of a setting, for a fixed number of steps, on synthetic
-inputs of the setting's shape (so no dataset is needed on the GPU box); prints images/s.
+"""GPU check: what a study costs on this card, measured, with no dataset on the box.
 
-    python -m pipeline.gpu_check [--params studies/paper.yaml] [--setting NAME] [--steps 50]
+    python -m pipeline.gpu_check [--params studies/paper.yaml] [--out FILE.json]
 
-Without --setting it takes the paper profile's smallest image setting. It uses the same
-runtime as the pipeline: one claimed device, bf16 autocast, channels_last.
+1. Rates: for every distinct workload of the study (network, input size, head, batch),
+   samples/s of a full training step, an HP step through the frozen backbone, a head
+   step on cached features, and an evaluation forward pass, on synthetic batches made
+   by the family itself, in the pipeline's runtime (one claimed device, bf16 autocast,
+   channels_last, deterministic kernels).
+2. Real epochs: the real pretrain / probe / finetune stages on synthetic data of the
+   paper's sizes, for one setting of each family (by default STL10 and VOC from Sup-IN,
+   Tox21 from Sup-pcba): one HP epoch and one FT epoch each, timed as the difference
+   between runs of 1 and 2 epochs (so set-up and the tau-0 pass cancel out).
+3. Determinism: the one-epoch FT run is repeated, and its weights compared bit for bit.
+4. GPU-hours of the whole study from these rates (pipeline.gpu_hours).
+
+`--scale`, `--steps` and `--batch-cap` shrink it to a smoke test on the CPU.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
+from . import gpu_hours, paths
+from .atomic import save_torch, write_json
 from .context import Setting
 from .device import runtime
+from .families import get_family
 from .loop import TaskModel, freeze, sgd
-from .params import load
+from .params import read_raw, validate
 
-
-def _smallest_image_setting(study) -> str:
-    sized = [(Setting(study, s).data_cfg.size, s) for s in study.settings
-             if Setting(study, s).family.name == "classification"]
-    return min(sized)[1]
+EPOCH_SETTINGS = ("stl10_sup_in", "voc_sup_in", "tox21_sup_pcba")
 
 
 def _rate(step, batch: int, steps: int, sync) -> float:
-    for _ in range(3):  # warm-up (cuDNN autotuning, allocator)
+    for _ in range(2):  # warm-up (cuDNN, allocator)
         step()
     sync()
     t0 = time.perf_counter()
@@ -36,57 +49,187 @@ def _rate(step, batch: int, steps: int, sync) -> float:
     return batch * steps / (time.perf_counter() - t0)
 
 
+def measure(family, data, model_cfg, head_cfg, batch: int, rt, steps: int) -> dict:
+    """samples/s of a training step, a frozen-backbone HP step, a head step on cached
+    features and an evaluation pass, on one synthetic batch of the family's own format."""
+    n_out = gpu_hours.num_outputs(data)
+    prepared = family.synthetic(data, {"train": batch, "val": 2, "test": 2}, n_out, 0)
+    ds = family.splits(prepared, data, augment=False).train_plain
+    x, y = family.unpack(next(iter(family.loader(ds, batch, False, 0))), rt.device)
+    backbone, head = family.task_model(family.backbone(model_cfg), model_cfg, head_cfg, n_out)
+    backbone, head = rt.prepare(backbone), rt.prepare(head)
+    sync = torch.cuda.synchronize if rt.device.type == "cuda" else (lambda: None)
+    model = TaskModel(backbone, head)
+    opt = sgd(model.parameters(), 1e-4, 0.0)
+
+    def train_step():
+        with rt.autocast():
+            loss = family.loss(model(x), y, 1.0)
+        opt.zero_grad(), loss.backward(), opt.step()
+
+    @torch.no_grad()
+    def eval_step():
+        with rt.autocast():
+            model(x)
+
+    rates = {"train": _rate(train_step, batch, steps, sync)}
+    model.eval()
+    rates["eval"] = _rate(eval_step, batch, steps, sync)
+    freeze(backbone)
+    head.train()
+    head_opt = sgd(head.parameters(), 1e-4, 0.0)
+    with torch.no_grad(), rt.autocast():
+        z = backbone(x).float()
+
+    def frozen_step(through: bool):
+        with torch.no_grad(), rt.autocast():
+            feats = backbone(x) if through else z
+        with rt.autocast():
+            loss = family.loss(head(feats), y, 1.0)
+        head_opt.zero_grad(), loss.backward(), head_opt.step()
+
+    rates["frozen"] = _rate(lambda: frozen_step(True), batch, steps, sync)
+    rates["head"] = _rate(lambda: frozen_step(False), batch, steps, sync)
+    return rates
+
+
+def workloads(study) -> dict[str, tuple]:
+    """Every distinct (network, input, head, batch) the study trains or evaluates."""
+    from .params import HeadCfg
+
+    out = {}
+    for name in study.settings:
+        ctx = Setting(study, name)
+        for batch in {ctx.cfg.hp.batch_size, ctx.cfg.ft.batch_size}:
+            key = gpu_hours.workload_key(ctx.family.name, ctx.pre.model, getattr(ctx.data_cfg, "size", None),
+                                         ctx.family.head_label(ctx.cfg.head), batch)
+            out[key] = (ctx.family, ctx.data_cfg, ctx.model_cfg, ctx.cfg.head, batch)
+    for name, p in study.pretrain.items():
+        family = get_family(p.family)
+        data = family.DataCfg(**study.data_cfg(p.data))
+        key = gpu_hours.workload_key(p.family, p.model, getattr(data, "size", None), "linear", p.batch_size)
+        out[key] = (family, data, family.ModelCfg(**p.model), HeadCfg(), p.batch_size)
+    return out
+
+
+def _key_of(study, setting: str, batch: int) -> str:
+    ctx = Setting(study, setting)
+    return gpu_hours.workload_key(ctx.family.name, ctx.pre.model, getattr(ctx.data_cfg, "size", None),
+                                  ctx.family.head_label(ctx.cfg.head), batch)
+
+
+def study_hours(study, rates: dict) -> dict:
+    """Seconds per setting and per pretraining, from the measured rates."""
+    out = {}
+    for name, s in study.settings.items():
+        data = Setting(study, name).data_cfg
+        secs = gpu_hours.setting_hours(gpu_hours.split_sizes(data), study.taus_of(name), s.hp.augment,
+                                       s.ft.epochs, rates[_key_of(study, name, s.hp.batch_size)],
+                                       rates[_key_of(study, name, s.ft.batch_size)],
+                                       len(study.exchange.get(name, [])), study.z_split)
+        out[name] = secs
+    for name, p in study.pretrain.items():
+        family = get_family(p.family)
+        data = family.DataCfg(**study.data_cfg(p.data))
+        key = gpu_hours.workload_key(p.family, p.model, getattr(data, "size", None), "linear", p.batch_size)
+        out[f"pretrain {name}"] = {"pretrain": gpu_hours.pretrain_seconds(gpu_hours.split_sizes(data), p.epochs,
+                                                                          rates[key])}
+    return out
+
+
+RANDOM_BACKBONE = Path("random-backbone.pt")
+
+
+def _epoch_study(raw: dict, setting: str, hp_taus: list[int], ft_epochs: int) -> dict:
+    """A one-setting study over synthetic data of the paper's sizes, its backbone imported
+    from RANDOM_BACKBONE (random weights: speed does not depend on them)."""
+    s = json.loads(json.dumps(raw["settings"][setting]))
+    backbone = {**raw.get("imports", {}), **raw.get("pretrain", {})}[s["pretrain"]]
+    data = {**raw["datasets"][s["data"]], "download": False}
+    s["hp"] = {**s["hp"], "taus": hp_taus}
+    s["ft"] = {**s["ft"], "epochs": ft_epochs, "patience": ft_epochs}
+    return {"seed": 0, "device": raw.get("device", "auto"), "taus": hp_taus, "z_split": "train",
+            "datasets": {s["data"]: data}, "pretrain": {}, "exchange": {},
+            "imports": {s["pretrain"]: {"family": backbone["family"], "model": backbone["model"],
+                                        "checkpoint": str(RANDOM_BACKBONE)}},
+            "settings": {setting: s}}
+
+
+def real_epochs(raw: dict, setting: str, rt, scale: float) -> dict:
+    """One HP epoch and one FT epoch of the real stages, and whether FT repeats bit for bit."""
+    from .stages import finetune, pretrain, probe
+
+    def timed(fn) -> float:
+        sync = torch.cuda.synchronize if rt.device.type == "cuda" else (lambda: None)
+        sync()
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        return time.perf_counter() - t0
+
+    def study_of(hp_taus, ft_epochs):
+        return validate(_epoch_study(raw, setting, hp_taus, ft_epochs), check_files=False)
+
+    study = study_of([0, 1], 1)
+    ctx = Setting(study, setting)
+    sizes = {k: max(2, round(n * scale)) for k, n in gpu_hours.split_sizes(ctx.data_cfg).items()}
+    save_torch(paths.dataset(ctx.cfg.data), ctx.family.synthetic(ctx.data_cfg, sizes,
+                                                                  gpu_hours.num_outputs(ctx.data_cfg), 0))
+    pre = study.imports[ctx.cfg.pretrain]
+    save_torch(RANDOM_BACKBONE, get_family(pre.family).backbone(ctx.model_cfg).state_dict())
+    pretrain.run(study, ctx.cfg.pretrain, rt)
+    hp0 = timed(lambda: probe.run(study_of([0], 1), setting, rt))
+    hp1 = timed(lambda: probe.run(study, setting, rt))
+    ft = {}
+    for epochs in (1, 2):
+        ft[epochs] = timed(lambda: finetune.run(study_of([0, 1], epochs), setting, [0], rt))
+        if epochs == 1:
+            first = torch.load(paths.ft_model(setting, 0), weights_only=False)["state_dict"]
+    finetune.run(study, setting, [0], rt)
+    again = torch.load(paths.ft_model(setting, 0), weights_only=False)["state_dict"]
+    same = all(torch.equal(first[k], again[k]) for k in first)
+    hp_epoch, ft_epoch = hp1 - hp0, ft[2] - ft[1]
+    return {"sizes": sizes, "hp_augment": ctx.cfg.hp.augment, "hp_epoch_s": hp_epoch, "ft_epoch_s": ft_epoch,
+            "ft_images_per_s": (sizes["train"] + sizes["val"]) / ft_epoch,
+            "hp_images_per_s": sizes["train"] / hp_epoch, "ft_bitwise_repeatable": same}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--params", default="studies/paper.yaml")
-    ap.add_argument("--setting")
-    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--out", help="write the measurements here (JSON)")
+    ap.add_argument("--steps", type=int, default=20, help="timed steps per rate")
+    ap.add_argument("--batch-cap", type=int, help="cap every batch size (a CPU smoke test)")
+    ap.add_argument("--scale", type=float, default=1.0, help="fraction of the paper's dataset sizes")
+    ap.add_argument("--epoch-settings", nargs="*", default=list(EPOCH_SETTINGS))
     args = ap.parse_args()
-    study = load(args.params, check_files=False)
-    name = args.setting or _smallest_image_setting(study)
-    ctx = Setting(study, name)
+    raw = read_raw(args.params)
+    study = validate(raw, args.params, check_files=False)
     rt = runtime(study.device)
-    data, model_cfg = ctx.data_cfg, ctx.model_cfg
-    channels = getattr(model_cfg, "in_channels", 3)
-    backbone = ctx.family.backbone(model_cfg)
-    backbone, head = ctx.family.task_model(backbone, model_cfg, ctx.cfg.head, 100)
-    backbone, head = rt.prepare(backbone), rt.prepare(head)
-    sync = torch.cuda.synchronize if rt.device.type == "cuda" else (lambda: None)
-    mf = torch.channels_last if rt.channels_last else torch.contiguous_format
-
-    def batch(bs):
-        x = torch.rand(bs, channels, data.size, data.size, device=rt.device).to(memory_format=mf)
-        return x, torch.randint(0, 100, (bs,), device=rt.device)
-
-    hp_bs, ft_bs = ctx.cfg.hp.batch_size, ctx.cfg.ft.batch_size
-    freeze(backbone)
-    x, y = batch(hp_bs)
-    opt = sgd(head.parameters(), ctx.cfg.hp.lr, 0.0)
-
-    def hp_step():  # HP through the frozen backbone: forward only, then the head's step
-        with torch.no_grad(), rt.autocast():
-            z = backbone(x)
-        with rt.autocast():
-            loss = ctx.family.loss(head(z), y, 1.0)
-        opt.zero_grad(), loss.backward(), opt.step()
-
-    hp_rate = _rate(hp_step, hp_bs, args.steps, sync)
-    model = TaskModel(backbone, head)
-    for p in model.parameters():
-        p.requires_grad_(True)
-    model.train()
-    x, y = batch(ft_bs)
-    opt = sgd(model.parameters(), ctx.cfg.ft.lr, 0.0)
-
-    def ft_step():
-        with rt.autocast():
-            loss = ctx.family.loss(model(x), y, 1.0)
-        opt.zero_grad(), loss.backward(), opt.step()
-
-    ft_rate = _rate(ft_step, ft_bs, args.steps, sync)
     card = torch.cuda.get_device_name(rt.device) if rt.device.type == "cuda" else "CPU"
-    print(f"{name} ({data.size}x{data.size}, {card}): HP {hp_rate:.0f} images/s (frozen backbone forward + "
-          f"head step), FT {ft_rate:.0f} images/s (forward + backward + SGD); FT / HP {ft_rate / hp_rate:.2f}")
+    print(f"[gpu_check] {card}, torch {torch.__version__}", flush=True)
+    rates = {}
+    for key, (family, data, model_cfg, head_cfg, batch) in workloads(study).items():
+        bs = min(batch, args.batch_cap or batch)
+        rates[key] = measure(family, data, model_cfg, head_cfg, bs, rt, args.steps)
+        print(f"[gpu_check] {key}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in rates[key].items()), flush=True)
+    epochs = {}
+    root = Path.cwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        try:
+            for setting in [s for s in args.epoch_settings if s in raw["settings"]]:
+                epochs[setting] = real_epochs(raw, setting, rt, args.scale)
+                print(f"[gpu_check] {setting}: {epochs[setting]}", flush=True)
+        finally:
+            os.chdir(root)
+    hours = study_hours(study, rates)
+    total = sum(sum(v.values()) for v in hours.values()) / 3600
+    print(f"[gpu_check] {args.params}: {total:,.1f} GPU-hours on {card} (FT at its epoch cap)")
+    if args.out:
+        write_json(Path(args.out), {"card": card, "torch": torch.__version__, "params": args.params,
+                                    "steps": args.steps, "batch_cap": args.batch_cap, "scale": args.scale,
+                                    "rates": rates, "epochs": epochs, "seconds": hours, "gpu_hours": total})
 
 
 if __name__ == "__main__":

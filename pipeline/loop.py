@@ -122,14 +122,22 @@ def cached_loader(z: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bo
                                        generator=generator(seed), drop_last=shuffle and len(z) % batch_size == 1)
 
 
+def scheduler(opt: torch.optim.Optimizer, schedule: str, epochs: int):
+    """The FT learning-rate schedule, stepped once an epoch: cosine over `epochs`, or the lr
+    held constant ("constant" and "none", appendix B's "no learning rate scheduler")."""
+    if schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    return torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)
+
+
 def fingerprint(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def fit(model: nn.Module, family: Family, train_ds, val_ds, num_outputs: int, rt: Runtime, *,
         lr: float, epochs: int, weight_decay: float, eta: float, batch_size: int, seed: int,
-        patience: int | None, resume: Path, key: dict, stage: str) -> dict:
-    """SGD with momentum 0.9 and a cosine schedule over `epochs`.
+        patience: int | None, resume: Path, key: dict, stage: str, schedule: str = "cosine") -> dict:
+    """SGD with momentum 0.9, the lr following `schedule` (see `scheduler`) over `epochs`.
 
     With `patience`, the model of the best validation score is kept and training stops
     after `patience` epochs without improvement; without it the last model is kept.
@@ -137,7 +145,7 @@ def fit(model: nn.Module, family: Family, train_ds, val_ds, num_outputs: int, rt
     Returns the history and leaves the selected weights in `model`.
     """
     opt = sgd(model.parameters(), lr, weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    sched = scheduler(opt, schedule, epochs)
     state = {"epoch": 0, "best": None, "best_epoch": 0, "bad": 0, "history": [], "key": fingerprint(key)}
     if resume.is_file():
         saved = torch.load(resume, map_location=rt.device, weights_only=False)

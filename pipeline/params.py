@@ -55,8 +55,21 @@ class HeadCfg(Strict):
     reinit_blocks: Annotated[int, Field(ge=0, le=3)] = 0
 
 
-class HPCfg(Strict):
-    """Head probing: SGD (momentum 0.9) at a constant lr, so one run yields every tau."""
+Taus = list[Annotated[int, Field(ge=0)]]
+
+
+def _check_taus(taus: list[int] | None) -> list[int] | None:
+    if taus is None:
+        return None
+    if not taus:
+        raise ValueError("expected a non-empty list of epochs, found []")
+    if sorted(set(taus)) != list(taus):
+        raise ValueError(f"expected strictly increasing epochs without duplicates, found {taus}")
+    return taus
+
+
+class OptimCfg(Strict):
+    """SGD with momentum 0.9 on targets eta * e_y + (1 - eta) * u."""
 
     lr: PositiveFloat
     batch_size: Annotated[int, Field(gt=0)] = 128
@@ -65,12 +78,26 @@ class HPCfg(Strict):
     augment: bool = False
 
 
-class FTCfg(HPCfg):
-    """Finetuning: SGD momentum 0.9, cosine schedule over `epochs`, early stopping on
-    validation after `patience` epochs without improvement."""
+class HPCfg(OptimCfg):
+    """Head probing at a constant lr, so one run yields every tau. `taus` overrides the
+    study's grid for this setting (the toy probes up to 1024 epochs, the others 64)."""
+
+    taus: Taus | None = None
+
+    @field_validator("taus")
+    @classmethod
+    def _taus(cls, taus):
+        return _check_taus(taus)
+
+
+class FTCfg(OptimCfg):
+    """Finetuning: the lr follows `schedule` over `epochs` (cosine: appendix B's default;
+    constant: the toy's 1e-4; none: VOC's "no learning rate scheduler", the same as
+    constant); early stopping on validation after `patience` epochs without improvement."""
 
     epochs: Annotated[int, Field(gt=0)]
     patience: Annotated[int, Field(gt=0)] = 5
+    schedule: Literal["cosine", "constant", "none"] = "cosine"
 
 
 class SettingCfg(Strict):
@@ -84,7 +111,7 @@ class SettingCfg(Strict):
 class Study(Strict):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    taus: list[Annotated[int, Field(ge=0)]]
+    taus: Taus
     z_split: Literal["train", "val", "test"] = "train"
     exchange: dict[str, list[int]]
     datasets: dict[str, dict]
@@ -94,12 +121,8 @@ class Study(Strict):
 
     @field_validator("taus")
     @classmethod
-    def _taus_sorted_unique(cls, taus):
-        if not taus:
-            raise ValueError("expected a non-empty list of epochs, found []")
-        if sorted(set(taus)) != list(taus):
-            raise ValueError(f"expected strictly increasing epochs without duplicates, found {taus}")
-        return taus
+    def _taus(cls, taus):
+        return _check_taus(taus)
 
     @model_validator(mode="after")
     def _references(self):
@@ -122,9 +145,14 @@ class Study(Strict):
         for name, taus in self.exchange.items():
             if name not in self.settings:
                 raise ValueError(f"exchange.{name}: expected a setting name, found {name!r}")
-            if not set(taus) <= set(self.taus):
-                raise ValueError(f"exchange.{name}: expected a subset of taus {self.taus}, found {taus}")
+            if not set(taus) <= set(self.taus_of(name)):
+                raise ValueError(f"exchange.{name}: expected a subset of the setting's taus "
+                                 f"{self.taus_of(name)}, found {taus}")
         return self
+
+    def taus_of(self, setting: str) -> list[int]:
+        """The HP grid of one setting: its `hp.taus`, else the study's `taus`."""
+        return self.settings[setting].hp.taus or self.taus
 
     @property
     def backbones(self) -> dict[str, PretrainCfg | ImportCfg]:
@@ -212,7 +240,8 @@ STAGE_KEYS = {
     "import": ["imports.{pretrain}"],
     "fetch": ["imports.{pretrain}"],
     "probe": ["seed", "taus", "settings.{setting}.data", "settings.{setting}.head", "settings.{setting}.hp"],
-    "finetune": ["seed", "settings.{setting}.data", "settings.{setting}.head", "settings.{setting}.ft"],
+    "finetune": ["seed", "taus", "settings.{setting}.data", "settings.{setting}.head", "settings.{setting}.hp",
+                 "settings.{setting}.ft"],
     "evaluate": ["seed", "z_split", "settings.{setting}"],
     "exchange": ["seed", "exchange.{setting}", "settings.{setting}.data", "settings.{setting}.head"],
     "aggregate": ["taus", "settings"],

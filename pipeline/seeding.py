@@ -1,4 +1,9 @@
-"""Seeds for every source of randomness: Python, NumPy, torch and data workers."""
+"""Seeds for every source of randomness: Python, NumPy, torch and data workers.
+
+Deterministic kernels are a property of the device: pipeline.device.deterministic_cuda
+asks for them where a job runs on CUDA (the CPU kernels used here are deterministic at a
+fixed thread count, and asking for them there costs an import of torch's compiler).
+"""
 from __future__ import annotations
 
 import random
@@ -11,7 +16,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def worker_init_fn(worker_id: int) -> None:

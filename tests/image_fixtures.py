@@ -61,7 +61,8 @@ def mnist(root: Path, n: int = 60, seed: int = 0) -> None:
 
 
 def flowers102(root: Path, n: int = 24, seed: int = 0) -> None:
-    """jpg files of several sizes, imagelabels.mat (labels 1..102) and setid.mat."""
+    """jpg files of several sizes, imagelabels.mat (labels 1..102) and setid.mat; as in the
+    real file, `tstid` is the largest split (2/3 of the images here)."""
     from PIL import Image
     from scipy.io import savemat
 
@@ -73,8 +74,9 @@ def flowers102(root: Path, n: int = 24, seed: int = 0) -> None:
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(base / "jpg" / f"image_{i:05d}.jpg")
     savemat(base / "imagelabels.mat", {"labels": (np.arange(n) % 4 + 1).reshape(1, -1)})
     ids = np.arange(1, n + 1)
-    savemat(base / "setid.mat", {"trnid": ids[0::3].reshape(1, -1), "valid": ids[1::3].reshape(1, -1),
-                                 "tstid": ids[2::3].reshape(1, -1)})
+    trn, val = ids[0::6], ids[1::6]
+    tst = np.setdiff1d(ids, np.concatenate([trn, val]))
+    savemat(base / "setid.mat", {"trnid": trn.reshape(1, -1), "valid": val.reshape(1, -1), "tstid": tst.reshape(1, -1)})
 
 
 WRITERS = {"cifar10": cifar10, "cifar100": cifar100, "stl10": stl10, "mnist": mnist, "flowers102": flowers102}

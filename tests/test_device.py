@@ -2,6 +2,7 @@
 import multiprocessing as mp
 import time
 
+import pytest
 import torch
 
 from pipeline import device
@@ -55,3 +56,40 @@ def test_slurm_gives_the_job_its_own_device(monkeypatch):
 
 def test_cpu_without_cuda():
     assert device.runtime("auto", cuda_available=False).device.type == "cpu"
+
+
+
+@pytest.fixture
+def restore_determinism(monkeypatch):
+    """Undo deterministic_cuda's process-wide switches after the test."""
+    import warnings
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    monkeypatch.setattr(warnings, "filters", list(warnings.filters))
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", torch.backends.cudnn.benchmark)
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", torch.backends.cudnn.deterministic)
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    was = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    yield
+    torch.use_deterministic_algorithms(was[0], warn_only=was[1])
+
+
+def test_a_cuda_job_asks_for_deterministic_kernels(tmp_path, monkeypatch, capsys, restore_determinism):
+    import os
+    import warnings
+
+    monkeypatch.setenv(device.LOCK_DIR_ENV, str(tmp_path))
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    device.runtime("auto", cuda_available=True, n_devices=1)
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    # An op without a deterministic kernel: one line naming it, once, however often it runs.
+    capsys.readouterr()
+    msg = ("upsample_bilinear2d_backward_out_cuda does not have a deterministic implementation, but you set "
+           "'torch.use_deterministic_algorithms(True, warn_only=True)'. You can file an issue at ...")
+    for _ in range(3):
+        warnings.warn(msg, UserWarning)
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "[device] warning: upsample_bilinear2d_backward_out_cuda has no deterministic CUDA kernel; "
+        "runs may differ in the last digits"]

@@ -47,7 +47,25 @@ def test_missing_files_say_where_and_that_nothing_is_downloaded(tmp_path):
         images.torchvision_split("cifar10", str(tmp_path), train=True)
 
 
-def test_flowers_train_pool_is_train_plus_val(tmp_path, no_md5):
+def test_flowers_splits_follow_the_paper(tmp_path, no_md5):
+    """Table 4 of the paper: 6,149 training images (torchvision's `test` split) and 2,040
+    test images (`train` + `val`). The fixture has 16 `test` and 4 + 4 `train` / `val` files."""
+    from scipy.io import loadmat
+
     WRITERS["flowers102"](tmp_path)
     x, y = images.torchvision_split("flowers102", str(tmp_path), train=True, store_size=32)
-    assert x.shape == (16, 3, 32, 32) and set(y.tolist()) <= set(range(4))
+    labels = loadmat(tmp_path / "flowers-102" / "imagelabels.mat")["labels"][0] - 1
+    tst = loadmat(tmp_path / "flowers-102" / "setid.mat")["tstid"][0]
+    assert x.shape == (16, 3, 32, 32) and y.tolist() == labels[tst - 1].tolist()
+    xt, _ = images.torchvision_split("flowers102", str(tmp_path), train=False, store_size=32)
+    assert len(xt) == 8
+
+
+def test_mnist012_is_the_paper_toy_from_mnist(tmp_path, no_md5):
+    WRITERS["mnist"](tmp_path)
+    cfg = DataCfg(dataset="mnist012", root=str(tmp_path), size=28, n_per_class=20, rotation=30,
+                  val_fraction=0.2, test_fraction=0.2)
+    prepared = FAMILY.prepare(cfg, seed=0)
+    assert prepared["train"][0].shape[1:] == (1, 28, 28)
+    for split, n in (("train", 12), ("val", 4), ("test", 4)):
+        assert prepared[split][1].bincount().tolist() == [n, n, n], split

@@ -6,7 +6,7 @@ from pipeline import tables
 
 def _rows(setting, head, eta_hp, vals, tests, acc=(0.5, 0.9, 0.95)):
     return [{"setting": setting, "family": "classification", "pretrain": "p", "downstream": "d", "head": head,
-             "eta_hp": eta_hp, "eta_ft": 1.0, "tau": tau, "val_score": v, "test_score": t, "hp_train_acc": a,
+             "eta_hp": eta_hp, "eta_ft": 1.0, "tau": tau, "val_score": v, "test_score": t, "hp_train_fit": a,
              "z_cos": 0.9, "z_dist_sq": 1.0}
             for tau, v, t, a in zip((0, 4, 16), vals, tests, acc)]
 
@@ -21,7 +21,8 @@ def test_table1_by_hand():
     t = tables.table1(SUMMARY)
     assert list(t.columns) == ["d (p, linear)"]  # the MLP-head setting is Table 2's, not a column here
     col = t["d (p, linear)"]
-    assert col["HP-train-acc"] == 95.0            # at max tau
+    assert col["HP-train-acc (tau max)"] == 95.0  # at max tau
+    assert col["HP-train-acc (tau*)"] == 90.0     # at tau* = 4: the paper's row (section 5.2)
     assert col["HP0-FT"] == 70.0 and col["HPmax-FT"] == 75.0
     assert col["tau*"] == 4                       # tie on val between 4 and 16: the smaller tau
     assert col["HPtau*-FT"] == 99.0

@@ -4,10 +4,12 @@ Offline, from data shipped inside installed packages:
 - `digits`: scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes);
 - `digits012`: the paper's toy downstream task: digits 0/1/2 with random rotation and
   zoom, generated deterministically from a seed (source images never cross splits);
+  `mnist012` is the same task drawn from torchvision's MNIST (the paper profile's toy);
 - `textures`: patches cut from scikit-image's bundled photographs (brick, grass,
   gravel, camera, coins, ...), one class per photograph.
-Real loaders: torchvision's CIFAR10, CIFAR100, STL10, MNIST and Flowers102 (train and
-val merged as the training pool), read from `root`; only the prepare stage may download.
+Real loaders: torchvision's CIFAR10, CIFAR100, STL10, MNIST and Flowers102, read from
+`root`; only the prepare stage may download. Flowers102 follows the paper's Table 4:
+its 6,149-image `test` split is the training pool, `train` + `val` (2,040) the test set.
 """
 from __future__ import annotations
 
@@ -23,6 +25,14 @@ TEXTURE_SOURCES = ["brick", "grass", "gravel", "camera", "coins", "moon", "text"
 
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def normalise(x: torch.Tensor, kind: str) -> torch.Tensor:
+    """An image (C, H, W) in [0, 1], standardised as its backbone was trained: `imagenet`
+    uses torchvision's ImageNet mean and std (RGB only), `none` leaves it as is."""
+    if kind == "imagenet" and x.shape[0] == 3:
+        return (x - torch.tensor(IMAGENET_MEAN)[:, None, None]) / torch.tensor(IMAGENET_STD)[:, None, None]
+    return x
 
 
 class TensorImages(Dataset):
@@ -48,9 +58,7 @@ class TensorImages(Dataset):
             x = x[:, top:top + self.size, left:left + self.size]
             if self.flip and torch.rand(()) < 0.5:
                 x = x.flip(-1)
-        if self.normalize == "imagenet" and x.shape[0] == 3:
-            x = (x - torch.tensor(IMAGENET_MEAN)[:, None, None]) / torch.tensor(IMAGENET_STD)[:, None, None]
-        return x, self.y[i]
+        return normalise(x, self.normalize), self.y[i]
 
     def with_augment(self, augment: bool) -> "TensorImages":
         return TensorImages(self.x, self.y, self.size, augment, self.flip, self.normalize)
@@ -102,9 +110,10 @@ def rotate_zoom(x: torch.Tensor, n: int, rotation: float, zoom: tuple[float, flo
     return out
 
 
-def digits012(n_per_class: int, rotation: float, zoom: tuple[float, float], fractions, seed: int):
-    """The toy downstream task; returns {split: (x, y)} built per split from disjoint sources."""
-    x, y = digits()
+def digits012(x: torch.Tensor, y: torch.Tensor, n_per_class: int, rotation: float, zoom: tuple[float, float],
+              fractions, seed: int):
+    """The toy downstream task from digit images (x, y); returns {split: (x, y)} built per
+    split from disjoint source images."""
     keep = y <= 2
     x, y = x[keep], y[keep]
     parts = split_indices(len(y), fractions, seed, labels=y.numpy())
@@ -158,14 +167,16 @@ def torchvision_split(name: str, root: str, train: bool, download: bool = False,
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, TORCHVISION[name])
-    kwargs = ({"split": "train" if train else "test"} if name in ("stl10", "flowers102") else {"train": train})
+    # Flowers102 swaps its splits (Table 4 of the paper): train on `test`, test on `train` + `val`.
+    split = ("test" if train else "train") if name == "flowers102" else ("train" if train else "test")
+    kwargs = {"split": split} if name in ("stl10", "flowers102") else {"train": train}
     try:
         ds = cls(root, download=download, **kwargs)
     except RuntimeError as err:
         raise PipelineError(f"data.root: expected {TORCHVISION[name]} files under {root!r} (set `download: true` "
                             f"to let the prepare stage fetch them), found: {err}") from None
     if name == "flowers102":  # jpg files of many sizes: squared once to store_size
-        parts = [ds] if not train else [ds, cls(root, split="val", download=False)]
+        parts = [ds] if train else [ds, cls(root, split="val", download=download)]
         x = torch.stack([_square(d.loader(f), store_size) for d in parts for f in d._image_files])
         y = torch.tensor([label for d in parts for label in d._labels])
         return x.float() / 255.0, y

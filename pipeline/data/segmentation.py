@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import PipelineError
+from .images import normalise
 
 VOID = 255
 VOC_CLASSES = 21
@@ -36,10 +37,12 @@ BACKGROUNDS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry
 
 
 class MaskedImages(Dataset):
-    """Images and masks in memory; `augment` flips image and mask together at random."""
+    """Images and masks in memory, images normalised as `normalize` says (images.normalise);
+    `augment` flips image and mask together at random."""
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, augment: bool = False, flip: bool = True):
-        self.x, self.y, self.augment, self.flip = x, y, augment, flip
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, augment: bool = False, flip: bool = True,
+                 normalize: str = "none"):
+        self.x, self.y, self.augment, self.flip, self.normalize = x, y, augment, flip, normalize
 
     def __len__(self):
         return len(self.y)
@@ -48,10 +51,10 @@ class MaskedImages(Dataset):
         x, y = self.x[i].float() / 255.0, self.y[i].long()
         if self.augment and self.flip and torch.rand(()) < 0.5:
             x, y = x.flip(-1), y.flip(-1)
-        return x, y
+        return normalise(x, self.normalize), y
 
     def with_augment(self, augment: bool) -> MaskedImages:
-        return MaskedImages(self.x, self.y, augment, self.flip)
+        return MaskedImages(self.x, self.y, augment, self.flip, self.normalize)
 
 
 # ---- the generated default -----------------------------------------------------------

@@ -45,12 +45,21 @@ class Family(ABC):
     ModelCfg: type[BaseModel]  # how its own pretrain entries describe a backbone
     DataCfg: type[BaseModel]   # how a `datasets` entry of this family is described
     backbone_from: tuple[str, ...] = ()  # other families whose pretrained backbones it takes
+    # Table 1's HP-train-acc: "acc" (accuracy, per pixel for segmentation) or "score" (the
+    # downstream score on the training split: ROC-AUC for multi-label molecules, where the
+    # per-entry label accuracy of imbalanced tasks says little).
+    hp_fit: str = "acc"
 
     # ---- data -----------------------------------------------------------------
     @abstractmethod
     def prepare(self, data: BaseModel, seed: int) -> Any:
         """Build the dataset once (generate, featurise, read files); the `prepare` stage saves
         what this returns with torch.save, and every later stage reads that file."""
+
+    @abstractmethod
+    def synthetic(self, data: BaseModel, sizes: dict[str, int], num_outputs: int, seed: int) -> Any:
+        """Random data in the format `prepare` returns, of the given split sizes, input shape
+        and output count: what pipeline.gpu_check times the real stages on, with no dataset."""
 
     @abstractmethod
     def splits(self, prepared: Any, data: BaseModel, augment: bool) -> Splits:

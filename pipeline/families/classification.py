@@ -39,7 +39,8 @@ class ModelCfg(BaseModel):
 
 class DataCfg(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dataset: Literal["digits", "digits012", "textures", "cifar10", "cifar100", "stl10", "mnist", "flowers102"]
+    dataset: Literal["digits", "digits012", "mnist012", "textures", "cifar10", "cifar100", "stl10", "mnist",
+                     "flowers102"]
     size: int = Field(8, gt=0, description="the model's input size")
     store_size: int | None = Field(None, gt=0, description="stored size (default: size); resized on access")
     normalize: Literal["none", "imagenet"] = "none"
@@ -47,10 +48,10 @@ class DataCfg(BaseModel):
     channels: Literal[1, 3] = 1
     val_fraction: float = Field(0.2, gt=0, lt=0.5)
     test_fraction: float = Field(0.2, ge=0, lt=0.5)
-    n_per_class: int = Field(1000, gt=0, description="digits012 and textures: samples per class")
+    n_per_class: int = Field(1000, gt=0, description="digits012, mnist012 and textures: samples per class")
     classes: int = Field(10, description="textures: how many photographs (classes)")
     crop: int = Field(48, gt=4, description="textures: patch size in source pixels")
-    rotation: float = Field(30.0, ge=0, description="digits012: max rotation in degrees")
+    rotation: float = Field(30.0, ge=0, description="digits012, mnist012: max rotation in degrees")
     zoom: tuple[float, float] = (0.8, 1.2)
     root: str = "data"
     limit: int | None = Field(None, gt=0, description="use at most this many training images")
@@ -75,8 +76,10 @@ class Classification(Family):
 
     def _raw(self, d: DataCfg, seed: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         fractions = (d.val_fraction, d.test_fraction)
-        if d.dataset == "digits012":
-            return images.digits012(d.n_per_class, d.rotation, d.zoom, fractions, seed)
+        if d.dataset in ("digits012", "mnist012"):
+            source = images.digits() if d.dataset == "digits012" else \
+                images.torchvision_split("mnist", d.root, True, d.download, 28)
+            return images.digits012(*source, d.n_per_class, d.rotation, d.zoom, fractions, seed)
         if d.dataset in images.TORCHVISION:
             store = d.store_size or d.size
             x, y = images.torchvision_split(d.dataset, d.root, True, d.download, store)
@@ -92,6 +95,11 @@ class Classification(Family):
         if data.limit:
             raw["train"] = tuple(t[: data.limit] for t in raw["train"])
         return {k: (images.to_uint8(x, data.channels, data.store_size or data.size), y) for k, (x, y) in raw.items()}
+
+    def synthetic(self, data: DataCfg, sizes: dict[str, int], num_outputs: int, seed: int) -> dict:
+        g, side = torch.Generator().manual_seed(seed), data.store_size or data.size
+        return {k: (torch.randint(0, 256, (n, data.channels, side, side), generator=g, dtype=torch.uint8),
+                    torch.arange(n) % num_outputs) for k, n in sizes.items()}
 
     def splits(self, prepared: dict, data: DataCfg, augment: bool) -> Splits:
         ds = {k: images.TensorImages(x, y, data.size, flip=data.flip, normalize=data.normalize)

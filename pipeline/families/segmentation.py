@@ -50,6 +50,8 @@ class DataCfg(BaseModel):
     val_fraction: float = Field(0.2, gt=0, lt=0.5, description="voc2012: share of train.txt for validation")
     limit: int | None = Field(None, gt=0, description="voc2012: read at most this many images of each list")
     flip: bool = Field(True, description="augmentation: random horizontal flips")
+    normalize: Literal["none", "imagenet"] = Field("none", description="imagenet: standardise with the "
+                                                   "ImageNet mean and std (for ImageNet-pretrained encoders)")
 
     @model_validator(mode="after")
     def _classes(self):
@@ -146,8 +148,13 @@ class Segmentation(Family):
         return {split: seg.shapes(n, data.size, data.num_classes, data.max_objects, derive(seed, "shapes", split))
                 for split, n in counts.items()}
 
+    def synthetic(self, data: DataCfg, sizes: dict[str, int], num_outputs: int, seed: int) -> dict:
+        g, s = torch.Generator().manual_seed(seed), data.size
+        return {k: (torch.randint(0, 256, (n, 3, s, s), generator=g, dtype=torch.uint8),
+                    torch.randint(0, num_outputs, (n, s, s), generator=g).to(torch.uint8)) for k, n in sizes.items()}
+
     def splits(self, prepared: dict, data: DataCfg, augment: bool) -> Splits:
-        ds = {k: seg.MaskedImages(x, y, flip=data.flip) for k, (x, y) in prepared.items()}
+        ds = {k: seg.MaskedImages(x, y, flip=data.flip, normalize=data.normalize) for k, (x, y) in prepared.items()}
         return Splits(ds["train"].with_augment(augment), ds["train"], ds["val"], ds["test"], data.num_classes)
 
     def loader(self, ds, batch_size, shuffle, seed, workers=0, pin_memory=False) -> DataLoader:

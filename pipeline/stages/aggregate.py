@@ -12,7 +12,8 @@ from ..errors import PipelineError
 from ..params import Study
 
 COLUMNS = ["family", "setting", "pretrain", "downstream", "head", "eta_hp", "eta_ft", "tau", "hp_train_acc",
-           "energy", "val_score", "test_score", "metric", "z_dist_sq", "z_dot", "z_norm_sq", "z_cos", "seed",
+           "hp_train_score", "hp_train_fit", "energy", "val_score", "test_score", "metric", "z_dist_sq", "z_dot",
+           "z_norm_sq", "z_cos", "seed",
            "best_epoch", "epochs_run", "val_acc", "test_acc"]
 
 
@@ -21,10 +22,11 @@ def collect(study: Study) -> pd.DataFrame:
     for setting in study.settings:
         path = paths.evaluation(setting)
         found = json.loads(path.read_text()) if path.is_file() else []
-        missing = sorted(set(study.taus) - {r["tau"] for r in found})
+        taus = study.taus_of(setting)
+        missing = sorted(set(taus) - {r["tau"] for r in found})
         if missing:
-            raise PipelineError(f"{path}: expected evaluations of {setting} at taus {study.taus}, missing {missing}")
-        rows += [r for r in found if r["tau"] in study.taus]
+            raise PipelineError(f"{path}: expected evaluations of {setting} at taus {taus}, missing {missing}")
+        rows += [r for r in found if r["tau"] in taus]
     return pd.DataFrame(rows)[COLUMNS]
 
 
@@ -37,7 +39,8 @@ def metrics(summary: pd.DataFrame) -> dict:
         pick = lambda tau, col: float(df.loc[df["tau"] == tau, col].iloc[0])  # noqa: E731
         out[setting] = {"hp0_ft": pick(0, "test_score") if (df["tau"] == 0).any() else None,
                         "hpmax_ft": pick(tmax, "test_score"), "hp_tau_star_ft": pick(ts, "test_score"),
-                        "tau_star": ts, "hp_train_acc_max": pick(tmax, "hp_train_acc")}
+                        "tau_star": ts, "hp_train_fit_tau_star": pick(ts, "hp_train_fit"),
+                        "hp_train_fit_max": pick(tmax, "hp_train_fit")}
     return json.loads(json.dumps(out), parse_constant=lambda c: None)
 
 

@@ -29,7 +29,8 @@ def run(study: Study, setting: str, rt: Runtime) -> None:
     z, y = features(backbone, plain, family, rt)
     opt = sgd(head.parameters(), hp.lr, hp.weight_decay)
     resume = paths.resume_of(paths.hp_log(setting))
-    key = fingerprint([ctx.cfg.model_dump(), study.taus, seed])
+    taus = study.taus_of(setting)
+    key = fingerprint([ctx.cfg.model_dump(), taus, seed])
     log, start = [], 0
     sources = inputs(backbone=paths.backbone(ctx.cfg.pretrain), dataset=paths.dataset(ctx.cfg.data))
     if resume.is_file():
@@ -38,7 +39,7 @@ def run(study: Study, setting: str, rt: Runtime) -> None:
             head.load_state_dict(saved["head"]), opt.load_state_dict(saved["opt"])
             log, start = saved["log"], saved["epoch"]
             progress(f"hp {setting}", resumed_from_epoch=start)
-    for epoch in range(start, study.taus[-1] + 1):
+    for epoch in range(start, taus[-1] + 1):
         if epoch > 0:
             torch.manual_seed(derive(seed, "epoch", epoch))
             head.train()
@@ -48,10 +49,11 @@ def run(study: Study, setting: str, rt: Runtime) -> None:
             else:
                 loader = cached_loader(z, y, hp.batch_size, True, derive(seed, "order", epoch))
                 train_epoch(head, loader, family, opt, hp.eta, rt, unpack=default_unpack)
-        if epoch in study.taus:
+        if epoch in taus:
             done = assess(head, cached_loader(z, y, 4 * hp.batch_size, False, 0), family, rt,
                           splits.num_outputs, unpack=default_unpack)
-            log.append({"tau": epoch, "hp_train_acc": done["acc"], "train_energy": done["energy"]})
+            log.append({"tau": epoch, "hp_train_acc": done["acc"], "hp_train_score": done["score"],
+                        "train_energy": done["energy"]})
             save_torch(paths.hp_head(setting, epoch), {"state_dict": {k: v.cpu() for k, v in head.state_dict().items()},
                                                        "tau": epoch, "inputs": sources})
             progress(f"hp {setting}", tau=epoch, hp_train_acc=done["acc"], energy=done["energy"])

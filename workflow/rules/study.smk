@@ -49,11 +49,12 @@ rule pretrain:
     shell: "TASKHEAD_THREADS={threads} {CLI} pretrain --name {wildcards.name} 2>&1 | tee {log}"
 
 
+# HP writes one head per tau of the setting's own grid (runs/SETTING/hp/tauN.pt), then its
+# log, which lists them. The grid differs between settings, and an output list cannot
+# depend on a wildcard, so the log, written last, stands for the heads.
 rule probe:
     input: backbone_of, dataset_of
-    output:
-        heads=[paths.hp_dir("{setting}") / f"tau{t}.pt" for t in STUDY.taus],
-        log=paths.hp_log("{setting}"),
+    output: log=paths.hp_log("{setting}")
     params: values=stage_params("probe", setting=lambda w: w.setting)
     conda: ENV
     log: "logs/probe/{setting}.log"
@@ -63,7 +64,7 @@ rule probe:
 
 
 rule finetune:
-    input: backbone_of, dataset_of, head=paths.hp_head("{setting}", "{tau}")
+    input: backbone_of, dataset_of, hp_log=paths.hp_log("{setting}")
     output: paths.ft_model("{setting}", "{tau}")
     params: values=stage_params("finetune", setting=lambda w: w.setting)
     conda: ENV
@@ -76,9 +77,8 @@ rule finetune:
 rule evaluate:
     input:
         backbone_of, dataset_of,
-        heads=rules.probe.output.heads,
         hp_log=paths.hp_log("{setting}"),
-        models=[paths.ft_model("{setting}", t) for t in STUDY.taus],
+        models=lambda w: [paths.ft_model(w.setting, t) for t in STUDY.taus_of(w.setting)],
     output: paths.evaluation("{setting}")
     params: values=stage_params("evaluate", setting=lambda w: w.setting)
     conda: ENV
