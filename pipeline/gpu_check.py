@@ -112,31 +112,6 @@ def workloads(study) -> dict[str, tuple]:
     return out
 
 
-def _key_of(study, setting: str, batch: int) -> str:
-    ctx = Setting(study, setting)
-    return gpu_hours.workload_key(ctx.family.name, ctx.pre.model, getattr(ctx.data_cfg, "size", None),
-                                  ctx.family.head_label(ctx.cfg.head), batch)
-
-
-def study_hours(study, rates: dict) -> dict:
-    """Seconds per setting and per pretraining, from the measured rates."""
-    out = {}
-    for name, s in study.settings.items():
-        data = Setting(study, name).data_cfg
-        secs = gpu_hours.setting_hours(gpu_hours.split_sizes(data), study.taus_of(name), s.hp.augment,
-                                       s.ft.epochs, rates[_key_of(study, name, s.hp.batch_size)],
-                                       rates[_key_of(study, name, s.ft.batch_size)],
-                                       len(study.exchange.get(name, [])), study.z_split)
-        out[name] = secs
-    for name, p in study.pretrain.items():
-        family = get_family(p.family)
-        data = family.DataCfg(**study.data_cfg(p.data))
-        key = gpu_hours.workload_key(p.family, p.model, getattr(data, "size", None), "linear", p.batch_size)
-        out[f"pretrain {name}"] = {"pretrain": gpu_hours.pretrain_seconds(gpu_hours.split_sizes(data), p.epochs,
-                                                                          rates[key])}
-    return out
-
-
 RANDOM_BACKBONE = Path("random-backbone.pt")
 
 
@@ -208,29 +183,30 @@ def main() -> None:
     rt = runtime(study.device)
     card = torch.cuda.get_device_name(rt.device) if rt.device.type == "cuda" else "CPU"
     print(f"[gpu_check] {card}, torch {torch.__version__}", flush=True)
-    rates = {}
+    report = {"card": card, "torch": torch.__version__, "params": args.params, "steps": args.steps,
+              "batch_cap": args.batch_cap, "scale": args.scale, "rates": {}, "epochs": {}}
+
+    def save():  # after every measurement: a run cut short keeps what it measured
+        if args.out:
+            write_json(Path(args.out).absolute(), report)
+
     for key, (family, data, model_cfg, head_cfg, batch) in workloads(study).items():
         bs = min(batch, args.batch_cap or batch)
-        rates[key] = measure(family, data, model_cfg, head_cfg, bs, rt, args.steps)
-        print(f"[gpu_check] {key}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in rates[key].items()), flush=True)
-    epochs = {}
+        report["rates"][key] = measure(family, data, model_cfg, head_cfg, bs, rt, args.steps)
+        print(f"[gpu_check] {key}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in report["rates"][key].items()),
+              flush=True)
+        save()
     root = Path.cwd()
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)
         try:
             for setting in [s for s in args.epoch_settings if s in raw["settings"]]:
-                epochs[setting] = real_epochs(raw, setting, rt, args.scale)
-                print(f"[gpu_check] {setting}: {epochs[setting]}", flush=True)
+                report["epochs"][setting] = real_epochs(raw, setting, rt, args.scale)
+                print(f"[gpu_check] {setting}: {report['epochs'][setting]}", flush=True)
+                os.chdir(root), save(), os.chdir(tmp)
         finally:
             os.chdir(root)
-    hours = study_hours(study, rates)
-    total = sum(sum(v.values()) for v in hours.values()) / 3600
-    print(f"[gpu_check] {args.params}: {total:,.1f} GPU-hours on {card} (FT at its epoch cap)")
-    if args.out:
-        write_json(Path(args.out), {"card": card, "torch": torch.__version__, "params": args.params,
-                                    "steps": args.steps, "batch_cap": args.batch_cap, "scale": args.scale,
-                                    "rates": rates, "epochs": epochs, "seconds": hours, "gpu_hours": total})
-
+    print(gpu_hours.markdown(study, report), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -104,15 +104,27 @@ def assess(model: nn.Module, loader, family: Family, rt: Runtime, num_outputs: i
 
 @torch.no_grad()
 def features(backbone: nn.Module, loader, family: Family, rt: Runtime) -> tuple[torch.Tensor, torch.Tensor]:
-    """(z, y) for a whole split, computed once by a frozen backbone, kept on the CPU."""
+    """(z, y) for a whole split, computed once by a frozen backbone, kept on the CPU in the
+    standard layout (a channels_last feature map, sliced per sample and stacked into
+    batches, would cost a strided copy of every batch: measured 2x slower here)."""
     backbone.eval()
     zs, ys = [], []
     for batch in loader:
         x, y = family.unpack(batch, rt.device)
         with rt.autocast():
-            zs.append(backbone(x).float().cpu())
+            zs.append(backbone(x).float().contiguous().cpu())
         ys.append(y.cpu())
     return torch.cat(zs), torch.cat(ys)
+
+
+def on_device_if_it_fits(tensors: tuple[torch.Tensor, ...], rt: Runtime, share: float = 0.5):
+    """The cached features on the GPU when they take at most `share` of its free memory
+    (batches are then gathered there, not copied over PCIe each epoch); else as they are."""
+    if rt.device.type != "cuda":
+        return tensors
+    size = sum(t.numel() * t.element_size() for t in tensors)
+    free, _ = torch.cuda.mem_get_info(rt.device)
+    return tuple(t.to(rt.device) for t in tensors) if size <= share * free else tensors
 
 
 def cached_loader(z: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, seed: int):

@@ -34,7 +34,12 @@ def _bad(mutate):
     (lambda s: s["datasets"]["d012"].update(family="audio"), "datasets.d012.family: expected one of"),
     (lambda s: s["imports"].update(sup={"family": "classification", "model": {"arch": "mlp"},
                                         "checkpoint": "missing.pt"}), "imports.sup.checkpoint: expected an existing file"),
-    (lambda s: s.update(exchange={"toy": [0, 5]}), "exchange.toy: expected a subset of taus"),
+    (lambda s: s.update(exchange={"toy": [0, 5]}), "exchange.toy: expected a subset of the setting's taus"),
+    (lambda s: s["settings"]["toy"]["ft"].update(schedule="step"), "settings.toy.ft.schedule"),
+    (lambda s: s["settings"]["toy"]["hp"].update(taus=[0, 8, 4]), "settings.toy.hp.taus: expected strictly"),
+    (lambda s: s["settings"]["toy"]["hp"].update(taus=[]), "settings.toy.hp.taus: expected a non-empty"),
+    (lambda s: s["settings"]["toy"]["ft"].update(taus=[0, 1]), "settings.toy.ft.taus: Extra inputs"),
+    (lambda s: s["datasets"]["d012"].update(normalize="cifar"), "datasets.d012.normalize"),
 ])
 def test_bad_params_are_named(mutate, expect):
     assert expect in _bad(mutate)

@@ -31,8 +31,7 @@ def study(in_tmp):
 def test_whole_chain_writes_every_output(study):
     for setting in study.settings:
         probe.run(study, setting, CPU)
-        for tau in study.taus:
-            finetune.run(study, setting, tau, CPU)
+        finetune.run(study, setting, study.taus_of(setting), CPU)
         rows = evaluate.run(study, setting, CPU)
         assert [r["tau"] for r in rows] == study.taus
         for r in rows:
@@ -116,7 +115,7 @@ def test_interrupted_finetune_resumes(study, monkeypatch, capsys):
     probe.run(study, "toy", CPU)
     cfg = study.settings["toy"].ft
     cfg.__dict__.update(epochs=4, patience=10)
-    finetune.run(study, "toy", 1, CPU)
+    finetune.run(study, "toy", [1], CPU)
     whole = torch.load(paths.ft_model("toy", 1))
 
     calls = {"n": 0}
@@ -131,11 +130,11 @@ def test_interrupted_finetune_resumes(study, monkeypatch, capsys):
     monkeypatch.setattr(loop, "train_epoch", dies_in_epoch_3)
     paths.ft_model("toy", 1).unlink()
     with pytest.raises(KeyboardInterrupt):
-        finetune.run(study, "toy", 1, CPU)
+        finetune.run(study, "toy", [1], CPU)
     assert paths.resume_of(paths.ft_model("toy", 1)).is_file() and not paths.ft_model("toy", 1).exists()
     monkeypatch.setattr(loop, "train_epoch", real)
     capsys.readouterr()
-    finetune.run(study, "toy", 1, CPU)
+    finetune.run(study, "toy", [1], CPU)
     assert "resumed_from_epoch=2" in capsys.readouterr().err
     resumed = torch.load(paths.ft_model("toy", 1))
     assert resumed["history"] == whole["history"]
@@ -145,11 +144,11 @@ def test_interrupted_finetune_resumes(study, monkeypatch, capsys):
 
 def test_same_params_same_numbers(study):
     probe.run(study, "toy", CPU)
-    finetune.run(study, "toy", 2, CPU)
+    finetune.run(study, "toy", [2], CPU)
     first = torch.load(paths.ft_model("toy", 2))["state_dict"]
     _prepare_and_pretrain(study)
     probe.run(study, "toy", CPU)
-    finetune.run(study, "toy", 2, CPU)
+    finetune.run(study, "toy", [2], CPU)
     second = torch.load(paths.ft_model("toy", 2))["state_dict"]
     assert all(torch.equal(first[k], second[k]) for k in first)
 
@@ -170,3 +169,49 @@ def test_same_params_same_bytes(in_tmp):
     first = digest(paths.dataset("d012"))
     prepare.run(study, "d012")
     assert digest(paths.dataset("d012")) == first
+
+
+def test_finetune_of_all_taus_in_one_process_gives_the_same_bytes(study):
+    """DVC finetunes a setting's taus in one process, Snakemake one tau per job: the models
+    must be the same either way (the head, seeds and draws restart for every tau)."""
+    from pipeline.provenance import digest
+
+    probe.run(study, "toy", CPU)
+    finetune.run(study, "toy", [0, 1, 2], CPU)
+    together = {t: digest(paths.ft_model("toy", t)) for t in (0, 1, 2)}
+    for t in (2, 0, 1):
+        finetune.run(study, "toy", [t], CPU)
+        assert digest(paths.ft_model("toy", t)) == together[t], t
+
+
+def test_a_setting_may_have_its_own_tau_grid(in_tmp):
+    raw = tiny_study()
+    raw["settings"]["toy"]["hp"]["taus"] = [0, 3]
+    raw["exchange"] = {"toy": [0, 3]}
+    study = validate(raw)
+    assert study.taus_of("toy") == [0, 3] and study.taus_of("toy_ls") == [0, 1, 2]
+    _prepare_and_pretrain(study)
+    probe.run(study, "toy", CPU)
+    assert [r["tau"] for r in json.loads(paths.hp_log("toy").read_text())["taus"]] == [0, 3]
+    assert paths.hp_head("toy", 3).is_file() and not paths.hp_head("toy", 1).exists()
+
+
+@pytest.mark.parametrize("schedule, flat", [("cosine", False), ("constant", True), ("none", True)])
+def test_ft_schedule(schedule, flat):
+    opt = loop.sgd([torch.nn.Parameter(torch.zeros(1))], 0.1, 0.0)
+    sched = loop.scheduler(opt, schedule, epochs=4)
+    lrs = []
+    for _ in range(4):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step(), sched.step()
+    assert lrs[0] == 0.1
+    assert (lrs == [0.1] * 4) if flat else (lrs[1] < lrs[0] and lrs[3] < lrs[2])
+
+
+def test_cached_features_stay_on_the_host_when_the_gpu_is_short_of_memory(monkeypatch):
+    """The check runs on a simulated CUDA runtime: too little free memory, no copy."""
+    z, y = torch.zeros(4, 8), torch.zeros(4)
+    gpu = Runtime(torch.device("cuda", 0))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (40, 10**9))
+    assert loop.on_device_if_it_fits((z, y), gpu) == (z, y)  # 144 bytes > half of 40 free
+    assert loop.on_device_if_it_fits((z, y), CPU) == (z, y)

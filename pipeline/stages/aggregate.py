@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from .. import paths, plots, tables
+from .. import paths, plots, tables, trends
 from ..atomic import atomic_path, write_json, write_text
 from ..errors import PipelineError
 from ..params import Study
@@ -57,6 +57,7 @@ def run(study: Study) -> pd.DataFrame:
                                              "smoothing at max tau", "no setting for Table 2"))
     write_text(paths.TABLE3, tables.markdown(tables.table3(summary), "Table 3: partial backbone at max tau",
                                              "no partial-backbone setting in this study"))
+    write_text(paths.TRENDS, trends.markdown(summary))
     write_json(paths.METRICS, metrics(summary))
     plots.val_vs_tau(summary, paths.FIG_VAL)
     plots.z_vs_tau(summary, paths.FIG_Z)

@@ -13,7 +13,8 @@ from .. import paths
 from ..atomic import save_torch, write_json
 from ..context import Setting
 from ..device import Runtime
-from ..loop import assess, cached_loader, default_unpack, features, fingerprint, freeze, progress, sgd, train_epoch
+from ..loop import (assess, cached_loader, default_unpack, features, fingerprint, freeze, on_device_if_it_fits,
+                    progress, sgd, train_epoch)
 from ..params import Study
 from ..provenance import inputs
 from ..seeding import derive
@@ -26,7 +27,7 @@ def run(study: Study, setting: str, rt: Runtime) -> None:
     backbone, head = ctx.parts(splits.num_outputs)
     backbone, head = freeze(rt.prepare(backbone)), rt.prepare(head)
     plain = family.loader(splits.train_plain, hp.batch_size, False, seed, rt.workers, rt.pin_memory)
-    z, y = features(backbone, plain, family, rt)
+    z, y = on_device_if_it_fits(features(backbone, plain, family, rt), rt)
     opt = sgd(head.parameters(), hp.lr, hp.weight_decay)
     resume = paths.resume_of(paths.hp_log(setting))
     taus = study.taus_of(setting)
