@@ -31,7 +31,7 @@ def _lines(ax, summary: pd.DataFrame, col: str, ylabel: str) -> None:
 
 def val_vs_tau(summary: pd.DataFrame, path) -> None:
     families = list(dict.fromkeys(summary["family"]))
-    fig, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.8), squeeze=False, layout="constrained")
     for ax, fam in zip(axes[0], families):
         sub = summary[summary["family"] == fam]
         _lines(ax, sub, "val_score", f"validation {sub['metric'].iloc[0]}")
@@ -41,9 +41,16 @@ def val_vs_tau(summary: pd.DataFrame, path) -> None:
 
 
 def z_vs_tau(summary: pd.DataFrame, path) -> None:
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
-    for ax, (col, label) in zip(axes.flat, Z_METRICS):
-        _lines(ax, summary, col, label)
-        ax.set_title(label)
-    axes.flat[0].legend(fontsize=7)
+    """One row per z metric, one column per backbone: each on its own scale (the ResNet's
+    distances are hundreds of times the toy MLP's)."""
+    backbones = list(dict.fromkeys(summary["pretrain"]))
+    fig, axes = plt.subplots(len(Z_METRICS), len(backbones), figsize=(4.2 * len(backbones), 2.6 * len(Z_METRICS)),
+                             squeeze=False, layout="constrained")
+    for j, backbone in enumerate(backbones):
+        sub = summary[summary["pretrain"] == backbone]
+        for i, (col, label) in enumerate(Z_METRICS):
+            _lines(axes[i, j], sub, col, label)
+            if i == 0:
+                axes[i, j].set_title(f"{sub['family'].iloc[0]}: {backbone}")
+                axes[i, j].legend(fontsize=6)
     _save(fig, path)

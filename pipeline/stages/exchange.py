@@ -39,7 +39,7 @@ def run(study: Study, setting: str, rt: Runtime) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     with atomic_path(paths.exchange(setting, "csv")) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
     for ax, split in zip(axes, ("train", "val")):
         grid = table[table["split"] == split].pivot(index="backbone_tau", columns="head_tau", values="score")
         im = ax.imshow(grid.values, cmap="viridis")
