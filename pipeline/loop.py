@@ -170,7 +170,9 @@ def fit(model: nn.Module, family: Family, train_ds, val_ds, num_outputs: int, rt
     while state["epoch"] < epochs and (patience is None or state["bad"] < patience):
         epoch = state["epoch"] + 1
         t0 = time.monotonic()
-        torch.manual_seed(derive(seed, stage, epoch))  # augmentation draws, identical on resume
+        # Dropout and augmentation draws depend on the seed and the epoch alone: identical on
+        # resume, across the taus of a setting and between a setting and its companions.
+        torch.manual_seed(derive(seed, "draws", epoch))
         loader = family.loader(train_ds, batch_size, True, derive(seed, "order", epoch), rt.workers, rt.pin_memory)
         model.train()
         tr = train_epoch(model, loader, family, opt, eta, rt, sched=sched)

@@ -215,3 +215,41 @@ def test_cached_features_stay_on_the_host_when_the_gpu_is_short_of_memory(monkey
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (40, 10**9))
     assert loop.on_device_if_it_fits((z, y), gpu) == (z, y)  # 144 bytes > half of 40 free
     assert loop.on_device_if_it_fits((z, y), CPU) == (z, y)
+
+
+def test_every_tau_sees_the_same_batches_and_random_draws(study, monkeypatch):
+    """FT's data order and its dropout / augmentation draws depend on the seed and the
+    epoch only, never on tau (the head is the one difference between taus)."""
+    probe.run(study, "toy", CPU)
+    real, seen = loop.train_epoch, {}
+
+    def recording(model, loader, *a, **k):
+        log = seen.setdefault(record_as, [])
+        log.append(torch.get_rng_state())  # the state dropout masks are drawn from
+
+        def batches():
+            for batch in loader:
+                log.append(batch[1].clone())
+                yield batch
+        return real(model, batches(), *a, **k)
+
+    monkeypatch.setattr(loop, "train_epoch", recording)
+    for record_as in (0, 2):
+        finetune.run(study, "toy", [record_as], CPU)
+    assert len(seen[0]) == len(seen[2]) > 2
+    assert all(torch.equal(a, b) for a, b in zip(seen[0], seen[2]))
+
+
+def test_a_companion_with_the_same_ft_gives_the_same_model_at_tau_0(in_tmp):
+    """toy_ls differs from toy in eta_HP only: at tau 0 (no HP) both finetune the same,
+    random crops of their augmented FT included."""
+    raw = tiny_study()
+    for s in ("toy", "toy_ls"):
+        raw["settings"][s]["ft"]["augment"] = True
+    study = validate(raw)
+    _prepare_and_pretrain(study)
+    for s in ("toy", "toy_ls"):
+        probe.run(study, s, CPU)
+        finetune.run(study, s, [0], CPU)
+    a, b = (torch.load(paths.ft_model(s, 0))["state_dict"] for s in ("toy", "toy_ls"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
