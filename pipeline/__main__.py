@@ -86,18 +86,17 @@ def _dispatch(args) -> int:
     from .device import runtime
 
     rt = runtime(study.device)
-    from .stages import evaluate, exchange, finetune, pretrain, probe
+    import importlib
 
+    # Only the stage that runs is imported: exchange's pandas and matplotlib stay out of
+    # the training jobs.
+    stage = importlib.import_module(f"pipeline.stages.{args.stage}")
     if args.stage == "pretrain":
-        pretrain.run(study, args.name, rt)
-    elif args.stage == "probe":
-        probe.run(study, args.setting, rt)
+        stage.run(study, args.name, rt)
     elif args.stage == "finetune":
-        finetune.run(study, args.setting, args.tau or study.taus_of(args.setting), rt)
-    elif args.stage == "evaluate":
-        evaluate.run(study, args.setting, rt)
-    elif args.stage == "exchange":
-        exchange.run(study, args.setting, rt)
+        stage.run(study, args.setting, args.tau or study.taus_of(args.setting), rt)
+    else:  # probe, evaluate, exchange
+        stage.run(study, args.setting, rt)
     return 0
 
 
