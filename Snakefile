@@ -21,13 +21,7 @@ except PipelineError as err:
     raise WorkflowError(str(err)) from None
 
 
-def gpu_per_job():
-    """1 where CUDA is present (or `--config gpu_per_job=1`, e.g. on a cluster), else 0."""
-    if "gpu_per_job" in config:
-        return int(config["gpu_per_job"])
-    import torch
-
-    return 1 if torch.cuda.is_available() else 0
+include: "workflow/rules/common.smk"
 
 
 GPU = gpu_per_job()

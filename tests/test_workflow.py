@@ -78,6 +78,11 @@ def test_the_two_dags_agree(project):
                              [f"runs/toy_ls/ft/tau{t}.pt" for t in params["taus"]])
 
 
+def test_snakemake_lint_is_clean(project):
+    out = sh(["snakemake", "--lint"], project)
+    assert "Congratulations" in out.stdout + out.stderr
+
+
 def _ran(dvc_output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", dvc_output))
 
@@ -88,6 +93,9 @@ def test_snakemake_then_dvc_then_compare(project):
     sh(["snakemake", "--cores", "2"], project)
     summary = pd.read_csv(project / "results" / "summary.csv")
     assert len(summary) == 6 and summary["test_score"].notna().all()
+    # every job recorded its wall time and memory (Snakemake's benchmark directive)
+    bench = pd.read_csv(project / "benchmarks" / "finetune" / "toy" / "tau0.tsv", sep="\t")
+    assert {"s", "max_rss"} <= set(bench.columns) and bench["s"].iloc[0] > 0
     assert "Nothing to be done" in sh(["snakemake", "-n"], project).stdout
     assert "up to date" in sh(["dvc", "status"], project).stdout
     # 2. A second run trains nothing.
