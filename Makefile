@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: run test bench clean-results
+.PHONY: run test bench sync clean-results
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,3 +21,10 @@ test: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pipeline.bench
+
+# After any `git checkout` of params.yaml, dvc.lock or results/: restore the checkpoints that
+# the lock names from DVC's cache, then bring Snakemake's records in line with them, so that
+# both `dvc status` and `snakemake -n` are clean.
+sync:
+	PATH=$(abspath $(BIN)):$$PATH dvc checkout --quiet
+	PATH=$(abspath $(BIN)):$$PATH TASKHEAD_SKIP_DVC_COMMIT=1 snakemake --touch --cores 1 --quiet all

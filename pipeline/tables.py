@@ -88,13 +88,20 @@ def table3(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def markdown(df: pd.DataFrame, title: str, empty: str, digits: int = 3) -> str:
-    """A Markdown table: numbers to `digits` decimals, the tau* row whole, missing cells n/a."""
-    if df.empty:
-        return f"# {title}\n\n_{empty}_\n"
+def body(df: pd.DataFrame, digits: int = 3, signed: bool = False) -> str:
+    """A Markdown table: numbers to `digits` decimals (with their sign for deltas), the tau*
+    row whole, missing cells n/a."""
+    sign = "+" if signed else ""
+
     def cell(row, v) -> str:
-        return "n/a" if pd.isna(v) else str(int(v)) if row == "tau*" else f"{v:.{digits}f}"
+        return "n/a" if pd.isna(v) else f"{int(v):{sign}d}" if row == "tau*" else f"{v:{sign}.{digits}f}"
 
     cells = pd.DataFrame({c: [cell(r, v) for r, v in df[c].items()] for c in df.columns}, index=df.index)
-    body = cells.to_markdown(disable_numparse=True, colalign=("left",) + ("right",) * len(cells.columns))
-    return f"# {title}\n\n{body}\n"
+    return cells.to_markdown(disable_numparse=True, colalign=("left",) + ("right",) * len(cells.columns))
+
+
+def markdown(df: pd.DataFrame, title: str, empty: str, digits: int = 3) -> str:
+    """`body` under a title, or the `empty` line when there is nothing to show."""
+    if df.empty:
+        return f"# {title}\n\n_{empty}_\n"
+    return f"# {title}\n\n{body(df, digits)}\n"

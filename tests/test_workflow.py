@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import run_cli, sh
+from conftest import ROOT, run_cli, sh
 from pipeline.params import STAGE_KEYS, stage_keys
 
 DVC_TO_RULE = {"import": "pretrain"}
@@ -121,4 +121,14 @@ def test_snakemake_then_dvc_then_compare(project):
     across = run_cli("compare", "HEAD~1", "HEAD", cwd=project).stdout
     delta = across.split("## delta")[1]
     assert re.search(r"[+-]\d+\.\d{3}", delta)
+    assert re.search(r"\| tau\* +\|( +[+-]?\d+ \|)+$", delta, re.M)  # whole taus, never 64.000
+    # A DVC experiment by its name (`dvc exp run` keeps it under refs/exps/.../NAME).
+    sh(["git", "update-ref", "refs/exps/ab/cdef0123/about-tuck", "HEAD~1"], project)
+    by_name = run_cli("compare", "about-tuck", "HEAD", cwd=project).stdout.split("## delta")[1]
+    assert by_name.split("\n", 1)[1] == delta.split("\n", 1)[1]
     assert "metrics.json" in sh(["dvc", "metrics", "diff", "HEAD~1", "HEAD"], project).stdout
+    # 6. Back to the first results: `make sync` leaves both tools clean.
+    sh(["git", "checkout", "HEAD~1", "--", "params.yaml", "dvc.lock", "results"], project)
+    sh(["make", "-f", str(ROOT / "Makefile"), "sync"], project)
+    assert "Nothing to be done" in sh(["snakemake", "-n"], project).stdout
+    assert "up to date" in sh(["dvc", "status"], project).stdout
