@@ -3,17 +3,18 @@
 # CLI (`python -m pipeline STAGE`); dvc.yaml describes the same graph.
 #
 #   snakemake --cores N --resources gpu=K      # K GPUs: one device per training job
-#   snakemake --cores N --config params=studies/paper.yaml
+#   snakemake --cores N --configfile studies/paper.yaml   # or --config params=studies/paper.yaml
+#   snakemake --cores N --config 'settings={toy_digits012: {ft: {lr: 0.001}}}'   # an override
 import os
 import re
 
-from pipeline import params as P, paths
+from pipeline import params as P, paths, studyfile
 from pipeline.errors import PipelineError
 from pipeline.targets import final_targets
 
-PARAMS = config.get("params", "params.yaml")
 try:
-    RAW = P.read_raw(PARAMS)
+    PARAMS, RAW = studyfile.resolve(config, workflow.overwrite_configfiles)
+    os.environ[P.PARAMS_ENV] = PARAMS  # the jobs' `python -m pipeline` reads it
     # A cluster job re-reads this file (twice under SLURM): the main process has validated the
     # params already, so a job skips the family checks and their imports.
     STUDY = P.validate(RAW, PARAMS) if workflow.is_main_process else P.Study.model_validate(RAW)

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .errors import PipelineError
+from .params import PARAMS_ENV
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
-    p.add_argument("--params", default="params.yaml", help="the study's params file (default: params.yaml)")
+    p.add_argument("--params", default=os.environ.get(PARAMS_ENV, "params.yaml"),
+                   help=f"the study's params file (default: ${PARAMS_ENV}, else params.yaml)")
     sub = p.add_subparsers(dest="stage", required=True)
     sub.add_parser("validate", help="check params.yaml and exit")
     sub.add_parser("prepare", help="build one dataset once").add_argument("--dataset", required=True)

@@ -218,6 +218,9 @@ def _check(cls, block: dict, where: str, source: str) -> list[str]:
         return [f"{source}: {where}.{line.split(': ', 1)[1]}" for line in _format(err, source).splitlines()]
 
 
+PARAMS_ENV = "TASKHEAD_PARAMS"  # the study file of the CLI when --params is not given
+
+
 def read_raw(path: str | Path = "params.yaml"):
     path = Path(path)
     if not path.is_file():

@@ -13,9 +13,9 @@ from pipeline.params import STAGE_KEYS, stage_keys
 DVC_TO_RULE = {"import": "pretrain"}
 
 
-def snakemake_jobs(cwd) -> list[dict]:
+def snakemake_jobs(cwd, *args) -> list[dict]:
     """Every job of a forced dry run: rule, inputs, outputs and the pipeline command."""
-    out = sh(["snakemake", "-n", "-p", "--forceall", "--cores", "1"], cwd).stdout
+    out = sh(["snakemake", "-n", "-p", "--forceall", "--cores", "1", *args], cwd).stdout
     jobs = []
     for block in re.split(r"\n(?=rule |localrule )", out):
         head = re.match(r"(?:local)?rule (\w+):", block)
@@ -23,7 +23,7 @@ def snakemake_jobs(cwd) -> list[dict]:
             continue
         field = lambda name: [s.strip() for s in re.search(rf"^\s+{name}: (.*)$", block, re.M).group(1).split(",")] \
             if re.search(rf"^\s+{name}: ", block, re.M) else []  # noqa: E731
-        cmd = re.search(r"python -m pipeline --params \S+ (.*?) 2>&1", block).group(1)
+        cmd = re.search(r"python -m pipeline (.*?) 2>&1", block).group(1)
         jobs.append({"rule": head.group(1), "input": field("input"), "output": field("output"), "cmd": cmd})
     return jobs
 
@@ -76,6 +76,17 @@ def test_the_two_dags_agree(project):
     ft_jobs = sorted(o for j in jobs if j["rule"] == "finetune" for o in j["output"])
     assert ft_jobs == sorted([f"runs/toy/ft/tau{t}.pt" for t in (0, 3)] +
                              [f"runs/toy_ls/ft/tau{t}.pt" for t in params["taus"]])
+
+
+def test_configfile_runs_the_same_jobs_as_config_params(project):
+    """`--configfile FILE` is the study FILE, as `--config params=FILE` is: the paper profile."""
+    paper = str(ROOT / "studies" / "paper.yaml")
+    def jobs(*args):
+        return sorted((j["rule"], j["cmd"], tuple(j["output"])) for j in snakemake_jobs(project, *args))
+
+    by_configfile = jobs("--configfile", paper)
+    assert len(by_configfile) > 300 and by_configfile == jobs("--config", f"params={paper}")
+    assert any("toy_mnist012" in cmd for _, cmd, _ in by_configfile)
 
 
 def test_snakemake_lint_is_clean(project):

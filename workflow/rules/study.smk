@@ -1,18 +1,21 @@
 # One rule per stage. `params: values=` holds the values of exactly the params keys the
 # stage reads (pipeline.params.STAGE_KEYS), so Snakemake reruns the jobs DVC reruns.
 # Every job records its wall time, CPU time and peak memory under benchmarks/ (TSV).
+# The jobs read the study from $TASKHEAD_PARAMS, which the Snakefile sets: its path is no
+# provenance (only the values each stage reads are), so a switch of file reruns only
+# what the values change.
 
 ENV = "../../envs/taskhead.yaml"  # used with --software-deployment-method conda
 
 
 rule prepare:
     output: paths.dataset("{dataset}")
-    params: values=stage_params("prepare", dataset=lambda w: w.dataset), study=PARAMS
+    params: values=stage_params("prepare", dataset=lambda w: w.dataset)
     conda: ENV
     log: "logs/prepare/{dataset}.log"
     benchmark: "benchmarks/prepare/{dataset}.tsv"
     threads: 1
-    shell: "TASKHEAD_THREADS={threads} python -m pipeline --params {params.study} prepare --dataset {wildcards.dataset} 2>&1 | tee {log}"
+    shell: "TASKHEAD_THREADS={threads} python -m pipeline prepare --dataset {wildcards.dataset} 2>&1 | tee {log}"
 
 
 rule fetch:
@@ -20,23 +23,22 @@ rule fetch:
     params:
         values=stage_params("fetch", pretrain=lambda w: CHECKPOINTS[w.checkpoint]),
         name=lambda w: CHECKPOINTS[w.checkpoint],
-        study=PARAMS,
     conda: ENV
     log: "logs/fetch/{checkpoint}.log"
     benchmark: "benchmarks/fetch/{checkpoint}.tsv"
-    shell: "python -m pipeline --params {params.study} fetch --name {params.name} 2>&1 | tee {log}"
+    shell: "python -m pipeline fetch --name {params.name} 2>&1 | tee {log}"
 
 
 rule pretrain:
     input: pretrain_input
     output: paths.backbone("{name}")
-    params: values=pretrain_values, study=PARAMS
+    params: values=pretrain_values
     conda: ENV
     log: "logs/pretrain/{name}.log"
     benchmark: "benchmarks/pretrain/{name}.tsv"
     threads: 1
     resources: gpu=GPU
-    shell: "TASKHEAD_THREADS={threads} python -m pipeline --params {params.study} pretrain --name {wildcards.name} 2>&1 | tee {log}"
+    shell: "TASKHEAD_THREADS={threads} python -m pipeline pretrain --name {wildcards.name} 2>&1 | tee {log}"
 
 
 # HP writes one head per tau of the setting's own grid (runs/SETTING/hp/tauN.pt), then its
@@ -45,25 +47,25 @@ rule pretrain:
 rule probe:
     input: backbone_of, dataset_of
     output: log=paths.hp_log("{setting}")
-    params: values=stage_params("probe", setting=lambda w: w.setting), study=PARAMS
+    params: values=stage_params("probe", setting=lambda w: w.setting)
     conda: ENV
     log: "logs/probe/{setting}.log"
     benchmark: "benchmarks/probe/{setting}.tsv"
     threads: 1
     resources: gpu=GPU
-    shell: "TASKHEAD_THREADS={threads} python -m pipeline --params {params.study} probe --setting {wildcards.setting} 2>&1 | tee {log}"
+    shell: "TASKHEAD_THREADS={threads} python -m pipeline probe --setting {wildcards.setting} 2>&1 | tee {log}"
 
 
 rule finetune:
     input: backbone_of, dataset_of, hp_log=paths.hp_log("{setting}")
     output: paths.ft_model("{setting}", "{tau}")
-    params: values=stage_params("finetune", setting=lambda w: w.setting), study=PARAMS
+    params: values=stage_params("finetune", setting=lambda w: w.setting)
     conda: ENV
     log: "logs/finetune/{setting}/tau{tau}.log"
     benchmark: "benchmarks/finetune/{setting}/tau{tau}.tsv"
     threads: 1
     resources: gpu=GPU
-    shell: "TASKHEAD_THREADS={threads} python -m pipeline --params {params.study} finetune --setting {wildcards.setting} --tau {wildcards.tau} 2>&1 | tee {log}"
+    shell: "TASKHEAD_THREADS={threads} python -m pipeline finetune --setting {wildcards.setting} --tau {wildcards.tau} 2>&1 | tee {log}"
 
 
 rule evaluate:
@@ -72,13 +74,13 @@ rule evaluate:
         hp_log=paths.hp_log("{setting}"),
         models=lambda w: [paths.ft_model(w.setting, t) for t in STUDY.taus_of(w.setting)],
     output: paths.evaluation("{setting}")
-    params: values=stage_params("evaluate", setting=lambda w: w.setting), study=PARAMS
+    params: values=stage_params("evaluate", setting=lambda w: w.setting)
     conda: ENV
     log: "logs/evaluate/{setting}.log"
     benchmark: "benchmarks/evaluate/{setting}.tsv"
     threads: 1
     resources: gpu=GPU
-    shell: "TASKHEAD_THREADS={threads} python -m pipeline --params {params.study} evaluate --setting {wildcards.setting} 2>&1 | tee {log}"
+    shell: "TASKHEAD_THREADS={threads} python -m pipeline evaluate --setting {wildcards.setting} 2>&1 | tee {log}"
 
 
 rule exchange:
@@ -86,20 +88,20 @@ rule exchange:
         backbone_of, dataset_of,
         models=lambda w: [paths.ft_model(w.setting, t) for t in STUDY.exchange[w.setting]],
     output: csv=paths.exchange("{setting}", "csv"), png=paths.exchange("{setting}", "png")
-    params: values=stage_params("exchange", setting=lambda w: w.setting), study=PARAMS
+    params: values=stage_params("exchange", setting=lambda w: w.setting)
     conda: ENV
     log: "logs/exchange/{setting}.log"
     benchmark: "benchmarks/exchange/{setting}.tsv"
     threads: 1
     resources: gpu=GPU
-    shell: "TASKHEAD_THREADS={threads} python -m pipeline --params {params.study} exchange --setting {wildcards.setting} 2>&1 | tee {log}"
+    shell: "TASKHEAD_THREADS={threads} python -m pipeline exchange --setting {wildcards.setting} 2>&1 | tee {log}"
 
 
 rule aggregate:
     input: [paths.evaluation(s) for s in STUDY.settings]
     output: paths.AGGREGATE_OUTS
-    params: values=stage_params("aggregate"), study=PARAMS
+    params: values=stage_params("aggregate")
     conda: ENV
     log: "logs/aggregate.log"
     benchmark: "benchmarks/aggregate.tsv"
-    shell: "TASKHEAD_THREADS={threads} python -m pipeline --params {params.study} aggregate 2>&1 | tee {log}"
+    shell: "TASKHEAD_THREADS={threads} python -m pipeline aggregate 2>&1 | tee {log}"

@@ -1,0 +1,54 @@
+"""Which study a Snakemake run uses: params.yaml (the default), `--config params=FILE`, or
+`--configfile FILE`, with `--config KEY=VALUE` overrides of single hyper-parameters on top.
+
+A study file replaces the default study; it is never merged into another one. With
+overrides, the effective study is written to .snakemake/taskhead/ and the jobs read that
+file, so every job sees what the Snakefile saw.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+
+from .atomic import write_text
+from .errors import PipelineError
+from .params import read_raw
+
+CONTROL = ("params", "gpu_per_job")  # config keys of the workflow itself, not of the study
+OVERRIDDEN = Path(".snakemake") / "taskhead"
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """`base` with `over` laid on it, mapping by mapping (Snakemake's --config semantics)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+            else value
+    return out
+
+
+def resolve(config: dict, configfiles: list) -> tuple[str, dict]:
+    """(the params file the jobs read, the study it holds)."""
+    files = [str(f) for f in configfiles]
+    if len(files) > 1:
+        raise PipelineError(f"--configfile: expected one study file, found {len(files)} ({', '.join(files)}); "
+                            "studies are never merged")
+    if files and "params" in config:
+        raise PipelineError(f"--configfile {files[0]} and --config params={config['params']}: expected one study, "
+                            "found two")
+    overrides = {k: v for k, v in config.items() if k not in CONTROL}
+    if files:  # Snakemake has loaded the file into `config` and laid --config on it already
+        path, raw = files[0], read_raw(files[0])
+        effective = overrides
+    else:
+        path = config.get("params", "params.yaml")
+        raw = read_raw(path)
+        effective = deep_merge(raw, overrides) if isinstance(raw, dict) else raw
+    if effective == raw:
+        return path, raw
+    text = f"# {path} with --config overrides (written by the Snakefile)\n" + yaml.safe_dump(effective, sort_keys=False)
+    out = OVERRIDDEN / f"study-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
+    write_text(out, text)
+    return str(out), effective
