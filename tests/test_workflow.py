@@ -143,3 +143,16 @@ def test_snakemake_then_dvc_then_compare(project):
     sh(["make", "-f", str(ROOT / "Makefile"), "sync"], project)
     assert "Nothing to be done" in sh(["snakemake", "-n"], project).stdout
     assert "up to date" in sh(["dvc", "status"], project).stdout
+
+
+def test_the_conda_env_pins_exactly_requirements_txt():
+    """Snakemake copies the env file alone, so every pin is written out in it."""
+    from pipeline import envfile
+
+    env_text = (ROOT / "envs" / "taskhead.yaml").read_text()
+    requirements = (ROOT / "requirements.txt").read_text()
+    assert env_text == envfile.render(requirements)  # regenerate with `python -m pipeline.envfile`
+    env = yaml.safe_load(env_text)
+    listed = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert listed == envfile.pins(requirements) and not any(p.startswith("-r") for p in listed)
+    assert "torch==2.14.1" in listed and "torchvision==0.29.1" in listed
