@@ -35,6 +35,11 @@ def evaluation(setting: str) -> Path:
     return RESULTS / "evals" / f"{setting}.json"
 
 
+def curves(setting: str) -> Path:
+    """Per tau, the FT learning curve (epoch, train loss and accuracy, validation score)."""
+    return RESULTS / "curves" / setting
+
+
 def exchange(setting: str, suffix: str) -> Path:
     return RESULTS / "exchange" / f"{setting}.{suffix}"
 

@@ -76,7 +76,7 @@ def sh(cmd: list[str], cwd, check=True, env=None) -> subprocess.CompletedProcess
 def project(tmp_path):
     """A scratch copy of the workflow (Snakefile, dvc.yaml, rules) in a new git + DVC repo,
     with the tiny study as its params.yaml."""
-    for name in ("Snakefile", "dvc.yaml", "workflow", "envs", ".gitignore"):
+    for name in ("Snakefile", "dvc.yaml", "workflow", "envs", ".gitignore", ".dvcignore"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
     write_params(tmp_path / "params.yaml", tiny_study())

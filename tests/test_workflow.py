@@ -1,7 +1,9 @@
 """The Snakefile and dvc.yaml describe the same job graph, and both tools run it."""
 from __future__ import annotations
 
+import json
 import re
+import zipfile
 
 import pandas as pd
 import pytest
@@ -112,6 +114,18 @@ def test_snakemake_then_dvc_then_compare(project):
     # 2. A second run trains nothing.
     again = sh(["snakemake", "--cores", "2"], project)
     assert "Nothing to be done" in again.stdout + again.stderr
+    # Learning curves for DVC's plots, one file per (setting, tau), and Snakemake's report
+    # with the results in it.
+    curve = pd.read_csv(project / "results" / "curves" / "toy" / "tau2.csv")
+    assert list(curve.columns) == ["epoch", "train_loss", "train_acc", "val_score"] and curve["epoch"].iloc[0] == 1
+    shown = json.loads(sh(["dvc", "plots", "show", "--json"], project).stdout)
+    assert any("results/curves/toy/tau2.csv" in key for key in json.dumps(shown).split('"'))
+    sh(["snakemake", "--report", "report.zip"], project)
+    with zipfile.ZipFile(project / "report.zip") as z:
+        names = " ".join(z.namelist())
+    for item in ("summary.csv", "table1.md", "table2.md", "table3.md", "trend.md", "val_score_vs_tau.png",
+                 "z_metrics_vs_tau.png", "toy.png"):
+        assert item in names, item
     sh(["git", "add", "-A"], project)
     sh(["git", "commit", "-qm", "results"], project)
     # 3. A new FT learning rate: dvc repro reruns only FT, evaluate (and exchange) and aggregate.

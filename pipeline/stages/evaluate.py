@@ -3,12 +3,13 @@ and the feature adaptation between z_0 (pretrained backbone) and z_T (finetuned 
 averaged over every sample of the fixed split `z_split` (no augmentation)."""
 from __future__ import annotations
 
+import csv
 import json
 
 import torch
 
 from .. import paths
-from ..atomic import write_json
+from ..atomic import atomic_path, write_json
 from ..context import Setting, load_head
 from ..device import Runtime
 from ..loop import TaskModel, assess, features, progress
@@ -50,6 +51,16 @@ def run(study: Study, setting: str, rt: Runtime) -> list[dict]:
                      "test_acc": test.get("acc", float("nan")),
                      **feature_adaptation(family.pool(z0), family.pool(zT)),
                      "best_epoch": saved["best_epoch"], "epochs_run": saved["epochs_run"], "z_split": study.z_split})
+        write_curve(setting, tau, saved["history"])
         progress(f"evaluate {setting}", tau=tau, val=val["score"], test=test["score"], energy=energy)
     write_json(paths.evaluation(setting), rows)
     return rows
+
+
+def write_curve(setting: str, tau: int, history: list[dict]) -> None:
+    """results/curves/SETTING/tauN.csv: FT's history, one row per epoch (for `dvc plots`)."""
+    fields = ["epoch", "train_loss", "train_acc", "val_score"]
+    with atomic_path(paths.curves(setting) / f"tau{tau}.csv") as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fields, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in h.items()} for h in history)

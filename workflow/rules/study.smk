@@ -73,7 +73,9 @@ rule evaluate:
         backbone_of, dataset_of,
         hp_log=paths.hp_log("{setting}"),
         models=lambda w: [paths.ft_model(w.setting, t) for t in STUDY.taus_of(w.setting)],
-    output: paths.evaluation("{setting}")
+    output:
+        evaluation=paths.evaluation("{setting}"),
+        curves=directory(paths.curves("{setting}")),
     params: values=stage_params("evaluate", setting=lambda w: w.setting)
     conda: ENV
     log: "logs/evaluate/{setting}.log"
@@ -87,7 +89,9 @@ rule exchange:
     input:
         backbone_of, dataset_of,
         models=lambda w: [paths.ft_model(w.setting, t) for t in STUDY.exchange[w.setting]],
-    output: csv=paths.exchange("{setting}", "csv"), png=paths.exchange("{setting}", "png")
+    output:
+        csv=paths.exchange("{setting}", "csv"),
+        png=report(paths.exchange("{setting}", "png"), caption="../report/exchange.rst", category="Head exchange"),
     params: values=stage_params("exchange", setting=lambda w: w.setting)
     conda: ENV
     log: "logs/exchange/{setting}.log"
@@ -99,7 +103,12 @@ rule exchange:
 
 rule aggregate:
     input: [paths.evaluation(s) for s in STUDY.settings]
-    output: paths.AGGREGATE_OUTS
+    output:
+        report(paths.SUMMARY, caption="../report/summary.rst", category="Results"),
+        *[report(t, caption="../report/tables.rst", category="Tables") for t in (paths.TABLE1, paths.TABLE2,
+                                                                               paths.TABLE3, paths.TRENDS)],
+        paths.METRICS,
+        *[report(p, caption="../report/plots.rst", category="Plots") for p in (paths.FIG_VAL, paths.FIG_Z)],
     params: values=stage_params("aggregate")
     conda: ENV
     log: "logs/aggregate.log"
