@@ -45,6 +45,7 @@ def claim_slot(n_devices: int, lock_dir: str | os.PathLike | None = None, poll_s
 
 
 NONDETERMINISTIC = " does not have a deterministic implementation"
+_show_warning = warnings.showwarning  # Python's own, for every other warning
 
 
 def _one_line_per_op(message, category, filename, lineno, file=None, line=None):
@@ -56,9 +57,6 @@ def _one_line_per_op(message, category, filename, lineno, file=None, line=None):
               file=file or sys.stderr)
     else:
         _show_warning(message, category, filename, lineno, file, line)
-
-
-_show_warning = warnings.showwarning
 
 
 def deterministic_cuda() -> None:

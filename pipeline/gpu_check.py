@@ -38,6 +38,11 @@ from .params import read_raw, validate
 EPOCH_SETTINGS = ("stl10_sup_in", "voc_sup_in", "tox21_sup_pcba")
 
 
+def _sync(rt):
+    """Wait for the device's queued work (timings must not stop before the GPU does)."""
+    return torch.cuda.synchronize if rt.device.type == "cuda" else (lambda: None)
+
+
 def _rate(step, batch: int, steps: int, sync) -> float:
     for _ in range(2):  # warm-up (cuDNN, allocator)
         step()
@@ -58,7 +63,7 @@ def measure(family, data, model_cfg, head_cfg, batch: int, rt, steps: int) -> di
     x, y = family.unpack(next(iter(family.loader(ds, batch, False, 0))), rt.device)
     backbone, head = family.task_model(family.backbone(model_cfg), model_cfg, head_cfg, n_out)
     backbone, head = rt.prepare(backbone), rt.prepare(head)
-    sync = torch.cuda.synchronize if rt.device.type == "cuda" else (lambda: None)
+    sync = _sync(rt)
     model = TaskModel(backbone, head)
     opt = sgd(model.parameters(), 1e-4, 0.0)
 
@@ -101,13 +106,10 @@ def workloads(study) -> dict[str, tuple]:
     for name in study.settings:
         ctx = Setting(study, name)
         for batch in {ctx.cfg.hp.batch_size, ctx.cfg.ft.batch_size}:
-            key = gpu_hours.workload_key(ctx.family.name, ctx.pre.model, getattr(ctx.data_cfg, "size", None),
-                                         ctx.family.head_label(ctx.cfg.head), batch)
-            out[key] = (ctx.family, ctx.data_cfg, ctx.model_cfg, ctx.cfg.head, batch)
+            out[gpu_hours.key_of(study, name, batch)] = (ctx.family, ctx.data_cfg, ctx.model_cfg, ctx.cfg.head, batch)
     for name, p in study.pretrain.items():
         family = get_family(p.family)
-        data = family.DataCfg(**study.data_cfg(p.data))
-        key = gpu_hours.workload_key(p.family, p.model, getattr(data, "size", None), "linear", p.batch_size)
+        key, data = gpu_hours.pretrain_workload(study, name)
         out[key] = (family, data, family.ModelCfg(**p.model), HeadCfg(), p.batch_size)
     return out
 
@@ -134,8 +136,9 @@ def real_epochs(raw: dict, setting: str, rt, scale: float) -> dict:
     """One HP epoch and one FT epoch of the real stages, and whether FT repeats bit for bit."""
     from .stages import finetune, pretrain, probe
 
+    sync = _sync(rt)
+
     def timed(fn) -> float:
-        sync = torch.cuda.synchronize if rt.device.type == "cuda" else (lambda: None)
         sync()
         t0 = time.perf_counter()
         fn()

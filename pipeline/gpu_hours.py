@@ -71,11 +71,21 @@ def pretrain_seconds(n: dict[str, int], epochs: int, rates: dict) -> float:
 
 
 def key_of(study, setting: str, batch: int) -> str:
+    """The workload of a setting's HP or FT at `batch`."""
     from .context import Setting
 
     ctx = Setting(study, setting)
     return workload_key(ctx.family.name, ctx.pre.model, getattr(ctx.data_cfg, "size", None),
                         ctx.family.head_label(ctx.cfg.head), batch)
+
+
+def pretrain_workload(study, name: str) -> tuple[str, object]:
+    """(key, dataset config) of a backbone trained here, with its pretraining (linear) head."""
+    from .families import get_family
+
+    p = study.pretrain[name]
+    data = get_family(p.family).DataCfg(**study.data_cfg(p.data))
+    return workload_key(p.family, p.model, getattr(data, "size", None), "linear", p.batch_size), data
 
 
 def _mixed(rates: dict, n: dict[str, int], stage: str) -> float:
@@ -108,7 +118,6 @@ def study_seconds(study, rates: dict, factors: dict) -> dict[str, dict[str, floa
     """Seconds per setting (hp, ft, evaluate, exchange) and per pretraining, from step
     rates, each divided by its family's real-epoch factor (1 if none)."""
     from .context import Setting
-    from .families import get_family
 
     out = {}
     for name, s in study.settings.items():
@@ -119,9 +128,7 @@ def study_seconds(study, rates: dict, factors: dict) -> dict[str, dict[str, floa
                              len(study.exchange.get(name, [])), study.z_split)
         out[name] = {k: v / (f["hp"] if k == "hp" else f["ft"]) for k, v in secs.items()}
     for name, p in study.pretrain.items():
-        family = get_family(p.family)
-        data = family.DataCfg(**study.data_cfg(p.data))
-        key = workload_key(p.family, p.model, getattr(data, "size", None), "linear", p.batch_size)
+        key, data = pretrain_workload(study, name)
         f = factors.get(p.family, {"ft": 1.0})["ft"]
         out[f"pretrain {name}"] = {"pretrain": pretrain_seconds(split_sizes(data), p.epochs, rates[key]) / f}
     return out

@@ -44,9 +44,9 @@ def run(study: Study, setting: str, rt: Runtime) -> list[dict]:
         test = assess(tuned, loader(splits.test), family, rt, n) if splits.test is not None else {"score": float("nan")}
         energy = assess(start, loader(splits.train_plain), family, rt, n)["energy"]
         zT, _ = features(tuned.backbone, loader(splits.get(study.z_split)), family, rt)
-        fit = hp_log[tau]["hp_train_acc" if family.hp_fit == "acc" else "hp_train_score"]
         rows.append({**ctx.row_labels(), "tau": tau, "hp_train_acc": hp_log[tau]["hp_train_acc"],
-                     "hp_train_score": hp_log[tau]["hp_train_score"], "hp_train_fit": fit, "energy": energy,
+                     "hp_train_score": hp_log[tau]["hp_train_score"],
+                     "hp_train_fit": hp_log[tau][f"hp_train_{family.hp_fit}"], "energy": energy,
                      "val_score": val["score"], "test_score": test["score"], "val_acc": val["acc"],
                      "test_acc": test.get("acc", float("nan")),
                      **feature_adaptation(family.pool(z0), family.pool(zT)),
