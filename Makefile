@@ -6,15 +6,15 @@ CORES ?= 2
 
 .PHONY: run test bench sync clean-results
 
-$(BIN)/.installed: requirements.txt pyproject.toml
+$(BIN)/.installed: requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --disable-pip-version-check -qq -r requirements.txt
+	$(BIN)/pip install --disable-pip-version-check -qq -r requirements.txt -c constraints.txt
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	touch $@
 
 # The default study, offline, on the CPU (or one GPU per job where CUDA is present).
 run: $(BIN)/.installed
-	PATH=$(abspath $(BIN)):$$PATH snakemake --cores $(CORES) --resources gpu=$$($(BIN)/python -m pipeline gpus)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pipeline.launch --cores $(CORES) --resources gpu=$$($(BIN)/python -m pipeline gpus)
 
 test: $(BIN)/.installed
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q

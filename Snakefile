@@ -8,7 +8,7 @@
 import os
 import re
 
-from pipeline import params as P, paths, studyfile
+from pipeline import code as pipeline_code, dvcsync, params as P, paths, studyfile, targets
 from pipeline.errors import PipelineError
 from pipeline.targets import final_targets
 
@@ -22,6 +22,12 @@ except PipelineError as err:
     raise WorkflowError(str(err)) from None
 
 
+# Under the default study, every job notes its DVC stage for the `onsuccess` commit.
+DVC_LEDGER = PARAMS == "params.yaml" and os.path.isdir(".dvc") and not os.environ.get("TASKHEAD_SKIP_DVC_COMMIT")
+if DVC_LEDGER:
+    os.environ[dvcsync.LEDGER_ENV] = str(dvcsync.LEDGER)
+
+
 include: "workflow/rules/common.smk"
 
 
@@ -29,7 +35,8 @@ GPU = gpu_per_job()
 CHECKPOINTS = {imp.checkpoint: name for name, imp in STUDY.imports.items()}
 
 wildcard_constraints:
-    tau=r"\d+",
+    seed=r"\d+",
+    pseed=r"\d+",
     setting="|".join(STUDY.settings) or "NONE",
     dataset="|".join(STUDY.datasets) or "NONE",
     name="|".join(STUDY.backbones) or "NONE",
@@ -45,8 +52,7 @@ rule all:
 
 
 onsuccess:
-    # Bring DVC's lock up to date, so that `dvc status` agrees with Snakemake. `dvc commit`
-    # re-links cached outputs (new mtimes), so Snakemake's records are then touched too.
-    if PARAMS == "params.yaml" and os.path.isdir(".dvc") and not os.environ.get("TASKHEAD_SKIP_DVC_COMMIT"):
-        shell("dvc commit --force --quiet && TASKHEAD_SKIP_DVC_COMMIT=1 snakemake --touch --nolock "
-              "--cores 1 --quiet all || echo 'warning: dvc commit failed; run it by hand' >&2")
+    # Bring DVC's lock up to date for the stages whose jobs ran (each job noted its stage in
+    # the ledger), so that `dvc status` agrees with Snakemake (pipeline/dvcsync.py).
+    if DVC_LEDGER:
+        shell("python -m pipeline.dvcsync || echo 'warning: dvc commit failed; run dvc commit by hand' >&2")

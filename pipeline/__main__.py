@@ -15,15 +15,19 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"the study's params file (default: ${PARAMS_ENV}, else params.yaml)")
     sub = p.add_subparsers(dest="stage", required=True)
     sub.add_parser("validate", help="check params.yaml and exit")
+    sub.add_parser("check", help="validate the params, then write each stage's code fingerprint (results/code/)")
     sub.add_parser("prepare", help="build one dataset once").add_argument("--dataset", required=True)
     sub.add_parser("fetch", help="download an imported checkpoint (or check it is there)").add_argument(
         "--name", required=True)
-    sub.add_parser("pretrain", help="PT: train or load one backbone").add_argument("--name", required=True)
+    s = sub.add_parser("pretrain", help="PT: train or load one backbone (default: at every pretraining seed)")
+    s.add_argument("--name", required=True)
+    s.add_argument("--seed", type=int, action="append", help="a pretraining seed of the study (repeatable)")
     sub.add_parser("probe", help="HP: one run per setting, heads saved at every tau").add_argument(
         "--setting", required=True)
     s = sub.add_parser("finetune", help="FT of a setting at the given taus (default: every tau of its grid)")
     s.add_argument("--setting", required=True)
     s.add_argument("--tau", type=int, action="append", help="a tau of the setting's grid (repeatable)")
+    s.add_argument("--seed", type=int, action="append", help="a replicate seed of the study (repeatable)")
     sub.add_parser("evaluate", help="scores, energy and z metrics of a setting at every tau").add_argument(
         "--setting", required=True)
     sub.add_parser("exchange", help="head exchange heat-map of one setting").add_argument("--setting", required=True)
@@ -31,25 +35,41 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="Table 1 of two revisions and their deltas")
     c.add_argument("rev_a", nargs="?", default="HEAD")
     c.add_argument("rev_b", nargs="?", default="WORKTREE", help="a git revision, or WORKTREE (default)")
-    sub.add_parser("gpus", help="print how many CUDA devices this machine has")
+    g = sub.add_parser("gpus", help="print how many CUDA devices this machine has (the driver's count: no torch)")
+    g.add_argument("--torch", action="store_true", help="ask torch instead (slower: it imports torch and CUDA)")
     sub.add_parser("targets", help="list the final files of the study, one per line")
     return p
 
 
-def main(argv=None) -> int:
+# Stages that end once their outputs are written (pipeline.atomic: closed, then renamed):
+# run as `python -m pipeline`, they exit without the interpreter's teardown (startup.exit_now).
+FAST_EXIT = ("pretrain", "probe", "finetune", "evaluate", "exchange")
+
+
+def main(argv=None, fast_exit: bool = False) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _dispatch(args)
+        status = _dispatch(args)
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if fast_exit and status == 0 and args.stage in FAST_EXIT:
+        from .startup import exit_now
+
+        exit_now(status)
+    return status
 
 
 def _dispatch(args) -> int:
     if args.stage == "gpus":
-        import torch
+        if args.torch:
+            import torch
 
-        print(torch.cuda.device_count() if torch.cuda.is_available() else 0)
+            print(torch.cuda.device_count() if torch.cuda.is_available() else 0)
+        else:
+            from .device import visible_gpus
+
+            print(visible_gpus())
         return 0
     if args.stage == "compare":
         from .stages import compare
@@ -63,6 +83,13 @@ def _dispatch(args) -> int:
         print(f"{args.params}: ok ({len(study.pretrain)} pretrain, {len(study.settings)} settings, "
               f"taus {study.taus})")
         return 0
+    if args.stage == "check":
+        from . import code
+        from .atomic import write_text
+
+        for name in code.STAGES:
+            write_text(code.fingerprint_file(name), code.fingerprint(name))
+        return 0
     if args.stage == "targets":
         from .targets import final_targets
 
@@ -72,6 +99,10 @@ def _dispatch(args) -> int:
         value = getattr(args, name, None)
         if value is not None and value not in pool:
             raise PipelineError(f"{args.params}: expected a {name} among {sorted(pool)}, found {value!r}")
+    allowed = study.pretrain_seeds if args.stage == "pretrain" else study.seeds
+    for seed in getattr(args, "seed", None) or []:
+        if seed not in allowed:
+            raise PipelineError(f"{args.params}: expected --seed {seed} among the study's seeds {allowed}")
     for tau in getattr(args, "tau", None) or []:
         grid = study.taus_of(args.setting)
         if tau not in grid:
@@ -95,13 +126,13 @@ def _dispatch(args) -> int:
     # the training jobs.
     stage = importlib.import_module(f"pipeline.stages.{args.stage}")
     if args.stage == "pretrain":
-        stage.run(study, args.name, rt)
+        stage.run(study, args.name, args.seed or study.pretrain_seeds, rt)
     elif args.stage == "finetune":
-        stage.run(study, args.setting, args.tau or study.taus_of(args.setting), rt)
+        stage.run(study, args.setting, args.seed or study.seeds, args.tau or study.taus_of(args.setting), rt)
     else:  # probe, evaluate, exchange
         stage.run(study, args.setting, rt)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(fast_exit=True))

@@ -8,8 +8,10 @@ import torch
 from pydantic import BaseModel
 
 from . import paths
+from .batchnorm import reestimate_bn
 from .checkpoints import load_strict, read_state
 from .families import get_family
+from .device import Runtime
 from .families.base import Family, Splits
 from .params import ImportCfg, PretrainCfg, SettingCfg, Study
 from .seeding import derive, seed_everything
@@ -17,8 +19,11 @@ from .seeding import derive, seed_everything
 
 @dataclass
 class Setting:
+    """One setting at one replicate seed (`seed`, one of the study's `seeds`)."""
+
     study: Study
     name: str
+    seed: int
 
     @property
     def cfg(self) -> SettingCfg:
@@ -42,10 +47,6 @@ class Setting:
     def data_cfg(self) -> BaseModel:
         return self.family.DataCfg(**self.study.data_cfg(self.cfg.data))
 
-    @property
-    def seed(self) -> int:
-        return self.study.seed
-
     def splits(self, augment: bool) -> Splits:
         return self.family.splits(read_prepared(self.cfg.data), self.data_cfg, augment)
 
@@ -54,28 +55,45 @@ class Setting:
         and its label-smoothed companion start from the same head and see the same draws)."""
         return derive(self.seed, purpose, self.cfg.pretrain, self.cfg.data, self.cfg.head.model_dump())
 
+    @property
+    def backbone_path(self):
+        return paths.backbone(self.cfg.pretrain, self.study.backbone_seed(self.seed))
+
     @cached_property
     def backbone_state(self) -> dict:
-        return read_state(paths.backbone(self.cfg.pretrain))
+        return read_state(self.backbone_path)
 
-    def parts(self, num_outputs: int):
-        """(backbone, head): the pretrained backbone loaded strictly, and a fresh head whose
-        initialisation (and that of re-initialised blocks) depends only on the seed."""
+    def parts(self, splits: Splits, rt: Runtime, bn: str | None = None):
+        """(backbone, head) on the job's device: the pretrained backbone loaded strictly, and
+        a fresh head whose initialisation (and that of re-initialised blocks) depends only
+        on the seed. With `bn` (default: the setting's) "target", the backbone's BatchNorm
+        statistics are re-estimated on the unaugmented downstream training split."""
         backbone = self.family.backbone(self.model_cfg)
-        load_strict(backbone, self.backbone_state, paths.backbone(self.cfg.pretrain))
+        load_strict(backbone, self.backbone_state, self.backbone_path)
         seed_everything(self.seed_for("head"))
-        return self.family.task_model(backbone, self.model_cfg, self.cfg.head, num_outputs)
+        backbone, head = self.family.task_model(backbone, self.model_cfg, self.cfg.head, splits.num_outputs)
+        backbone, head = rt.prepare(backbone), rt.prepare(head)
+        if (bn or self.cfg.bn) == "target":
+            loader = self.family.loader(splits.train_plain, self.cfg.hp.batch_size, False, self.seed_for("bn"),
+                                        rt.workers, rt.pin_memory)
+            with rt.autocast():  # the precision HP, FT and evaluation compute features in
+                reestimate_bn(backbone, loader, self.family, rt.device)
+        return backbone, head
 
     def row_labels(self) -> dict:
         """The descriptive columns of results/summary.csv for this setting."""
         return {"setting": self.name, "family": self.family.name, "pretrain": self.cfg.pretrain,
                 "downstream": self.data_cfg.dataset, "head": self.family.head_label(self.cfg.head), "eta_hp": self.cfg.hp.eta,
-                "eta_ft": self.cfg.ft.eta, "metric": self.family.metric, "seed": self.seed}
+                "eta_ft": self.cfg.ft.eta, "bn": self.cfg.bn, "metric": self.family.metric, "seed": self.seed}
 
 
 def read_prepared(dataset: str):
     """What the `prepare` stage saved for a dataset (trusted: this pipeline wrote it)."""
     return torch.load(paths.dataset(dataset), map_location="cpu", weights_only=False)
+
+
+def settings_at_seeds(study: Study, name: str) -> list[Setting]:
+    return [Setting(study, name, seed) for seed in study.seeds]
 
 
 def load_head(head: torch.nn.Module, path) -> None:

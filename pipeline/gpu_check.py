@@ -104,7 +104,7 @@ def workloads(study) -> dict[str, tuple]:
 
     out = {}
     for name in study.settings:
-        ctx = Setting(study, name)
+        ctx = Setting(study, name, study.seeds[0])  # the workload is the same at every seed
         for batch in {ctx.cfg.hp.batch_size, ctx.cfg.ft.batch_size}:
             out[gpu_hours.key_of(study, name, batch)] = (ctx.family, ctx.data_cfg, ctx.model_cfg, ctx.cfg.head, batch)
     for name, p in study.pretrain.items():
@@ -125,7 +125,7 @@ def _epoch_study(raw: dict, setting: str, hp_taus: list[int], ft_epochs: int) ->
     data = {**raw["datasets"][s["data"]], "download": False}
     s["hp"] = {**s["hp"], "taus": hp_taus}
     s["ft"] = {**s["ft"], "epochs": ft_epochs, "patience": ft_epochs}
-    return {"seed": 0, "device": raw.get("device", "auto"), "taus": hp_taus, "z_split": "train",
+    return {"seed": 0, "seeds": [0], "device": raw.get("device", "auto"), "taus": hp_taus, "z_split": "train",
             "datasets": {s["data"]: data}, "pretrain": {}, "exchange": {},
             "imports": {s["pretrain"]: {"family": backbone["family"], "model": backbone["model"],
                                         "checkpoint": str(RANDOM_BACKBONE)}},
@@ -149,22 +149,22 @@ def real_epochs(raw: dict, setting: str, rt, scale: float) -> dict:
         return validate(_epoch_study(raw, setting, hp_taus, ft_epochs), check_files=False)
 
     study = study_of([0, 1], 1)
-    ctx = Setting(study, setting)
+    ctx = Setting(study, setting, 0)
     sizes = {k: max(2, round(n * scale)) for k, n in gpu_hours.split_sizes(ctx.data_cfg).items()}
     save_torch(paths.dataset(ctx.cfg.data), ctx.family.synthetic(ctx.data_cfg, sizes,
                                                                   gpu_hours.num_outputs(ctx.data_cfg), 0))
     pre = study.imports[ctx.cfg.pretrain]
     save_torch(RANDOM_BACKBONE, get_family(pre.family).backbone(ctx.model_cfg).state_dict())
-    pretrain.run(study, ctx.cfg.pretrain, rt)
+    pretrain.run(study, ctx.cfg.pretrain, study.pretrain_seeds, rt)
     hp0 = timed(lambda: probe.run(study_of([0], 1), setting, rt))
     hp1 = timed(lambda: probe.run(study, setting, rt))
     ft = {}
     for epochs in (1, 2):
-        ft[epochs] = timed(lambda: finetune.run(study_of([0, 1], epochs), setting, [0], rt))
+        ft[epochs] = timed(lambda: finetune.run(study_of([0, 1], epochs), setting, [0], [0], rt))
         if epochs == 1:
-            first = torch.load(paths.ft_model(setting, 0), weights_only=False)["state_dict"]
-    finetune.run(study, setting, [0], rt)
-    again = torch.load(paths.ft_model(setting, 0), weights_only=False)["state_dict"]
+            first = torch.load(paths.ft_model(setting, 0, 0), weights_only=False)["state_dict"]
+    finetune.run(study, setting, [0], [0], rt)
+    again = torch.load(paths.ft_model(setting, 0, 0), weights_only=False)["state_dict"]
     same = all(torch.equal(first[k], again[k]) for k in first)
     hp_epoch, ft_epoch = hp1 - hp0, ft[2] - ft[1]
     return {"sizes": sizes, "hp_augment": ctx.cfg.hp.augment, "hp_epoch_s": hp_epoch, "ft_epoch_s": ft_epoch,

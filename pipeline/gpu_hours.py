@@ -4,8 +4,11 @@ paper's dataset sizes (Table 4 of the paper; OGB's scaffold splits; VOC 2012's l
 Every pass of the study is counted, as the stages make it: pretraining, HP (through the
 frozen backbone when `hp.augment`, else one feature pass and head epochs on cached
 features), FT with its per-epoch validation, evaluation (validation, test, the energy
-pass over the training split, and z over `z_split`), and the head exchange. FT is
-counted at its epoch cap: an upper bound, since early stopping ends most runs sooner.
+pass over the training split, and z over `z_split`), and the head exchange, once per
+replicate seed (`seeds`); pretraining once per pretraining seed. With `bn: target`, every
+job that builds the backbone first re-estimates its BatchNorm statistics (one evaluation
+pass over the training split). FT is counted at its epoch cap: an upper bound, since
+early stopping ends most runs sooner.
 """
 from __future__ import annotations
 
@@ -51,9 +54,12 @@ def workload_key(family: str, model: dict, size: int | None, head: str, batch: i
 
 
 def setting_hours(n: dict[str, int], taus: list[int], hp_augment: bool, ft_epochs: int,
-                  hp_rates: dict, ft_rates: dict, exchange: int, z_split: str = "train") -> dict:
-    """Seconds of one setting's HP, FT, evaluation and exchange (rates in samples/s):
-    hp_rates and ft_rates each hold `train`, `frozen`, `head` and `eval`."""
+                  hp_rates: dict, ft_rates: dict, exchange: int, z_split: str = "train",
+                  bn_target: bool = False) -> dict:
+    """Seconds of one setting's HP, FT, evaluation and exchange at one replicate seed
+    (rates in samples/s): hp_rates and ft_rates each hold `train`, `frozen`, `head` and
+    `eval`. `bn_target`: HP, each FT run and evaluation's z_0 first re-estimate the
+    BatchNorm statistics (one evaluation pass over the training split each)."""
     tau_max, tr, va, te = max(taus), n["train"], n["val"], n["test"]
     nz = n[z_split]
     if hp_augment:
@@ -63,6 +69,10 @@ def setting_hours(n: dict[str, int], taus: list[int], hp_augment: bool, ft_epoch
     ft = len(taus) * ft_epochs * (tr / ft_rates["train"] + va / ft_rates["eval"])
     evaluate = nz / ft_rates["eval"] + len(taus) * (va + te + tr + nz) / ft_rates["eval"]
     ex = exchange ** 2 * (tr + va) / ft_rates["eval"]
+    if bn_target:
+        hp += tr / hp_rates["eval"]
+        ft += len(taus) * tr / ft_rates["eval"]
+        evaluate += tr / ft_rates["eval"]
     return {"hp": hp, "ft": ft, "evaluate": evaluate, "exchange": ex}
 
 
@@ -70,11 +80,16 @@ def pretrain_seconds(n: dict[str, int], epochs: int, rates: dict) -> float:
     return epochs * (n["train"] / rates["train"] + n["val"] / rates["eval"])
 
 
-def key_of(study, setting: str, batch: int) -> str:
-    """The workload of a setting's HP or FT at `batch`."""
+def _setting(study, name: str):
+    """A setting's resolved configs (the same at every replicate seed)."""
     from .context import Setting
 
-    ctx = Setting(study, setting)
+    return Setting(study, name, study.seeds[0])
+
+
+def key_of(study, setting: str, batch: int) -> str:
+    """The workload of a setting's HP or FT at `batch`."""
+    ctx = _setting(study, setting)
     return workload_key(ctx.family.name, ctx.pre.model, getattr(ctx.data_cfg, "size", None),
                         ctx.family.head_label(ctx.cfg.head), batch)
 
@@ -100,13 +115,11 @@ def calibration(study, report: dict) -> dict[str, dict[str, float]]:
     """Per family, real-epoch rate / step rate for FT and HP, from the real epochs of
     gpu_check (data loading, validation and the stage's own work included); 1 where no
     real epoch of the family was measured."""
-    from .context import Setting
-
     out = {}
     for setting, e in report.get("epochs", {}).items():
         if setting not in study.settings:
             continue
-        ctx, n = Setting(study, setting), e["sizes"]
+        ctx, n = _setting(study, setting), e["sizes"]
         ft = _mixed(report["rates"][key_of(study, setting, ctx.cfg.ft.batch_size)], n, "ft")
         hp = _mixed(report["rates"][key_of(study, setting, ctx.cfg.hp.batch_size)], n,
                     "frozen" if e["hp_augment"] else "head")
@@ -115,22 +128,23 @@ def calibration(study, report: dict) -> dict[str, dict[str, float]]:
 
 
 def study_seconds(study, rates: dict, factors: dict) -> dict[str, dict[str, float]]:
-    """Seconds per setting (hp, ft, evaluate, exchange) and per pretraining, from step
-    rates, each divided by its family's real-epoch factor (1 if none)."""
-    from .context import Setting
-
+    """Seconds per setting (hp, ft, evaluate, exchange; every replicate seed) and per
+    pretraining (every pretraining seed), from step rates, each divided by its family's
+    real-epoch factor (1 if none)."""
     out = {}
+    seeds, pretrain_seeds = len(study.seeds), len(study.pretrain_seeds)
     for name, s in study.settings.items():
-        ctx = Setting(study, name)
+        ctx = _setting(study, name)
         f = factors.get(ctx.family.name, {"hp": 1.0, "ft": 1.0})
         secs = setting_hours(split_sizes(ctx.data_cfg), study.taus_of(name), s.hp.augment, s.ft.epochs,
                              rates[key_of(study, name, s.hp.batch_size)], rates[key_of(study, name, s.ft.batch_size)],
-                             len(study.exchange.get(name, [])), study.z_split)
-        out[name] = {k: v / (f["hp"] if k == "hp" else f["ft"]) for k, v in secs.items()}
+                             len(study.exchange.get(name, [])), study.z_split, bn_target=s.bn == "target")
+        out[name] = {k: seeds * v / (f["hp"] if k == "hp" else f["ft"]) for k, v in secs.items()}
     for name, p in study.pretrain.items():
         key, data = pretrain_workload(study, name)
         f = factors.get(p.family, {"ft": 1.0})["ft"]
-        out[f"pretrain {name}"] = {"pretrain": pretrain_seconds(split_sizes(data), p.epochs, rates[key]) / f}
+        out[f"pretrain {name}"] = {"pretrain": pretrain_seeds * pretrain_seconds(split_sizes(data), p.epochs,
+                                                                                 rates[key]) / f}
     return out
 
 
@@ -156,6 +170,10 @@ def markdown(study, report: dict) -> str:
                        for s, e in report.get("epochs", {}).items())
     rates = "\n".join(f"| {k} | " + " | ".join(f"{v[r]:,.0f}" for r in ("train", "frozen", "head", "eval")) + " |"
                       for k, v in report["rates"].items())
+    replicates = ""
+    if len(study.seeds) > 1 or len(study.pretrain_seeds) > 1:
+        replicates = (f"\nEvery setting is counted at its {len(study.seeds)} replicate seeds {study.seeds}, every "
+                      f"backbone trained here at its {len(study.pretrain_seeds)} pretraining seeds.\n")
     return f"""# GPU-hours of {report['params']} on {report['card']}
 
 Generated by `python -m pipeline.gpu_hours` from the measurements of `python -m pipeline.gpu_check`
@@ -167,7 +185,7 @@ against the step rates ({fac or 'no real epoch measured'}; families without one 
 rates).
 
 **Total: {total_raw:,.1f} GPU-hours from step rates, {total_cal:,.1f} calibrated by the real epochs.**
-
+{replicates}
 ## Real epochs
 
 {epochs or '_none measured_'}

@@ -191,5 +191,7 @@ def fit(model: nn.Module, family: Family, train_ds, val_ds, num_outputs: int, rt
                             "sched": sched.state_dict(), "state": state})
     if patience is not None:
         model.load_state_dict(state["best"]["weights"])
-    return {"history": state["history"], "best_epoch": state["best_epoch"] if patience else state["epoch"],
-            "epochs_run": state["epoch"]}
+    # Through JSON: entries restored from a resume file and fresh ones then pickle alike, so a
+    # resumed run saves the same bytes as an uninterrupted one.
+    return {"history": json.loads(json.dumps(state["history"])),
+            "best_epoch": state["best_epoch"] if patience else state["epoch"], "epochs_run": state["epoch"]}

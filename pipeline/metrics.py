@@ -25,11 +25,16 @@ def energy_sigmoid(q: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torc
     return diff.norm(dim=1), labelled.any(dim=1)
 
 
+def squared_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Per-sample ||a - b||^2, averaged over samples."""
+    return (a.double() - b.double()).pow(2).sum(1).mean().item()
+
+
 def feature_adaptation(z0: torch.Tensor, zT: torch.Tensor) -> dict[str, float]:
     """Per-sample ||zT - z0||^2, zT.z0, ||zT||^2 and cos(zT, z0), each averaged over samples."""
     z0, zT = z0.double(), zT.double()
     return {
-        "z_dist_sq": (zT - z0).pow(2).sum(1).mean().item(),
+        "z_dist_sq": squared_distance(zT, z0),
         "z_dot": (zT * z0).sum(1).mean().item(),
         "z_norm_sq": zT.pow(2).sum(1).mean().item(),
         "z_cos": F.cosine_similarity(zT, z0, dim=1, eps=1e-12).mean().item(),

@@ -9,13 +9,31 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError, field_validator,
+                      model_validator)
 
 from .errors import PipelineError
 
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegFloat = Annotated[float, Field(ge=0)]
-Eta = Annotated[float, Field(gt=0, le=1, description="label-smoothing eta in (0, 1]")]
+
+def _number(value):
+    """A real number as YAML writes it: no booleans (`true` is not a learning rate), and a
+    string only where YAML 1.1 leaves an exponent such as `1e-4` unparsed."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, found the boolean {value}")
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"expected a number, found the text {value!r}") from None
+    return value
+
+
+Real = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
+PositiveFloat = Annotated[Real, Field(gt=0)]
+NonNegFloat = Annotated[Real, Field(ge=0)]
+Eta = Annotated[Real, Field(gt=0, le=1, description="label-smoothing eta in (0, 1]")]
+Count = Annotated[int, Field(strict=True, gt=0)]
+NonNegInt = Annotated[int, Field(strict=True, ge=0)]
 
 
 class Strict(BaseModel):
@@ -28,11 +46,11 @@ class PretrainCfg(Strict):
     family: str
     model: dict
     data: str = Field(description="a name under `datasets`")
-    epochs: Annotated[int, Field(ge=0)] = 10
+    epochs: NonNegInt = 10
     lr: PositiveFloat = 0.01
-    batch_size: Annotated[int, Field(gt=0)] = 128
+    batch_size: Count = 128
     weight_decay: NonNegFloat = 5e-4
-    augment: bool = False
+    augment: StrictBool = False
 
 
 class ImportCfg(Strict):
@@ -51,11 +69,11 @@ class HeadCfg(Strict):
     blocks of the backbone into the head, re-initialised (the partial-backbone trick)."""
 
     kind: Literal["linear", "mlp"] = "linear"
-    hidden: Annotated[int, Field(gt=0)] = 256
-    reinit_blocks: Annotated[int, Field(ge=0, le=3)] = 0
+    hidden: Count = 256
+    reinit_blocks: Annotated[NonNegInt, Field(le=3)] = 0
 
 
-Taus = list[Annotated[int, Field(ge=0)]]
+Taus = list[NonNegInt]
 
 
 def _check_taus(taus: list[int] | None) -> list[int] | None:
@@ -72,10 +90,10 @@ class OptimCfg(Strict):
     """SGD with momentum 0.9 on targets eta * e_y + (1 - eta) * u."""
 
     lr: PositiveFloat
-    batch_size: Annotated[int, Field(gt=0)] = 128
+    batch_size: Count = 128
     eta: Eta = 1.0
     weight_decay: NonNegFloat = 0.0
-    augment: bool = False
+    augment: StrictBool = False
 
 
 class HPCfg(OptimCfg):
@@ -95,21 +113,41 @@ class FTCfg(OptimCfg):
     constant: the toy's 1e-4; none: VOC's "no learning rate scheduler", the same as
     constant); early stopping on validation after `patience` epochs without improvement."""
 
-    epochs: Annotated[int, Field(gt=0)]
-    patience: Annotated[int, Field(gt=0)] = 5
+    epochs: Count
+    patience: Count = 5
     schedule: Literal["cosine", "constant", "none"] = "cosine"
 
 
 class SettingCfg(Strict):
+    """`bn`: the BatchNorm running statistics HP, E_aie and z_0 use. `source`: the
+    pretrained backbone's (the paper's literal protocol); `target`: re-estimated on the
+    downstream training split before HP (no augmentation, gradient or weight change), so
+    that HP probes the features FT starts from."""
+
     pretrain: str
     data: str
     head: HeadCfg = HeadCfg()
+    bn: Literal["source", "target"] = "source"
     hp: HPCfg
     ft: FTCfg
 
 
+def _check_seeds(seeds: list[int]) -> list[int]:
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"expected a non-empty list of distinct seeds, found {seeds}")
+    return seeds
+
+
 class Study(Strict):
-    seed: int = 0
+    """`seed` fixes the data splits and (unless `replicate_pretrain`) pretraining; every HP,
+    FT and evaluation is replicated over `seeds` (head initialisation, data order,
+    augmentation, dropout) on the same pretrained backbone, as in the paper, whose
+    backbones are fixed checkpoints. With `replicate_pretrain`, each replicate seed also
+    pretrains its own backbone."""
+
+    seed: NonNegInt = 0
+    seeds: list[NonNegInt] = [0]
+    replicate_pretrain: StrictBool = False
     device: Literal["auto", "cpu", "cuda"] = "auto"
     taus: Taus
     z_split: Literal["train", "val", "test"] = "train"
@@ -123,6 +161,11 @@ class Study(Strict):
     @classmethod
     def _taus(cls, taus):
         return _check_taus(taus)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, seeds):
+        return _check_seeds(seeds)
 
     @model_validator(mode="after")
     def _references(self):
@@ -155,6 +198,15 @@ class Study(Strict):
         return self.settings[setting].hp.taus or self.taus
 
     @property
+    def pretrain_seeds(self) -> list[int]:
+        """The seeds each backbone is pretrained with."""
+        return list(self.seeds) if self.replicate_pretrain else [self.seed]
+
+    def backbone_seed(self, seed: int) -> int:
+        """The pretraining seed of the backbone that replicate `seed` starts from."""
+        return seed if self.replicate_pretrain else self.seed
+
+    @property
     def backbones(self) -> dict[str, PretrainCfg | ImportCfg]:
         """Every backbone a setting can start from: trained here or imported."""
         return {**self.pretrain, **self.imports}
@@ -177,7 +229,7 @@ def _format(err: ValidationError, source: str) -> str:
 
 def validate(raw: dict, source: str = "params.yaml", check_files: bool = True) -> Study:
     """Validate the whole study, family blocks included; raise PipelineError on bad input."""
-    from .families import get_family, known_families
+    from .families import get_config, known_families  # the families' config classes: no torch
 
     if not isinstance(raw, dict):
         raise PipelineError(f"{source}: expected a mapping at the top level, found {type(raw).__name__}")
@@ -191,18 +243,18 @@ def validate(raw: dict, source: str = "params.yaml", check_files: bool = True) -
         if fam not in known_families():
             problems.append(f"{source}: datasets.{name}.family: expected one of {known_families()}, found {fam!r}")
         else:
-            problems += _check(get_family(fam).DataCfg, study.data_cfg(name), f"datasets.{name}", source)
+            problems += _check(get_config(fam).DataCfg, study.data_cfg(name), f"datasets.{name}", source)
     for section, name, p in [("pretrain", n, p) for n, p in study.pretrain.items()] + \
             [("imports", n, p) for n, p in study.imports.items()]:
         if p.family not in known_families():
             problems.append(f"{source}: {section}.{name}.family: expected one of {known_families()}, found {p.family!r}")
             continue
-        problems += _check(get_family(p.family).ModelCfg, p.model, f"{section}.{name}.model", source)
+        problems += _check(get_config(p.family).ModelCfg, p.model, f"{section}.{name}.model", source)
         if check_files and section == "imports" and p.url is None and not Path(p.checkpoint).is_file():
             problems.append(f"{source}: imports.{name}.checkpoint: expected an existing file, found {p.checkpoint!r}")
     for name, s in study.settings.items():
         fam, pre = study.datasets[s.data].get("family"), study.backbones[s.pretrain].family
-        if fam in known_families() and pre != fam and pre not in get_family(fam).backbone_from:
+        if fam in known_families() and pre != fam and pre not in get_config(fam).backbone_from:
             problems.append(f"{source}: settings.{name}.data: expected a dataset of family {pre!r} (the family of "
                             f"its pretrain {s.pretrain!r}), found {s.data!r} of family {fam!r}")
     if problems:
@@ -222,13 +274,9 @@ PARAMS_ENV = "TASKHEAD_PARAMS"  # the study file of the CLI when --params is not
 
 
 def read_raw(path: str | Path = "params.yaml"):
-    path = Path(path)
-    if not path.is_file():
-        raise PipelineError(f"{path}: expected a params file, found nothing at that path")
-    try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise PipelineError(f"{path}: expected valid YAML, found a syntax error: {err}") from None
+    from .yamlfile import read  # UTF-8 only, duplicate keys refused, one-line errors
+
+    return read(path, what="params file")
 
 
 def load(path: str | Path = "params.yaml", check_files: bool = True) -> Study:
@@ -237,18 +285,23 @@ def load(path: str | Path = "params.yaml", check_files: bool = True) -> Study:
 
 # Which params keys each stage reads. dvc.yaml lists exactly these (a test checks it),
 # and the Snakefile passes their values as rule params, so both tools rerun the same jobs.
+# `seeds` stands for the replicate seeds a job covers: DVC's stages cover them all, while
+# Snakemake's per-seed jobs leave the list out (a new seed adds jobs, it reruns none).
 STAGE_KEYS = {
     "prepare": ["seed", "datasets.{dataset}"],
-    "pretrain": ["seed", "pretrain.{pretrain}"],
+    "pretrain": ["seed", "seeds", "replicate_pretrain", "pretrain.{pretrain}"],
     "import": ["imports.{pretrain}"],
     "fetch": ["imports.{pretrain}"],
-    "probe": ["seed", "taus", "settings.{setting}.data", "settings.{setting}.head", "settings.{setting}.hp"],
-    "finetune": ["seed", "taus", "settings.{setting}.data", "settings.{setting}.head", "settings.{setting}.hp",
-                 "settings.{setting}.ft"],
-    "evaluate": ["seed", "z_split", "settings.{setting}"],
-    "exchange": ["seed", "exchange.{setting}", "settings.{setting}.data", "settings.{setting}.head"],
-    "aggregate": ["taus", "settings"],
+    "probe": ["seed", "seeds", "replicate_pretrain", "taus", "settings.{setting}.data", "settings.{setting}.head",
+              "settings.{setting}.bn", "settings.{setting}.hp"],
+    "finetune": ["seed", "seeds", "replicate_pretrain", "taus", "settings.{setting}.data", "settings.{setting}.head",
+                 "settings.{setting}.bn", "settings.{setting}.hp", "settings.{setting}.ft"],
+    "evaluate": ["seed", "seeds", "replicate_pretrain", "z_split", "settings.{setting}"],
+    "exchange": ["seed", "seeds", "replicate_pretrain", "exchange.{setting}", "settings.{setting}.data",
+                 "settings.{setting}.head", "settings.{setting}.bn"],
+    "aggregate": ["seeds", "taus", "settings"],
 }
+PER_SEED_KEYS = ("seeds",)  # what a Snakemake job of one replicate seed leaves out
 
 
 def stage_keys(stage: str, **names) -> list[str]:

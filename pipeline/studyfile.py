@@ -14,7 +14,7 @@ import yaml
 
 from .atomic import write_text
 from .errors import PipelineError
-from .params import read_raw
+from .params import read_raw  # pipeline.yamlfile.read: duplicate keys, bad bytes and syntax, one line each
 
 CONTROL = ("params", "gpu_per_job")  # config keys of the workflow itself, not of the study
 OVERRIDDEN = Path(".snakemake") / "taskhead"
@@ -39,7 +39,8 @@ def resolve(config: dict, configfiles: list) -> tuple[str, dict]:
         raise PipelineError(f"--configfile {files[0]} and --config params={config['params']}: expected one study, "
                             "found two")
     overrides = {k: v for k, v in config.items() if k not in CONTROL}
-    if files:  # Snakemake has loaded the file into `config` and laid --config on it already
+    if files:  # Snakemake has loaded the file into `config` and laid --config on it already, but with
+        # a loader that keeps the last of two equal keys: re-read it with ours (pipeline.yamlfile)
         path, raw = files[0], read_raw(files[0])
         effective = overrides
     else:

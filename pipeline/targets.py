@@ -1,13 +1,23 @@
 """The study's job graph as file lists, shared by the Snakefile and the tests."""
 from __future__ import annotations
 
-from . import paths
+from . import code, paths
 from .params import Study
+
+
+def backbones_of(study: Study, setting: str) -> list:
+    """The backbone files a setting's replicates start from."""
+    pretrain = study.settings[setting].pretrain
+    return [paths.backbone(pretrain, s) for s in dict.fromkeys(study.backbone_seed(x) for x in study.seeds)]
+
+
+def ft_dirs(study: Study, setting: str) -> list:
+    return [paths.ft_seed_dir(setting, s) for s in study.seeds]
 
 
 def final_targets(study: Study) -> list:
     """The results, and the finetuned checkpoints too: the result tables are committed to
     git, so on a fresh clone only the missing checkpoints make Snakemake run the study."""
-    return [*paths.AGGREGATE_OUTS, *(paths.exchange(s, ext) for s in study.exchange for ext in ("csv", "png")),
+    return [*paths.AGGREGATE_OUTS, *(code.fingerprint_file(s) for s in code.STAGES), *(paths.exchange(s, ext) for s in study.exchange for ext in ("csv", "png")),
             *(paths.curves(s) for s in study.settings),
-            *(paths.ft_model(s, t) for s in study.settings for t in study.taus_of(s))]
+            *(d for s in study.settings for d in ft_dirs(study, s))]

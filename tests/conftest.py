@@ -74,12 +74,17 @@ def sh(cmd: list[str], cwd, check=True, env=None) -> subprocess.CompletedProcess
 
 @pytest.fixture
 def project(tmp_path):
-    """A scratch copy of the workflow (Snakefile, dvc.yaml, rules) in a new git + DVC repo,
-    with the tiny study as its params.yaml."""
-    for name in ("Snakefile", "dvc.yaml", "workflow", "envs", ".gitignore", ".dvcignore"):
+    """A scratch copy of the workflow (Snakefile, dvc.yaml, rules, and the package, whose
+    code is a dependency of the stages) in a new git + DVC repo, with the tiny study as its
+    params.yaml."""
+    for name in ("Snakefile", "dvc.yaml", "workflow", "envs", ".gitignore", ".dvcignore", "pipeline",
+                 "requirements.txt"):
         src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
-    write_params(tmp_path / "params.yaml", tiny_study())
+        if src.is_dir():
+            shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, tmp_path / name)
+    write_params(tmp_path / "params.yaml", {**tiny_study(), "seeds": [0, 1]})
     sh(["git", "init", "-q"], tmp_path)
     sh(["git", "config", "user.email", "t@example.org"], tmp_path)
     sh(["git", "config", "user.name", "test"], tmp_path)

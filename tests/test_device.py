@@ -93,3 +93,34 @@ def test_a_cuda_job_asks_for_deterministic_kernels(tmp_path, monkeypatch, capsys
     assert capsys.readouterr().err.strip().splitlines() == [
         "[device] warning: upsample_bilinear2d_backward_out_cuda has no deterministic CUDA kernel; "
         "runs may differ in the last digits"]
+
+
+@pytest.mark.parametrize("visible, expected", [
+    (None, 4), ("", 0), ("0,2", 2), ("1gpu,3", 2), ("0,-1,2", 1), ("0,0", 0), ("5", 0), ("2,7,1", 1),
+    ("GPU-aaa,GPU-bbb", 2), ("MIG-aaa", 1),
+])
+def test_visible_gpus_reads_cuda_visible_devices_as_cuda_does(monkeypatch, visible, expected):
+    monkeypatch.setattr(device, "_driver_gpus", lambda: 4)
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    assert device.visible_gpus() == expected
+
+
+def test_no_driver_no_gpus(monkeypatch, tmp_path):
+    monkeypatch.setattr(device.shutil, "which", lambda name: None)
+    monkeypatch.setattr(device, "NVIDIA_PROC", tmp_path / "none")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    assert device.visible_gpus() == 0
+
+
+def test_deterministic_cuda_without_torchs_compiler():
+    import subprocess
+    import sys
+
+    code = ("import sys, torch\nfrom pipeline import device\ndevice.deterministic_cuda()\n"
+            "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),"
+            " torch.backends.cudnn.deterministic, 'torch._inductor' in sys.modules, 'torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True", "True", "False", "False"]

@@ -23,7 +23,7 @@ def r50_file(tmp_path_factory):
 
 
 def _study(entry):
-    raw = tiny_study()
+    raw = {**tiny_study(), "seeds": [0]}
     raw["imports"] = {"sup_in": {"family": "classification", "model": {"arch": "resnet", "depth": 50}, **entry}}
     return validate(raw)
 
@@ -31,8 +31,8 @@ def _study(entry):
 def test_fetch_then_import_loads_every_key(in_tmp, r50_file):
     study = _study({"checkpoint": "ckpt/r50.pth", "url": r50_file.as_uri(), "md5": digest(r50_file)})
     fetch.run(study, "sup_in")
-    pretrain.run(study, "sup_in", CPU)
-    saved = torch.load(paths.backbone("sup_in"))["state_dict"]
+    pretrain.run(study, "sup_in", study.pretrain_seeds, CPU)
+    saved = torch.load(paths.backbone("sup_in", study.seed))["state_dict"]
     source = torch.load(r50_file)
     assert set(saved) == set(source) - {"fc.weight", "fc.bias"}
     assert all(torch.equal(saved[k], source[k]) for k in saved)
@@ -46,8 +46,8 @@ def test_fetch_checks_the_md5(in_tmp, r50_file):
 
 
 def test_a_wrong_architecture_is_refused_with_its_keys(in_tmp, r50_file):
-    raw = tiny_study()
+    raw = {**tiny_study(), "seeds": [0]}
     raw["imports"] = {"r18": {"family": "classification", "model": {"arch": "resnet", "depth": 18},
                               "checkpoint": str(r50_file)}}
     with pytest.raises(PipelineError, match="unexpected keys: .*layer1.0.conv3.weight"):
-        pretrain.run(validate(raw), "r18", CPU)
+        pretrain.run(validate(raw), "r18", [0], CPU)

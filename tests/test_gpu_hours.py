@@ -28,6 +28,34 @@ def test_setting_hours_by_hand():
     assert augmented["hp"] == pytest.approx(2 * 100 / 20 + 100 / 100)
 
 
+def test_bn_target_adds_one_pass_over_train_per_backbone_built():
+    n = {"train": 100, "val": 10, "test": 20}
+    source = gpu_hours.setting_hours(n, [0, 2], False, 3, RATES, RATES, exchange=2)
+    target = gpu_hours.setting_hours(n, [0, 2], False, 3, RATES, RATES, exchange=2, bn_target=True)
+    assert {k: target[k] - source[k] for k in source} == pytest.approx(
+        {"hp": 100 / 100, "ft": 2 * 100 / 100, "evaluate": 100 / 100, "exchange": 0.0})
+
+
+@pytest.mark.parametrize("replicate_pretrain", [False, True])
+def test_every_replicate_seed_is_counted(replicate_pretrain):
+    """Settings cost once per replicate seed; pretraining once per pretraining seed."""
+    from conftest import tiny_study
+    from pipeline.params import validate
+
+    raw = tiny_study()
+    raw["datasets"]["digits8"]["dataset"] = "mnist"  # a dataset of known size
+    study = validate(raw, check_files=False)
+    rates = {gpu_hours.key_of(study, s, 128): RATES for s in raw["settings"]}
+    rates[gpu_hours.pretrain_workload(study, "mlp")[0]] = RATES
+    one = gpu_hours.study_seconds(validate({**raw, "seeds": [0]}, check_files=False), rates, {})
+    three = gpu_hours.study_seconds(validate({**raw, "seeds": [0, 1, 2], "replicate_pretrain": replicate_pretrain},
+                                             check_files=False), rates, {})
+    for name in raw["settings"]:
+        assert three[name] == pytest.approx({k: 3 * v for k, v in one[name].items()})
+    pretrain_runs = 3 if replicate_pretrain else 1
+    assert three["pretrain mlp"]["pretrain"] == pytest.approx(pretrain_runs * one["pretrain mlp"]["pretrain"])
+
+
 def test_split_sizes_follow_table_4():
     flowers = gpu_hours.split_sizes(DataCfg(dataset="flowers102", val_fraction=0.1))
     assert flowers == {"train": 5534, "val": 615, "test": 2040}
@@ -53,7 +81,7 @@ def test_the_readme_quotes_the_committed_measurements():
 def test_gpu_check_smoke_on_the_cpu(tmp_path):
     """The real stages on synthetic data of the toy's shape: rates, real epochs, repeatability."""
     study = {
-        "seed": 0, "device": "cpu", "taus": [0, 1], "z_split": "train", "imports": {},
+        "seed": 0, "seeds": [0], "device": "cpu", "taus": [0, 1], "z_split": "train", "imports": {},
         "datasets": {"mnist28": {"family": "classification", "dataset": "mnist", "size": 28, "val_fraction": 0.1},
                      "m012": {"family": "classification", "dataset": "mnist012", "size": 28, "n_per_class": 1000}},
         "pretrain": {"toy_mnist": {"family": "classification", "data": "mnist28", "epochs": 1,

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from pipeline.metrics import energy_sigmoid, energy_softmax, feature_adaptation
+from pipeline.metrics import energy_sigmoid, energy_softmax, feature_adaptation, squared_distance
 
 
 def test_label_smoothing_is_eta_e_y_plus_uniform():
@@ -52,3 +52,12 @@ def test_feature_adaptation_is_per_sample_not_per_batch():
     z0 = torch.zeros(2, 3)
     zT = torch.tensor([[1.0, 0, 0], [-1.0, 0, 0]])
     assert feature_adaptation(z0, zT)["z_dist_sq"] == pytest.approx(1.0)
+
+
+def test_squared_distance_by_hand():
+    # per sample: ||(3, 4)||^2 = 25 and ||(0, 1)||^2 = 1 -> mean 13; symmetric; float64 sums
+    a = torch.tensor([[3.0, 4.0], [1.0, 1.0]])
+    b = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    assert squared_distance(a, b) == squared_distance(b, a) == 13.0
+    assert squared_distance(a, a) == 0.0
+    assert squared_distance(b, a) == feature_adaptation(a, b)["z_dist_sq"]

@@ -13,6 +13,7 @@ import torch
 import yaml
 from ogb_fixture import SMILES, TASKS, write_ogb_fixture
 
+from pipeline import paths
 from pipeline.__main__ import main
 from pipeline.data import molecules as data
 from pipeline.errors import PipelineError
@@ -217,7 +218,7 @@ def test_tiny_end_to_end(in_tmp, one_thread):
     write_ogb_fixture(tmp_path / "ogb", "ogbg-moltox21")
     write_csv(tmp_path / "pre.csv", data.read_smiles_file(data._package_file(*data.SHIPPED["nci5k"]))[:40])
     params = {
-        "seed": 0, "device": "cpu", "taus": [0, 1, 2], "z_split": "train", "exchange": {}, "imports": {},
+        "seed": 0, "seeds": [0], "device": "cpu", "taus": [0, 1, 2], "z_split": "train", "exchange": {}, "imports": {},
         "datasets": {
             "pre": {"family": "molecules", "dataset": "csv", "path": str(tmp_path / "pre.csv"), "split": "random"},
             "tox": {"family": "molecules", "dataset": "ogbg-moltox21", "root": str(tmp_path / "ogb")}},
@@ -232,9 +233,13 @@ def test_tiny_end_to_end(in_tmp, one_thread):
                  ["probe", "--setting", "tox_ls"], ["finetune", "--setting", "tox_ls"],
                  ["evaluate", "--setting", "tox_ls"], ["aggregate"]):
         assert main(["--params", "params.yaml", *argv]) == 0, argv
-    summary = pd.read_csv("results/summary.csv")
-    assert set(summary["family"]) == {"molecules"} and set(summary["metric"]) == {"roc_auc"}
-    assert summary["tau"].tolist() == [0, 1, 2]
-    assert np.isfinite(summary[["val_score", "test_score", "energy", "hp_train_acc", "z_dist_sq"]].to_numpy()).all()
-    log = json.loads(Path("runs/tox_ls/hp/log.json").read_text())["taus"]
-    assert [r["tau"] for r in log] == [0, 1, 2]
+    for path in paths.AGGREGATE_OUTS:
+        assert path.is_file(), path
+    rows = pd.DataFrame(json.loads(paths.evaluation("tox_ls").read_text()))
+    assert set(rows["family"]) == {"molecules"} and set(rows["metric"]) == {"roc_auc"}
+    assert rows["tau"].tolist() == [0, 1, 2] and set(rows["seed"]) == {0}
+    # the GCN normalises every layer (BatchNorm): the statistics part is split off
+    assert np.isfinite(rows[["val_score", "test_score", "energy", "hp_train_acc", "z_dist_sq", "z_stats_dist_sq",
+                             "z_weights_dist_sq"]].to_numpy()).all()
+    [run] = json.loads(Path("runs/tox_ls/hp/log.json").read_text())["runs"]
+    assert run["seed"] == 0 and [r["tau"] for r in run["taus"]] == [0, 1, 2]

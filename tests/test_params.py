@@ -38,6 +38,17 @@ def _bad(mutate):
     (lambda s: s["settings"]["toy"]["ft"].update(schedule="step"), "settings.toy.ft.schedule"),
     (lambda s: s["settings"]["toy"]["hp"].update(taus=[0, 8, 4]), "settings.toy.hp.taus: expected strictly"),
     (lambda s: s["settings"]["toy"]["hp"].update(taus=[]), "settings.toy.hp.taus: expected a non-empty"),
+    # values that a lax parser would take: a boolean, an infinity, a float where a count goes
+    (lambda s: s["settings"]["toy"]["hp"].update(lr=True), "settings.toy.hp.lr: expected a number, found the boolean"),
+    (lambda s: s["settings"]["toy"]["ft"].update(lr=float("inf")), "settings.toy.ft.lr: Input should be a finite"),
+    (lambda s: s["settings"]["toy"]["ft"].update(lr="fast"), "settings.toy.ft.lr: expected a number, found the text"),
+    (lambda s: s["settings"]["toy"]["ft"].update(epochs=2.5), "settings.toy.ft.epochs: Input should be a valid integer"),
+    (lambda s: s["settings"]["toy"]["hp"].update(augment="yes"), "settings.toy.hp.augment"),
+    (lambda s: s.update(seed=-1), "seed: Input should be greater than or equal to 0"),
+    (lambda s: s.update(seeds=[0, 0]), "seeds: expected a non-empty list of distinct seeds"),
+    (lambda s: s.update(seeds=[]), "seeds: expected a non-empty list"),
+    (lambda s: s.update(replicate_pretrain="no"), "replicate_pretrain"),
+    (lambda s: s["settings"]["toy"].update(bn="running"), "settings.toy.bn"),
     (lambda s: s["settings"]["toy"]["ft"].update(taus=[0, 1]), "settings.toy.ft.taus: Extra inputs"),
     (lambda s: s["datasets"]["d012"].update(normalize="cifar"), "datasets.d012.normalize"),
 ])

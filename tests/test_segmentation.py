@@ -26,7 +26,7 @@ CPU = Runtime(torch.device("cpu"))
 LN3 = math.log(3.0)
 
 STUDY = {
-    "seed": 0, "device": "cpu", "taus": [0, 1], "z_split": "train", "imports": {}, "exchange": {},
+    "seed": 0, "seeds": [0], "device": "cpu", "taus": [0, 1], "z_split": "train", "imports": {}, "exchange": {},
     "datasets": {
         "tex": {"family": "classification", "dataset": "textures", "size": 32, "channels": 3, "classes": 3,
                 "crop": 40, "n_per_class": 10},
@@ -56,9 +56,14 @@ def study(in_tmp):
     """The tiny study in a scratch directory: scenes prepared, a pretrained backbone file written."""
     s = validate(STUDY)
     prepare.run(s, "scenes")
-    paths.backbone("enc").parent.mkdir(parents=True)
-    torch.save({"state_dict": random_backbone()}, paths.backbone("enc"))
+    paths.backbone("enc", 0).parent.mkdir(parents=True)
+    torch.save({"state_dict": random_backbone()}, paths.backbone("enc", 0))
     return s
+
+
+def parts(study, **kw):
+    ctx = Setting(study, "seg", 0)
+    return ctx.parts(ctx.splits(augment=False), CPU, **kw)
 
 
 # ---- data ---------------------------------------------------------------------------
@@ -128,8 +133,8 @@ def test_model_is_smp_deeplabv3_at_output_stride_8():
 
 
 def test_setting_loads_the_pretrained_encoder_key_by_key(study):
-    backbone, _ = Setting(study, "seg").parts(3)
-    pretrained = torch.load(paths.backbone("enc"))["state_dict"]
+    backbone, _ = parts(study)
+    pretrained = torch.load(paths.backbone("enc", 0))["state_dict"]
     loaded = backbone.state_dict()
     assert set(loaded) == set(pretrained)
     for key, value in pretrained.items():
@@ -137,10 +142,10 @@ def test_setting_loads_the_pretrained_encoder_key_by_key(study):
 
 
 def test_a_mismatched_encoder_checkpoint_is_a_clear_error(study):
-    torch.save({"state_dict": random_backbone(depth=18)}, paths.backbone("enc"))
+    torch.save({"state_dict": random_backbone(depth=18)}, paths.backbone("enc", 0))
     with pytest.raises(PipelineError, match=r"unexpected keys: layer1\.1\.") as err:
-        Setting(study, "seg").parts(3)
-    assert str(paths.backbone("enc")) in str(err.value)
+        parts(study)
+    assert str(paths.backbone("enc", 0)) in str(err.value)
     with pytest.raises(PipelineError, match="torchvision's stem"):
         SEG.backbone(ModelCfg(arch="resnet", depth=18, cifar_stem=True))
 
@@ -185,18 +190,20 @@ def test_probe_keeps_the_encoder_frozen(study, monkeypatch, augment):
     s = validate(raw)
     made, original = [], Setting.parts
 
-    def parts(self, n):
-        made.append(original(self, n))
+    def parts(self, *a, **k):
+        made.append(original(self, *a, **k))
         return made[-1]
 
     monkeypatch.setattr(Setting, "parts", parts)
     probe.run(s, "seg", CPU)
     encoder = made[0][0]
     assert not encoder.training and not any(p.requires_grad for p in encoder.parameters())
-    pretrained = torch.load(paths.backbone("enc"))["state_dict"]
+    pretrained = torch.load(paths.backbone("enc", 0))["state_dict"]
     for key, value in encoder.state_dict().items():
         assert torch.equal(value, pretrained[key]), key
-    log = json.loads(paths.hp_log("seg").read_text())["taus"]
+    [run] = json.loads(paths.hp_log("seg").read_text())["runs"]
+    assert run["seed"] == 0
+    log = run["taus"]
     assert [r["tau"] for r in log] == [0, 1] and all(0 <= r["hp_train_acc"] <= 1 for r in log)
 
 
@@ -211,6 +218,9 @@ def test_command_line_chain(tmp_path):
         run_cli(*args, cwd=tmp_path)
     [row] = json.loads((tmp_path / paths.evaluation("seg")).read_text())
     assert (row["family"], row["metric"], row["tau"]) == ("segmentation", "miou", 1)
-    for key in ("hp_train_acc", "energy", "val_score", "test_score", "z_dist_sq", "z_dot", "z_norm_sq", "z_cos"):
+    assert (row["seed"], row["bn"]) == (0, "source")
+    assert (tmp_path / paths.ft_model("seg", 0, 1)).is_file() and (tmp_path / paths.backbone("enc", 0)).is_file()
+    for key in ("hp_train_acc", "energy", "val_score", "test_score", "z_dist_sq", "z_dot", "z_norm_sq", "z_cos",
+                "z_stats_dist_sq", "z_weights_dist_sq"):  # a ResNet encoder: BatchNorm statistics to split off
         assert math.isfinite(row[key]), key
     assert 0 <= row["test_score"] <= 1 and 0 <= row["hp_train_acc"] <= 1

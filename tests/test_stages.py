@@ -1,5 +1,6 @@
 """The stages on the tiny toy study, run in-process in a scratch directory."""
 import json
+import math
 
 import pytest
 import torch
@@ -14,38 +15,53 @@ from pipeline.stages import aggregate, evaluate, exchange, finetune, prepare, pr
 CPU = Runtime(torch.device("cpu"))
 
 
+def tiny(seeds=(0,), **top) -> dict:
+    """The tiny study at the given replicate seeds."""
+    return {**tiny_study(), "seeds": list(seeds), **top}
+
+
 def _prepare_and_pretrain(study):
     for name in study.datasets:
         prepare.run(study, name)
     for name in study.pretrain:
-        pretrain.run(study, name, CPU)
+        pretrain.run(study, name, study.pretrain_seeds, CPU)
 
 
 @pytest.fixture
 def study(in_tmp):
-    s = validate(tiny_study())
+    s = validate(tiny())
     _prepare_and_pretrain(s)
     return s
+
+
+def state(path) -> dict:
+    return torch.load(path, weights_only=False)["state_dict"]
+
+
+def same_state(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_whole_chain_writes_every_output(study):
     for setting in study.settings:
         probe.run(study, setting, CPU)
-        finetune.run(study, setting, study.taus_of(setting), CPU)
+        finetune.run(study, setting, study.seeds, study.taus_of(setting), CPU)
         rows = evaluate.run(study, setting, CPU)
-        assert [r["tau"] for r in rows] == study.taus
+        assert [(r["seed"], r["tau"]) for r in rows] == [(0, t) for t in study.taus]
         for r in rows:
+            assert (r["setting"], r["bn"], r["ft_epochs"]) == (setting, "source", 2)
+            assert r["stopped_early"] == (r["epochs_run"] < 2)
             for key in ("val_score", "test_score", "energy", "z_dist_sq", "z_dot", "z_norm_sq", "z_cos", "hp_train_acc"):
-                assert r[key] == r[key], key  # finite, not NaN
-    exchange.run(study, "toy", CPU)
-    summary = aggregate.run(study)
-    assert len(summary) == len(study.settings) * len(study.taus)
+                assert math.isfinite(r[key]), key
+            # the MLP toy has no BatchNorm: no statistics part of the feature change
+            assert math.isnan(r["z_stats_dist_sq"]) and math.isnan(r["z_weights_dist_sq"])
+            assert (paths.curves(setting) / f"seed0_tau{r['tau']}.csv").is_file()
+        assert rows[0]["energy"] > rows[-1]["energy"]  # HP lowers the energy left for FT
+    table = exchange.run(study, "toy", CPU)
+    assert set(table["seed"]) == {0} and len(table) == 2 * 2 * 2  # split x backbone tau x head tau
+    aggregate.run(study)
     for path in paths.AGGREGATE_OUTS + [paths.exchange("toy", "csv"), paths.exchange("toy", "png")]:
         assert path.is_file() and path.stat().st_size > 0, path
-    table = paths.TABLE1.read_text()
-    for row in ("HP-train-acc", "HP0-FT", "HPmax-FT", "HPtau*-FT", "lsHPmax-FT"):
-        assert row in table
-    assert summary.loc[summary.tau == 0, "energy"].gt(summary.loc[summary.tau == 2, "energy"].values).all()
 
 
 def test_probe_freezes_the_backbone_for_real(study, monkeypatch):
@@ -60,7 +76,7 @@ def test_probe_freezes_the_backbone_for_real(study, monkeypatch):
 
     monkeypatch.setattr(classification, "mlp_backbone", with_bn)
     study.pretrain["mlp"].__dict__["epochs"] = 1
-    pretrain.run(study, "mlp", CPU)
+    pretrain.run(study, "mlp", study.pretrain_seeds, CPU)
     seen = {}
     real_freeze = loop.freeze
 
@@ -82,22 +98,21 @@ def test_probe_freezes_the_backbone_for_real(study, monkeypatch):
 def test_one_hp_run_gives_the_heads_of_separate_runs(study):
     """The head at tau = 2 of the grid [0, 1, 2] equals that of a run over [0, 2] alone."""
     probe.run(study, "toy", CPU)
-    long_run = torch.load(paths.hp_head("toy", 2))["state_dict"]
-    short = validate({**tiny_study(), "taus": [0, 2], "exchange": {}})
+    long_run = state(paths.hp_head("toy", 0, 2))
+    short = validate(tiny(taus=[0, 2], exchange={}))
     probe.run(short, "toy", CPU)
-    again = torch.load(paths.hp_head("toy", 2))["state_dict"]
-    assert all(torch.equal(long_run[k], again[k]) for k in long_run)
-    log = json.loads(paths.hp_log("toy").read_text())["taus"]
-    assert [r["tau"] for r in log] == [0, 2]
+    assert same_state(long_run, state(paths.hp_head("toy", 0, 2)))
+    [run] = json.loads(paths.hp_log("toy").read_text())["runs"]
+    assert run["seed"] == 0 and [r["tau"] for r in run["taus"]] == [0, 2]
 
 
 def test_cached_and_uncached_hp_agree(study):
     """HP from cached features equals HP through the frozen backbone (no augmentation)."""
     probe.run(study, "toy", CPU)
-    cached = torch.load(paths.hp_head("toy", 2))["state_dict"]
-    ctx = Setting(study, "toy")
+    cached = state(paths.hp_head("toy", 0, 2))
+    ctx = Setting(study, "toy", 0)
     splits = ctx.splits(augment=False)
-    backbone, head = ctx.parts(splits.num_outputs)
+    backbone, head = ctx.parts(splits, CPU)
     backbone = loop.freeze(backbone)
     opt = loop.sgd(head.parameters(), ctx.cfg.hp.lr, 0.0)
     from pipeline.seeding import derive
@@ -115,8 +130,8 @@ def test_interrupted_finetune_resumes(study, monkeypatch, capsys):
     probe.run(study, "toy", CPU)
     cfg = study.settings["toy"].ft
     cfg.__dict__.update(epochs=4, patience=10)
-    finetune.run(study, "toy", [1], CPU)
-    whole = torch.load(paths.ft_model("toy", 1))
+    finetune.run(study, "toy", [0], [1], CPU)
+    whole = torch.load(paths.ft_model("toy", 0, 1))
 
     calls = {"n": 0}
     real = loop.train_epoch
@@ -128,43 +143,44 @@ def test_interrupted_finetune_resumes(study, monkeypatch, capsys):
         return real(*a, **k)
 
     monkeypatch.setattr(loop, "train_epoch", dies_in_epoch_3)
-    paths.ft_model("toy", 1).unlink()
+    out = paths.ft_model("toy", 0, 1)
+    out.unlink()
     with pytest.raises(KeyboardInterrupt):
-        finetune.run(study, "toy", [1], CPU)
-    assert paths.resume_of(paths.ft_model("toy", 1)).is_file() and not paths.ft_model("toy", 1).exists()
+        finetune.run(study, "toy", [0], [1], CPU)
+    assert paths.resume_of(out).is_file() and not out.exists()
+    assert paths.resume_of(out).is_relative_to(paths.RUNS / "resume")  # outside every declared output
     monkeypatch.setattr(loop, "train_epoch", real)
     capsys.readouterr()
-    finetune.run(study, "toy", [1], CPU)
+    finetune.run(study, "toy", [0], [1], CPU)
     assert "resumed_from_epoch=2" in capsys.readouterr().err
-    resumed = torch.load(paths.ft_model("toy", 1))
+    resumed = torch.load(out)
     assert resumed["history"] == whole["history"]
-    assert all(torch.equal(whole["state_dict"][k], resumed["state_dict"][k]) for k in whole["state_dict"])
-    assert not paths.resume_of(paths.ft_model("toy", 1)).exists()
+    assert same_state(whole["state_dict"], resumed["state_dict"])
+    assert not paths.resume_of(out).exists()
 
 
 def test_same_params_same_numbers(study):
     probe.run(study, "toy", CPU)
-    finetune.run(study, "toy", [2], CPU)
-    first = torch.load(paths.ft_model("toy", 2))["state_dict"]
+    finetune.run(study, "toy", [0], [2], CPU)
+    first = state(paths.ft_model("toy", 0, 2))
     _prepare_and_pretrain(study)
     probe.run(study, "toy", CPU)
-    finetune.run(study, "toy", [2], CPU)
-    second = torch.load(paths.ft_model("toy", 2))["state_dict"]
-    assert all(torch.equal(first[k], second[k]) for k in first)
+    finetune.run(study, "toy", [0], [2], CPU)
+    assert same_state(first, state(paths.ft_model("toy", 0, 2)))
 
 
 def test_label_smoothed_companion_starts_from_the_same_head(study):
     for s in ("toy", "toy_ls"):
         probe.run(study, s, CPU)
-    a, b = (torch.load(paths.hp_head(s, 0))["state_dict"] for s in ("toy", "toy_ls"))
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    a, b = (state(paths.hp_head(s, 0, 0)) for s in ("toy", "toy_ls"))
+    assert same_state(a, b)
 
 
 def test_same_params_same_bytes(in_tmp):
     """Artifacts are byte-identical across runs, so DVC's content hashes are stable."""
     from pipeline.provenance import digest
 
-    study = validate(tiny_study())
+    study = validate(tiny())
     prepare.run(study, "d012")
     first = digest(paths.dataset("d012"))
     prepare.run(study, "d012")
@@ -177,23 +193,24 @@ def test_finetune_of_all_taus_in_one_process_gives_the_same_bytes(study):
     from pipeline.provenance import digest
 
     probe.run(study, "toy", CPU)
-    finetune.run(study, "toy", [0, 1, 2], CPU)
-    together = {t: digest(paths.ft_model("toy", t)) for t in (0, 1, 2)}
+    finetune.run(study, "toy", [0], [0, 1, 2], CPU)
+    together = {t: digest(paths.ft_model("toy", 0, t)) for t in (0, 1, 2)}
     for t in (2, 0, 1):
-        finetune.run(study, "toy", [t], CPU)
-        assert digest(paths.ft_model("toy", t)) == together[t], t
+        finetune.run(study, "toy", [0], [t], CPU)
+        assert digest(paths.ft_model("toy", 0, t)) == together[t], t
 
 
 def test_a_setting_may_have_its_own_tau_grid(in_tmp):
-    raw = tiny_study()
+    raw = tiny()
     raw["settings"]["toy"]["hp"]["taus"] = [0, 3]
     raw["exchange"] = {"toy": [0, 3]}
     study = validate(raw)
     assert study.taus_of("toy") == [0, 3] and study.taus_of("toy_ls") == [0, 1, 2]
     _prepare_and_pretrain(study)
     probe.run(study, "toy", CPU)
-    assert [r["tau"] for r in json.loads(paths.hp_log("toy").read_text())["taus"]] == [0, 3]
-    assert paths.hp_head("toy", 3).is_file() and not paths.hp_head("toy", 1).exists()
+    [run] = json.loads(paths.hp_log("toy").read_text())["runs"]
+    assert [r["tau"] for r in run["taus"]] == [0, 3]
+    assert paths.hp_head("toy", 0, 3).is_file() and not paths.hp_head("toy", 0, 1).exists()
 
 
 @pytest.mark.parametrize("schedule, flat", [("cosine", False), ("constant", True), ("none", True)])
@@ -235,21 +252,146 @@ def test_every_tau_sees_the_same_batches_and_random_draws(study, monkeypatch):
 
     monkeypatch.setattr(loop, "train_epoch", recording)
     for record_as in (0, 2):
-        finetune.run(study, "toy", [record_as], CPU)
+        finetune.run(study, "toy", [0], [record_as], CPU)
     assert len(seen[0]) == len(seen[2]) > 2
     assert all(torch.equal(a, b) for a, b in zip(seen[0], seen[2]))
 
 
 def test_a_companion_with_the_same_ft_gives_the_same_model_at_tau_0(in_tmp):
     """toy_ls differs from toy in eta_HP only: at tau 0 (no HP) both finetune the same,
-    random crops of their augmented FT included."""
-    raw = tiny_study()
+    random crops of their augmented FT included, at every replicate seed: the same bytes."""
+    from pipeline.provenance import digest
+
+    raw = tiny(seeds=[0, 1], taus=[0, 1], exchange={})
     for s in ("toy", "toy_ls"):
         raw["settings"][s]["ft"]["augment"] = True
     study = validate(raw)
     _prepare_and_pretrain(study)
     for s in ("toy", "toy_ls"):
         probe.run(study, s, CPU)
-        finetune.run(study, s, [0], CPU)
-    a, b = (torch.load(paths.ft_model(s, 0))["state_dict"] for s in ("toy", "toy_ls"))
-    assert all(torch.equal(a[k], b[k]) for k in a)
+        finetune.run(study, s, [0, 1], [0], CPU)
+    for seed in (0, 1):
+        assert digest(paths.hp_head("toy", seed, 0)) == digest(paths.hp_head("toy_ls", seed, 0))
+        assert digest(paths.ft_model("toy", seed, 0)) == digest(paths.ft_model("toy_ls", seed, 0)), seed
+    assert not same_state(state(paths.hp_head("toy", 0, 1)), state(paths.hp_head("toy_ls", 0, 1)))  # eta_HP
+
+
+@pytest.fixture
+def two_seeds(in_tmp):
+    s = validate(tiny(seeds=[0, 1], taus=[0, 2], exchange={"toy": [0, 2]}))
+    _prepare_and_pretrain(s)
+    probe.run(s, "toy", CPU)
+    return s
+
+
+def test_replicate_seeds_draw_their_own_heads_and_models(two_seeds):
+    """Two replicates of one setting share the backbone and data, not the head's
+    initialisation nor FT's draws: their HP heads and FT models differ at every tau."""
+    study = two_seeds
+    assert Setting(study, "toy", 0).backbone_path == Setting(study, "toy", 1).backbone_path == paths.backbone("mlp", 0)
+    [r0, r1] = json.loads(paths.hp_log("toy").read_text())["runs"]
+    assert (r0["seed"], r1["seed"]) == (0, 1) and [r["tau"] for r in r1["taus"]] == [0, 2]
+    finetune.run(study, "toy", [0, 1], [0, 2], CPU)
+    for tau in (0, 2):
+        assert not same_state(state(paths.hp_head("toy", 0, tau)), state(paths.hp_head("toy", 1, tau))), tau
+        assert not same_state(state(paths.ft_model("toy", 0, tau)), state(paths.ft_model("toy", 1, tau))), tau
+    rows = evaluate.run(study, "toy", CPU)
+    assert [(r["seed"], r["tau"]) for r in rows] == [(0, 0), (0, 2), (1, 0), (1, 2)]
+    assert rows[0]["val_score"] != rows[2]["val_score"] or rows[0]["z_dist_sq"] != rows[2]["z_dist_sq"]
+    assert sorted(p.name for p in paths.curves("toy").iterdir()) == [f"seed{s}_tau{t}.csv" for s in (0, 1)
+                                                                     for t in (0, 2)]
+    table = exchange.run(study, "toy", CPU)
+    assert sorted(set(table["seed"])) == [0, 1] and len(table) == 2 * 2 * 2 * 2
+
+
+def test_finetune_of_all_seeds_in_one_process_gives_the_same_bytes(two_seeds):
+    """DVC finetunes every seed of a setting in one job, Snakemake one seed per job."""
+    from pipeline.provenance import digest
+
+    finetune.run(two_seeds, "toy", [0, 1], [0, 2], CPU)
+    together = {(s, t): digest(paths.ft_model("toy", s, t)) for s in (0, 1) for t in (0, 2)}
+    for seed in (1, 0):
+        finetune.run(two_seeds, "toy", [seed], [0, 2], CPU)
+    assert {(s, t): digest(paths.ft_model("toy", s, t)) for s in (0, 1) for t in (0, 2)} == together
+
+
+@pytest.mark.parametrize("replicate_pretrain", [False, True])
+def test_replicates_pretrain_their_own_backbone_only_when_asked(in_tmp, monkeypatch, replicate_pretrain):
+    """With `replicate_pretrain`, seeds [0, 1] pretrain two backbones (runs/pretrain/mlp/seed0
+    and seed1) and each replicate's HP reads its own; without it both read the study seed's."""
+    from pipeline.provenance import digest
+
+    study = validate(tiny(seeds=[0, 1], replicate_pretrain=replicate_pretrain, taus=[0, 1], exchange={}))
+    _prepare_and_pretrain(study)
+    own = [paths.backbone("mlp", s) for s in ((0, 1) if replicate_pretrain else (0, 0))]
+    assert [p.is_file() for p in own] == [True, True]
+    assert paths.backbone("mlp", 1).exists() == replicate_pretrain
+    if replicate_pretrain:
+        assert not same_state(state(own[0]), state(own[1]))
+    for seed in (0, 1):
+        assert Setting(study, "toy", seed).backbone_path == own[seed]
+    seen, real = [], probe.features
+
+    def spy(backbone, *a):
+        seen.append({k: v.clone() for k, v in backbone.state_dict().items()})
+        return real(backbone, *a)
+
+    monkeypatch.setattr(probe, "features", spy)
+    probe.run(study, "toy", CPU)
+    # HP computes the frozen features once per backbone, from that backbone's weights
+    assert len(seen) == (2 if replicate_pretrain else 1)
+    for state_seen, path in zip(seen, own):
+        assert same_state(state_seen, state(path))
+    for seed in (0, 1):  # each head records the digest of the backbone it was probed on
+        head = torch.load(paths.hp_head("toy", seed, 1), weights_only=False)
+        assert head["inputs"]["backbone"] == digest(own[seed]) and head["seed"] == seed
+
+
+def test_an_interrupted_job_keeps_its_finished_runs(two_seeds, monkeypatch, capsys):
+    """A job of several (seed, tau) cut short partway into its second run: the rerun takes
+    the finished run from its resume file (kept until the whole job is done) without
+    training it again, resumes the cut one, and writes the bytes of an uninterrupted job."""
+    from pipeline.provenance import digest
+
+    study = two_seeds
+    study.settings["toy"].ft.__dict__.update(epochs=3, patience=10)
+    runs = [(0, 0), (0, 2), (1, 0)]
+    job = ([0, 1], [0, 2])
+    finetune.run(study, "toy", *job, CPU)
+    whole = {r: digest(paths.ft_model("toy", *r)) for r in runs}
+    whole_states = {r: state(paths.ft_model("toy", *r)) for r in runs}
+    histories = {r: torch.load(paths.ft_model("toy", *r), weights_only=False)["history"] for r in runs}
+    assert not any(paths.resume_of(paths.ft_model("toy", *r)).exists() for r in runs)
+
+    real, calls, die_at = loop.train_epoch, [], [3 + 2]
+
+    def dies_in_the_second_epoch_of_the_second_run(*a, **k):
+        calls.append(1)
+        if die_at and len(calls) == die_at[0]:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(loop, "train_epoch", dies_in_the_second_epoch_of_the_second_run)
+    for r in runs:
+        paths.ft_model("toy", *r).unlink()
+    with pytest.raises(KeyboardInterrupt):
+        finetune.run(study, "toy", *job, CPU)
+    assert paths.ft_model("toy", 0, 0).is_file() and not paths.ft_model("toy", 0, 2).exists()
+    assert paths.resume_of(paths.ft_model("toy", 0, 0)).is_file()  # finished, and kept
+    assert paths.resume_of(paths.ft_model("toy", 0, 2)).is_file()
+    import shutil
+
+    shutil.rmtree(paths.ft_dir("toy"))  # Snakemake and DVC delete a failed job's outputs
+    calls.clear(), die_at.clear()
+    capsys.readouterr()
+    finetune.run(study, "toy", *job, CPU)
+    err = capsys.readouterr().err
+    assert "[ft toy seed=0 tau=0] resumed_from_epoch=3" in err
+    assert "[ft toy seed=0 tau=2] resumed_from_epoch=1" in err
+    assert len(calls) == 0 + 2 + 3 + 3  # nothing for the finished run, the rest of the cut one
+    assert not any(paths.resume_of(paths.ft_model("toy", s, t)).exists() for s in (0, 1) for t in (0, 2))
+    for r in runs:
+        assert same_state(state(paths.ft_model("toy", *r)), whole_states[r]), r
+        assert torch.load(paths.ft_model("toy", *r), weights_only=False)["history"] == histories[r], r
+    rerun = {r: digest(paths.ft_model("toy", *r)) for r in runs}
+    assert rerun == whole

@@ -44,3 +44,21 @@ def test_overrides_are_laid_on_the_study_and_written_for_the_jobs(files):
 def test_two_studies_are_an_error(files, config, configfiles, expect):
     with pytest.raises(PipelineError, match=expect):
         studyfile.resolve(config, configfiles)
+
+
+def test_a_configfile_with_a_duplicate_key_is_refused(files):
+    # Snakemake's own loader keeps the last of the two values; the Snakefile's resolve re-reads the file
+    text = (files / "other.yaml").read_text() + "seed: 8\n"
+    (files / "dup.yaml").write_text(text)
+    loaded = yaml.safe_load(text)  # what Snakemake put in `config`: seed 8, silently
+    line = text.splitlines().index("seed: 8") + 1
+    first = text.splitlines().index("seed: 7") + 1
+    with pytest.raises(PipelineError, match=rf"^{files / 'dup.yaml'}:{line}:1: duplicate key seed "
+                                            rf"\(first at line {first}\)$"):
+        studyfile.resolve(loaded, [files / "dup.yaml"])
+
+
+def test_a_params_file_with_a_duplicate_nested_key_is_refused(files):
+    (files / "dup.yaml").write_text("seed: 0\nsettings:\n  toy:\n    hp: {lr: 0.5, lr: 0.1}\n")
+    with pytest.raises(PipelineError, match=r"dup.yaml:4:\d+: duplicate key settings.toy.hp.lr \(first at line 4\)"):
+        studyfile.resolve({"params": "dup.yaml"}, [])

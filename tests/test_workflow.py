@@ -47,16 +47,18 @@ def _covers(path: str, paths: list[str]) -> bool:
 
 
 def test_the_two_dags_agree(project):
-    """Every DVC stage is one Snakemake job, except that DVC finetunes all taus of a setting
-    in one stage where Snakemake runs one job per tau (one device each on a GPU box)."""
+    """Every DVC stage is one Snakemake job, except that DVC finetunes (and pretrains) all
+    seeds of a setting in one stage where Snakemake runs one job per seed (one device each
+    on a GPU box)."""
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["settings"]["toy"]["hp"]["taus"] = [0, 3]  # a setting with a grid of its own
     params["exchange"]["toy"] = [0, 3]
+    params["replicate_pretrain"] = True
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     jobs, stages = snakemake_jobs(project), dvc_stages(project)
     by_cmd = {}
-    for j in jobs:  # `finetune --setting S --tau T` jobs together stand for `finetune --setting S`
-        cmd = re.sub(r" --tau \d+$", "", j["cmd"])
+    for j in jobs:  # `finetune --setting S --seed K` jobs together stand for `finetune --setting S`
+        cmd = re.sub(r" --seed \d+$", "", j["cmd"])
         merged = by_cmd.setdefault(cmd, {"rule": j["rule"], "input": [], "output": []})
         merged["input"] += j["input"]
         merged["output"] += j["output"]
@@ -72,12 +74,18 @@ def test_the_two_dags_agree(project):
         # the same params keys, as declared once in pipeline.params.STAGE_KEYS
         names = st["name"].split("@")[1] if "@" in st["name"] else ""
         stage = st["name"].split("@")[0]
+        if stage == "check":  # validates the whole file
+            assert st["params"] == [] and st["deps"] == ["pipeline", "requirements.txt"]
+            continue
         expected = stage_keys(stage, setting=names, dataset=names, pretrain=names)
         assert sorted(st["params"]) == sorted(expected), st["name"]
-    assert {s["name"].split("@")[0] for s in stages} <= set(STAGE_KEYS)
+        # and the fingerprint of the code the stage runs
+        assert f"results/code/{DVC_TO_RULE.get(stage, stage)}.txt" in st["deps"], st["name"]
+    assert {s["name"].split("@")[0] for s in stages} <= set(STAGE_KEYS) | {"check"}
     ft_jobs = sorted(o for j in jobs if j["rule"] == "finetune" for o in j["output"])
-    assert ft_jobs == sorted([f"runs/toy/ft/tau{t}.pt" for t in (0, 3)] +
-                             [f"runs/toy_ls/ft/tau{t}.pt" for t in params["taus"]])
+    assert ft_jobs == [f"runs/{s}/ft/seed{k}" for s in ("toy", "toy_ls") for k in (0, 1)]
+    pt_jobs = sorted(o for j in jobs if j["rule"] == "pretrain" for o in j["output"])
+    assert pt_jobs == [f"runs/pretrain/mlp/seed{k}/backbone.pt" for k in (0, 1)]
 
 
 def test_configfile_runs_the_same_jobs_as_config_params(project):
@@ -105,9 +113,10 @@ def test_snakemake_then_dvc_then_compare(project):
     # 1. Snakemake runs the whole tiny study; DVC's lock is then up to date.
     sh(["snakemake", "--cores", "2"], project)
     summary = pd.read_csv(project / "results" / "summary.csv")
-    assert len(summary) == 6 and summary["test_score"].notna().all()
+    assert len(summary) == 2 * 3 * 2 and summary["test_score"].notna().all()  # settings x taus x seeds
+    assert sorted(set(summary["seed"])) == [0, 1]
     # every job recorded its wall time and memory (Snakemake's benchmark directive)
-    bench = pd.read_csv(project / "benchmarks" / "finetune" / "toy" / "tau0.tsv", sep="\t")
+    bench = pd.read_csv(project / "benchmarks" / "finetune" / "toy" / "seed0.tsv", sep="\t")
     assert {"s", "max_rss"} <= set(bench.columns) and bench["s"].iloc[0] > 0
     assert "Nothing to be done" in sh(["snakemake", "-n"], project).stdout
     assert "up to date" in sh(["dvc", "status"], project).stdout
@@ -116,15 +125,15 @@ def test_snakemake_then_dvc_then_compare(project):
     assert "Nothing to be done" in again.stdout + again.stderr
     # Learning curves for DVC's plots, one file per (setting, tau), and Snakemake's report
     # with the results in it.
-    curve = pd.read_csv(project / "results" / "curves" / "toy" / "tau2.csv")
+    curve = pd.read_csv(project / "results" / "curves" / "toy" / "seed1_tau2.csv")
     assert list(curve.columns) == ["epoch", "train_loss", "train_acc", "val_score"] and curve["epoch"].iloc[0] == 1
     shown = json.loads(sh(["dvc", "plots", "show", "--json"], project).stdout)
-    assert any("results/curves/toy/tau2.csv" in key for key in json.dumps(shown).split('"'))
+    assert any("results/curves/toy/seed1_tau2.csv" in key for key in json.dumps(shown).split('"'))
     sh(["snakemake", "--report", "report.zip"], project)
     with zipfile.ZipFile(project / "report.zip") as z:
         names = " ".join(z.namelist())
-    for item in ("summary.csv", "table1.md", "table2.md", "table3.md", "trend.md", "val_score_vs_tau.png",
-                 "z_metrics_vs_tau.png", "toy.png"):
+    for item in ("summary.csv", "conclusions.md", "cost.md", "table1.md", "table2.md", "table3.md", "trend.md",
+                 "val_score_vs_tau.png", "z_metrics_vs_tau.png", "toy.png"):
         assert item in names, item
     sh(["git", "add", "-A"], project)
     sh(["git", "commit", "-qm", "results"], project)
@@ -134,7 +143,7 @@ def test_snakemake_then_dvc_then_compare(project):
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     repro = sh(["dvc", "repro"], project)
     ran = _ran(repro.stdout)
-    assert ran == {"finetune@toy", "evaluate@toy", "exchange@toy", "aggregate"}, ran
+    assert ran == {"check", "finetune@toy", "evaluate@toy", "exchange@toy", "aggregate"}, ran
     # 4. After dvc repro, Snakemake sees nothing to redo, and DVC is clean.
     assert "Nothing to be done" in sh(["snakemake", "-n"], project).stdout
     assert "up to date" in sh(["dvc", "status"], project).stdout
@@ -156,6 +165,31 @@ def test_snakemake_then_dvc_then_compare(project):
     sh(["git", "checkout", "HEAD~1", "--", "params.yaml", "dvc.lock", "results"], project)
     sh(["make", "-f", str(ROOT / "Makefile"), "sync"], project)
     assert "Nothing to be done" in sh(["snakemake", "-n"], project).stdout
+    assert "up to date" in sh(["dvc", "status"], project).stdout
+
+
+def _to_run(cwd) -> set[str]:
+    """The rules of the jobs a dry run would run."""
+    return set(re.findall(r"^rule (\w+):", sh(["snakemake", "-n"], cwd).stdout, re.M))
+
+
+@pytest.mark.e2e
+def test_code_is_a_dependency_under_both_drivers(project):
+    """A change to tables.py reruns only aggregate; a change to loop.py, the training stages."""
+    sh(["snakemake", "--cores", "2"], project)
+    sh(["git", "add", "-A"], project)
+    sh(["git", "commit", "-qm", "results"], project)
+    assert "up to date" in sh(["dvc", "status"], project).stdout
+    with open(project / "pipeline" / "tables.py", "a") as f:
+        f.write("\n# an edit\n")
+    assert _to_run(project) == {"check", "aggregate"}
+    assert _ran(sh(["dvc", "repro"], project).stdout) == {"check", "aggregate"}
+    assert "Nothing to be done" in sh(["snakemake", "-n"], project).stdout
+    with open(project / "pipeline" / "loop.py", "a") as f:
+        f.write("\n# an edit\n")
+    training = {"pretrain", "probe", "finetune", "evaluate", "exchange"}
+    assert training <= _to_run(project)
+    assert {s.split("@")[0] for s in _ran(sh(["dvc", "repro"], project).stdout)} >= training
     assert "up to date" in sh(["dvc", "status"], project).stdout
 
 

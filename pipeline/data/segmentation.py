@@ -27,11 +27,10 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import PipelineError
+from ..families.configs import SHAPES, VOC_CLASSES  # noqa: F401 (the names params may use)
 from .images import normalise
 
 VOID = 255
-VOC_CLASSES = 21
-SHAPES = ("disc", "triangle", "square", "ring")
 FILLS = ("brick", "grass", "gravel", "coins")
 BACKGROUNDS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field")
 

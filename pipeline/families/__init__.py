@@ -1,6 +1,9 @@
 """Task families. Each is one module exporting FAMILY, an instance of base.Family.
 
-A fourth family is one new file here plus one line in _MODULES.
+A family's `model` and `data` blocks are described in configs.py, which imports no
+torch: get_config is all that params validation needs, and get_family (the family's
+module, torch and all) is for the stages. A fourth family is one new file here, its two
+classes in configs.py, and one line in _MODULES and in configs.CONFIGS.
 """
 from __future__ import annotations
 
@@ -16,6 +19,13 @@ _MODULES = {
 
 def known_families() -> list[str]:
     return sorted(_MODULES)
+
+
+def get_config(name: str):
+    """A family's ModelCfg, DataCfg and backbone_from (configs.FamilyConfig), without torch."""
+    from .configs import CONFIGS
+
+    return CONFIGS[name]
 
 
 @cache

@@ -6,56 +6,16 @@ accuracy over the split.
 """
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..data import images
 from ..metrics import energy_softmax
 from ..models.heads import make_head
 from ..models.mlp import mlp_backbone
 from .base import Family, Splits
-
-
-class ModelCfg(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    arch: Literal["mlp", "resnet"]
-    depth: int = Field(4, description="MLP layers, or ResNet depth (10, 18, 34, 50)")
-    width: int = Field(128, gt=0, description="MLP width")
-    input_dim: int = Field(64, gt=0, description="MLP input size (C*H*W)")
-    in_channels: Literal[1, 3] = 3
-    cifar_stem: bool = False
-
-    @model_validator(mode="after")
-    def _depth(self):
-        if self.arch == "resnet" and self.depth not in (10, 18, 34, 50):
-            raise ValueError(f"depth: expected 10, 18, 34 or 50 for a ResNet, found {self.depth}")
-        if self.arch == "mlp" and self.depth < 1:
-            raise ValueError(f"depth: expected at least 1 MLP layer, found {self.depth}")
-        return self
-
-
-class DataCfg(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    dataset: Literal["digits", "digits012", "mnist012", "textures", "cifar10", "cifar100", "stl10", "mnist",
-                     "flowers102"]
-    size: int = Field(8, gt=0, description="the model's input size")
-    store_size: int | None = Field(None, gt=0, description="stored size (default: size); resized on access")
-    normalize: Literal["none", "imagenet"] = "none"
-    download: bool = Field(False, description="real datasets only: let the prepare stage download them")
-    channels: Literal[1, 3] = 1
-    val_fraction: float = Field(0.2, gt=0, lt=0.5)
-    test_fraction: float = Field(0.2, ge=0, lt=0.5)
-    n_per_class: int = Field(1000, gt=0, description="digits012, mnist012 and textures: samples per class")
-    classes: int = Field(10, description="textures: how many photographs (classes)")
-    crop: int = Field(48, gt=4, description="textures: patch size in source pixels")
-    rotation: float = Field(30.0, ge=0, description="digits012, mnist012: max rotation in degrees")
-    zoom: tuple[float, float] = (0.8, 1.2)
-    root: str = "data"
-    limit: int | None = Field(None, gt=0, description="use at most this many training images")
-    flip: bool = False
+from .configs import ImageDataCfg as DataCfg
+from .configs import ImageModelCfg as ModelCfg
 
 
 class AccuracyScorer:

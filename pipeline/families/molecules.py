@@ -5,69 +5,60 @@ floats, NaN where a label is missing; the loss, accuracy and energy only count l
 entries. The score is ROC-AUC (scikit-learn) averaged over the tasks that have both
 classes in the split, the OGB convention; a one-class task is reported once and left out.
 
-PyG, OGB and scikit-learn are imported on first use, so that reading params (which
-imports every family of the study) stays cheap.
+PyG and scikit-learn are imported on first use, so that stages that need no graphs stay
+cheap; OGB's encoders are rebuilt in pipeline/models/gcn.py (OGB's package would import
+scikit-learn, pandas and an update check over the network).
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
 from functools import cache
-from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from ..data import molecules as data
 from ..errors import PipelineError
 from ..metrics import energy_sigmoid
+from ..models.gcn import AtomEncoder, BondEncoder
 from ..models.heads import make_head
 from .base import Family, Splits
+from .configs import MoleculeDataCfg as DataCfg
+from .configs import MoleculeModelCfg as ModelCfg
 
 
-class ModelCfg(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    layers: int = Field(5, ge=1, description="GCN layers (the paper: 5)")
-    hidden: int = Field(300, gt=0, description="embedding width, also the size of z (OGB: 300)")
-    dropout: float = Field(0.5, ge=0, lt=1, description="dropout after every layer (OGB: 0.5)")
+def _remove_generated_source(conv) -> None:
+    """Delete the file PyG generated for this MessagePassing class's `propagate`.
 
-
-class DataCfg(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    dataset: Literal["fragments", "solubility", "csv", *data.OGB_NAMES]
-    sources: list[Literal[tuple(data.SHIPPED)]] = Field(["nci5k"], min_length=1,
-                                                        description="fragments: shipped SMILES files")
-    min_prevalence: float = Field(0.01, ge=0, lt=0.5, description="fragments: keep tasks with both classes "
-                                  "at least this frequent")
-    path: str | None = Field(None, description="csv: the file")
-    smiles_column: str = "smiles"
-    label_columns: list[str] | None = Field(None, description="csv: 0/1 columns (default: all but SMILES)")
-    split: Literal["scaffold", "random"] = Field("scaffold", description="csv: how to split")
-    val_fraction: float = Field(0.1, gt=0, lt=0.5)
-    test_fraction: float = Field(0.1, ge=0, lt=0.5, description="fragments and csv")
-    root: str = Field("data", description="OGB datasets: the folder holding ogbg_mol*/")
-    download: bool = Field(False, description="OGB datasets: let the prepare stage download missing files")
-    limit: int | None = Field(None, gt=0, description="use at most this many training molecules")
-
-    @model_validator(mode="after")
-    def _csv_path(self):
-        if self.dataset == "csv" and not self.path:
-            raise ValueError("path: expected the CSV file for dataset 'csv', found none")
-        return self
+    PyG renders `propagate` (and `edge_updater`) from a jinja template once per class and
+    process, writes it with tempfile.NamedTemporaryFile(delete=False) into the system temp
+    directory and imports it from there (torch_geometric/template.py, PyG 2.8: no option
+    for where, and the file is never removed). The imported module needs no file, so a job
+    leaves nothing in TMPDIR; only its tracebacks lose the source lines of that module."""
+    prefix = f"{type(conv).__module__}_{type(conv).__name__}_"
+    for kind in ("propagate", "edge_updater"):
+        path = getattr(sys.modules.get(prefix + kind), "__file__", None)
+        if path and os.path.dirname(path) == tempfile.gettempdir() and os.path.basename(path).startswith(prefix):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
 
 @cache
 def _conv_class() -> type:
     """OGB's GCN layer with bond features (ogb examples/graphproppred/mol/conv.py):
     h_i' = sum_j n_ij relu(W h_j + e_ij) + relu(W h_i + r) / d_i, with n_ij = 1/sqrt(d_i d_j)."""
-    from ogb.graphproppred.mol_encoder import BondEncoder
     from torch_geometric.nn import MessagePassing
     from torch_geometric.utils import degree
 
     class BondGCNConv(MessagePassing):
         def __init__(self, dim: int):
             super().__init__(aggr="add")
+            _remove_generated_source(self)
             self.linear, self.root = nn.Linear(dim, dim), nn.Embedding(1, dim)
             self.bonds = BondEncoder(dim)
 
@@ -91,8 +82,6 @@ class GCN(nn.Module):
 
     def __init__(self, m: ModelCfg):
         super().__init__()
-        from ogb.graphproppred.mol_encoder import AtomEncoder
-
         self.atoms = AtomEncoder(m.hidden)
         self.convs = nn.ModuleList(_conv_class()(m.hidden) for _ in range(m.layers))
         self.norms = nn.ModuleList(nn.BatchNorm1d(m.hidden) for _ in range(m.layers))

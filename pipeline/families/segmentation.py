@@ -15,11 +15,9 @@ The z metrics use z spatially averaged per image (Family.pool): one vector per i
 from __future__ import annotations
 
 from functools import cache
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -29,39 +27,11 @@ from ..errors import PipelineError
 from ..metrics import energy_softmax
 from ..seeding import derive, generator, worker_init_fn
 from .base import Family, Splits
-from .classification import ModelCfg
+from .configs import CONFIGS, OUTPUT_STRIDE
+from .configs import ImageModelCfg as ModelCfg
+from .configs import SegmentationDataCfg as DataCfg
 
-OUTPUT_STRIDE = 8
 ATROUS_RATES = (12, 24, 36)  # DeepLabV3's rates at output stride 8 (smp's default)
-
-
-class DataCfg(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    dataset: Literal["shapes", "voc2012"]
-    size: int = Field(64, gt=0, multiple_of=OUTPUT_STRIDE, description="images are size x size")
-    classes: int | None = Field(None, description="shapes: background + object classes (2..5, default 5); "
-                                                  "voc2012: 21")
-    n_train: int = Field(64, gt=1, description="shapes: generated training scenes")
-    n_val: int = Field(32, gt=0, description="shapes: generated validation scenes")
-    n_test: int = Field(32, gt=0, description="shapes: generated test scenes")
-    max_objects: int = Field(3, gt=0, description="shapes: at most this many objects per scene")
-    root: str = Field("data", description="voc2012: the folder holding VOCdevkit/")
-    download: bool = Field(False, description="voc2012: let the prepare stage download it")
-    val_fraction: float = Field(0.2, gt=0, lt=0.5, description="voc2012: share of train.txt for validation")
-    limit: int | None = Field(None, gt=0, description="voc2012: read at most this many images of each list")
-    flip: bool = Field(True, description="augmentation: random horizontal flips")
-    normalize: Literal["none", "imagenet"] = Field("none", description="imagenet: standardise with the "
-                                                   "ImageNet mean and std (for ImageNet-pretrained encoders)")
-
-    @model_validator(mode="after")
-    def _classes(self):
-        if self.dataset == "voc2012" and self.classes not in (None, seg.VOC_CLASSES):
-            raise ValueError(f"classes: expected {seg.VOC_CLASSES} for voc2012, found {self.classes}")
-        return self
-
-    @property
-    def num_classes(self) -> int:
-        return seg.VOC_CLASSES if self.dataset == "voc2012" else (self.classes or len(seg.SHAPES) + 1)
 
 
 @cache
@@ -80,9 +50,12 @@ def _encoder_class() -> type[nn.Module]:
 def encoder(depth: int, in_channels: int) -> nn.Module:
     """smp's ResNet encoder for one of pipeline.models.resnet's layouts, dilated to output stride 8
     (the strides and dilations change, the parameters and their keys do not)."""
+    import torchvision.models.resnet as tv  # smp imports it anyway
+
     from ..models.resnet import LAYOUTS
 
     block, layers = LAYOUTS[depth]
+    block = getattr(tv, block.__name__)  # torchvision's own BasicBlock / Bottleneck, as smp's encoders use
     widths = [3, 64] + [c * block.expansion for c in (64, 128, 256, 512)]
     enc = _encoder_class()(out_channels=widths, block=block, layers=layers)
     enc.set_in_channels(in_channels, pretrained=False)
@@ -136,7 +109,7 @@ def labelled(q: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 class Segmentation(Family):
     name, metric = "segmentation", "miou"
     ModelCfg, DataCfg = ModelCfg, DataCfg
-    backbone_from = ("classification",)
+    backbone_from = CONFIGS["segmentation"].backbone_from
 
     def prepare(self, data: DataCfg, seed: int) -> dict:
         if data.dataset == "voc2012":

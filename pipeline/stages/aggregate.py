@@ -1,65 +1,91 @@
-"""Aggregate the per-(setting, tau) evaluations into the study's tables, metrics and plots."""
+"""Aggregate the per-(setting, tau, seed) evaluations into the study's statistics, tables,
+conclusions, metrics and plots."""
 from __future__ import annotations
 
 import json
-import math
+import sys
+from itertools import product
+from pathlib import Path
 
 import pandas as pd
 
-from .. import paths, plots, tables, trends
+from .. import conclusions, paths, plots, stats, tables, trends
 from ..atomic import atomic_path, write_json, write_text
 from ..errors import PipelineError
 from ..params import Study
 
-COLUMNS = ["family", "setting", "pretrain", "downstream", "head", "eta_hp", "eta_ft", "tau", "hp_train_acc",
-           "hp_train_score", "hp_train_fit", "energy", "val_score", "test_score", "metric", "z_dist_sq", "z_dot",
-           "z_norm_sq", "z_cos", "seed",
-           "best_epoch", "epochs_run", "val_acc", "test_acc"]
+COLUMNS = ["family", "setting", "pretrain", "downstream", "head", "eta_hp", "eta_ft", "bn", "tau", "seed",
+           "hp_train_acc", "hp_train_score", "hp_train_fit", "energy", "val_score", "test_score", "metric",
+           "z_dist_sq", "z_dot", "z_norm_sq", "z_cos", "z_stats_dist_sq", "z_weights_dist_sq", "best_epoch",
+           "epochs_run", "ft_epochs", "stopped_early", "val_acc", "test_acc"]
+METRICS = ["hp0_ft", "hpmax_ft", "hp_tau_star_ft", "hp_train_fit_tau_star", "hp_train_fit_max"]
 
 
 def collect(study: Study) -> pd.DataFrame:
-    rows = []
+    """Every (setting, tau, seed) evaluation of the study, sorted by setting, tau and seed;
+    rows of taus or seeds no longer in the study are left out."""
+    frames = []
     for setting in study.settings:
         path = paths.evaluation(setting)
-        found = json.loads(path.read_text()) if path.is_file() else []
+        if not path.is_file():
+            raise PipelineError(f"{path}: expected the evaluations of {setting}, found no file (run evaluate)")
+        found = json.loads(path.read_text())
         taus = study.taus_of(setting)
-        missing = sorted(set(taus) - {r["tau"] for r in found})
+        expected = set(product(taus, study.seeds))
+        missing = sorted(expected - {(r.get("tau"), r.get("seed")) for r in found})
         if missing:
-            raise PipelineError(f"{path}: expected evaluations of {setting} at taus {taus}, missing {missing}")
-        rows += [r for r in found if r["tau"] in taus]
-    return pd.DataFrame(rows)[COLUMNS]
+            raise PipelineError(f"{path}: expected evaluations of {setting} at every (tau, seed) of taus {taus} "
+                                f"x seeds {study.seeds}, missing (tau, seed) {missing}")
+        df = pd.DataFrame([r for r in found if (r.get("tau"), r.get("seed")) in expected])
+        twice = sorted(set(df.loc[df.duplicated(["tau", "seed"]), ["tau", "seed"]].itertuples(index=False, name=None)))
+        if twice:
+            raise PipelineError(f"{path}: expected one evaluation per (tau, seed), found several of {twice}")
+        absent = [c for c in COLUMNS if c not in df.columns]
+        if absent:
+            raise PipelineError(f"{path}: expected the columns {COLUMNS}, missing {absent} (rerun evaluate)")
+        frames.append(df[COLUMNS].sort_values(["tau", "seed"]))
+    return pd.concat(frames, ignore_index=True)
 
 
 def metrics(summary: pd.DataFrame) -> dict:
-    """Per setting, the numbers `dvc metrics diff` compares across commits."""
+    """Per setting, the numbers `dvc metrics diff` compares across commits: the mean over seeds
+    and CI half-width (`_ci`) of each of METRICS, the most-often-chosen tau* and its count."""
     out = {}
     for setting, df in summary.groupby("setting", sort=False):
-        ts = tables.tau_star(df)
-        tmax = int(df["tau"].max())
-        pick = lambda tau, col: float(df.loc[df["tau"] == tau, col].iloc[0])  # noqa: E731
-        out[setting] = {"hp0_ft": pick(0, "test_score") if (df["tau"] == 0).any() else None,
-                        "hpmax_ft": pick(tmax, "test_score"), "hp_tau_star_ft": pick(ts, "test_score"),
-                        "tau_star": ts, "hp_train_fit_tau_star": pick(ts, "hp_train_fit"),
-                        "hp_train_fit_max": pick(tmax, "hp_train_fit")}
+        s = tables.seed_table(df)
+        entry = {"n_seeds": len(s)}
+        for key in METRICS:
+            iv = stats.interval(s[key])
+            entry[key], entry[f"{key}_ci"] = iv.mean, iv.half
+        tau, count, _ = stats.mode(s["tau_star"])
+        entry["tau_star"], entry["tau_star_count"] = int(tau), count
+        out[setting] = entry
     return json.loads(json.dumps(out), parse_constant=lambda c: None)
 
 
 def run(study: Study) -> pd.DataFrame:
+    from .. import cost
+
     summary = collect(study)
-    bad = summary[~summary[["val_score", "test_score"]].map(lambda v: isinstance(v, float) and math.isfinite(v)).all(axis=1)]
-    if len(bad):
-        print(f"[aggregate] warning: non-finite scores for {sorted(set(bad['setting']))}")
+    for warning in conclusions.warnings(summary):
+        print(f"[aggregate] warning: {warning}", file=sys.stderr)
     with atomic_path(paths.SUMMARY) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6g")
-    write_text(paths.TABLE1, tables.markdown(tables.table1(summary), "Table 1: downstream test score (%)",
-                                             "no baseline setting (eta_HP = eta_FT = 1) in this study"))
+    with atomic_path(paths.STATS) as tmp:
+        stats.describe(summary).to_csv(tmp, index=False, float_format="%.6g")
+    n = tables.n_seeds(summary)
+    table1 = tables.table1(summary)
+    write_text(paths.TABLE1, tables.markdown(table1, "Table 1: downstream test score (%)",
+                                             "no baseline setting (eta_HP = eta_FT = 1) in this study", n))
     write_text(paths.TABLE2, tables.markdown(tables.table2(summary), "Table 2: head capacity and label "
-                                             "smoothing at max tau", "no setting for Table 2"))
+                                             "smoothing at max tau", "no setting for Table 2", n))
     write_text(paths.TABLE3, tables.markdown(tables.table3(summary), "Table 3: partial backbone at max tau",
-                                             "no partial-backbone setting in this study"))
+                                             "no partial-backbone setting in this study", n))
     write_text(paths.TRENDS, trends.markdown(summary))
+    write_text(paths.CONCLUSIONS, conclusions.markdown(summary))
+    write_text(paths.COST, cost.markdown(Path("benchmarks"), study))
     write_json(paths.METRICS, metrics(summary))
     plots.val_vs_tau(summary, paths.FIG_VAL)
     plots.z_vs_tau(summary, paths.FIG_Z)
-    print(tables.table1(summary).to_markdown(floatfmt=".2f"))
+    print(tables.render(table1))
     return summary

@@ -1,66 +1,89 @@
-"""Evaluate a setting at every tau: scores of the selected FT model, HP-train-acc, E_aie,
-and the feature adaptation between z_0 (pretrained backbone) and z_T (finetuned one),
-averaged over every sample of the fixed split `z_split` (no augmentation)."""
+"""Evaluate a setting at every (seed, tau): scores of the selected FT model, HP-train-acc,
+E_aie, and the feature adaptation between z_0 (pretrained backbone, with the BatchNorm
+statistics HP used) and z_T (finetuned), averaged over every sample of the fixed split
+`z_split` (no augmentation). For a backbone with BatchNorm the change splits into a
+statistics part (z_0 with target minus z_0 with source statistics) and a weights part
+(z_T minus z_0 with target statistics), whichever statistics the setting used."""
 from __future__ import annotations
 
 import csv
 import json
+import math
 
 import torch
 
 from .. import paths
 from ..atomic import atomic_path, write_json
+from ..batchnorm import batchnorms
 from ..context import Setting, load_head
 from ..device import Runtime
 from ..loop import TaskModel, assess, features, progress
-from ..metrics import feature_adaptation
+from ..metrics import feature_adaptation, squared_distance
 from ..params import Study
 
 
 def run(study: Study, setting: str, rt: Runtime) -> list[dict]:
-    """Evaluate every tau of one setting; z_0 and the data are computed once for all."""
-    ctx = Setting(study, setting)
-    family, bs = ctx.family, ctx.cfg.ft.batch_size
-    splits = ctx.splits(augment=False)
-    n = splits.num_outputs
-    hp_log = {r["tau"]: r for r in json.loads(paths.hp_log(setting).read_text())["taus"]}
-
-    def loader(ds):
-        return family.loader(ds, bs, False, study.seed, rt.workers, rt.pin_memory)
-
-    backbone0, _ = ctx.parts(n)
-    backbone0 = rt.prepare(backbone0).eval()
-    z0, _ = features(backbone0, loader(splits.get(study.z_split)), family, rt)
+    """Evaluate every (seed, tau) of one setting; z_0 and the data are computed once per seed."""
+    hp_runs = {r["seed"]: {t["tau"]: t for t in r["taus"]} for r in
+               json.loads(paths.hp_log(setting).read_text())["runs"]}
     rows = []
-    for tau in study.taus_of(setting):
-        _, head0 = ctx.parts(n)
-        load_head(head0, paths.hp_head(setting, tau))
-        start = rt.prepare(TaskModel(backbone0, head0)).eval()
-        tuned = TaskModel(*ctx.parts(n))
-        saved = torch.load(paths.ft_model(setting, tau), map_location="cpu", weights_only=False)
-        tuned.load_state_dict(saved["state_dict"], strict=True)
-        tuned = rt.prepare(tuned).eval()
-        val = assess(tuned, loader(splits.val), family, rt, n)
-        test = assess(tuned, loader(splits.test), family, rt, n) if splits.test is not None else {"score": float("nan")}
-        energy = assess(start, loader(splits.train_plain), family, rt, n)["energy"]
-        zT, _ = features(tuned.backbone, loader(splits.get(study.z_split)), family, rt)
-        rows.append({**ctx.row_labels(), "tau": tau, "hp_train_acc": hp_log[tau]["hp_train_acc"],
-                     "hp_train_score": hp_log[tau]["hp_train_score"],
-                     "hp_train_fit": hp_log[tau][f"hp_train_{family.hp_fit}"], "energy": energy,
-                     "val_score": val["score"], "test_score": test["score"], "val_acc": val["acc"],
-                     "test_acc": test.get("acc", float("nan")),
-                     **feature_adaptation(family.pool(z0), family.pool(zT)),
-                     "best_epoch": saved["best_epoch"], "epochs_run": saved["epochs_run"], "z_split": study.z_split})
-        write_curve(setting, tau, saved["history"])
-        progress(f"evaluate {setting}", tau=tau, val=val["score"], test=test["score"], energy=energy)
+    for seed in study.seeds:
+        rows += evaluate_seed(Setting(study, setting, seed), hp_runs[seed], rt)
     write_json(paths.evaluation(setting), rows)
     return rows
 
 
-def write_curve(setting: str, tau: int, history: list[dict]) -> None:
-    """results/curves/SETTING/tauN.csv: FT's history, one row per epoch (for `dvc plots`)."""
+def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> list[dict]:
+    family, bs, study, setting = ctx.family, ctx.cfg.ft.batch_size, ctx.study, ctx.name
+    splits = ctx.splits(augment=False)
+    n = splits.num_outputs
+
+    def loader(ds):
+        return family.loader(ds, bs, False, study.seed, rt.workers, rt.pin_memory)
+
+    def z_of(backbone):
+        return family.pool(features(backbone, loader(splits.get(study.z_split)), family, rt)[0])
+
+    backbone0, _ = ctx.parts(splits, rt)
+    backbone0.eval()
+    z0 = z_of(backbone0)
+    z_by_stats = {ctx.cfg.bn: z0}
+    if batchnorms(backbone0):
+        other = "source" if ctx.cfg.bn == "target" else "target"
+        z_by_stats[other] = z_of(ctx.parts(splits, rt, bn=other)[0].eval())
+    rows = []
+    for tau in study.taus_of(setting):
+        _, head0 = ctx.parts(splits, rt, bn="source")
+        load_head(head0, paths.hp_head(setting, ctx.seed, tau))
+        start = TaskModel(backbone0, head0).eval()
+        tuned = TaskModel(*ctx.parts(splits, rt, bn="source"))
+        saved = torch.load(paths.ft_model(setting, ctx.seed, tau), map_location="cpu", weights_only=False)
+        tuned.load_state_dict(saved["state_dict"], strict=True)
+        tuned = rt.prepare(tuned).eval()
+        val = assess(tuned, loader(splits.val), family, rt, n)
+        test = assess(tuned, loader(splits.test), family, rt, n) if splits.test is not None else {"score": math.nan}
+        energy = assess(start, loader(splits.train_plain), family, rt, n)["energy"]
+        zT = z_of(tuned.backbone)
+        split = ({"z_stats_dist_sq": squared_distance(z_by_stats["source"], z_by_stats["target"]),
+                  "z_weights_dist_sq": squared_distance(z_by_stats["target"], zT)}
+                 if len(z_by_stats) == 2 else {"z_stats_dist_sq": math.nan, "z_weights_dist_sq": math.nan})
+        hp = hp_log[tau]
+        rows.append({**ctx.row_labels(), "tau": tau, "hp_train_acc": hp["hp_train_acc"],
+                     "hp_train_score": hp["hp_train_score"], "hp_train_fit": hp[f"hp_train_{family.hp_fit}"],
+                     "energy": energy, "val_score": val["score"], "test_score": test["score"], "val_acc": val["acc"],
+                     "test_acc": test.get("acc", math.nan), **feature_adaptation(z0, zT), **split,
+                     "best_epoch": saved["best_epoch"], "epochs_run": saved["epochs_run"],
+                     "ft_epochs": saved["epochs"], "stopped_early": saved["epochs_run"] < saved["epochs"],
+                     "z_split": study.z_split})
+        write_curve(setting, ctx.seed, tau, saved["history"])
+        progress(f"evaluate {setting} seed={ctx.seed}", tau=tau, val=val["score"], test=test["score"], energy=energy)
+    return rows
+
+
+def write_curve(setting: str, seed: int, tau: int, history: list[dict]) -> None:
+    """results/curves/SETTING/seedS_tauN.csv: FT's history, one row per epoch (for `dvc plots`)."""
     fields = ["epoch", "train_loss", "train_acc", "val_score"]
-    with atomic_path(paths.curves(setting) / f"tau{tau}.csv") as tmp, open(tmp, "w", newline="") as f:
+    with atomic_path(paths.curves(setting) / f"seed{seed}_tau{tau}.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fields, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in h.items()} for h in history)

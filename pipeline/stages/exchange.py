@@ -1,6 +1,7 @@
 """Head exchange (figure 3): after HP(tau)-FT for several tau, pair every finetuned
 backbone with every finetuned head, without further training, and score each pair
-on the train and validation splits. Rows: the backbone's tau; columns: the head's."""
+on the train and validation splits, at every replicate seed. Rows: the backbone's tau;
+columns: the head's; each cell of the heat-map is the mean over seeds."""
 from __future__ import annotations
 
 import matplotlib
@@ -19,33 +20,44 @@ from ..params import Study  # noqa: E402
 
 
 def run(study: Study, setting: str, rt: Runtime) -> pd.DataFrame:
-    ctx = Setting(study, setting)
     taus = study.exchange[setting]
+    table = pd.DataFrame([row for seed in study.seeds for row in exchange(Setting(study, setting, seed), taus, rt)])
+    with atomic_path(paths.exchange(setting, "csv")) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    plot(table, setting, taus, Setting(study, setting, study.seeds[0]).family.metric, len(study.seeds))
+    return table
+
+
+def exchange(ctx: Setting, taus: list[int], rt: Runtime) -> list[dict]:
+    """Every (backbone, head) pair of one seed's FT models, scored on train and val."""
     splits = ctx.splits(augment=False)
     models = {}
     for tau in taus:
-        model = TaskModel(*ctx.parts(splits.num_outputs))
-        model.load_state_dict(torch.load(paths.ft_model(setting, tau), map_location="cpu",
+        model = TaskModel(*ctx.parts(splits, rt, bn="source"))
+        model.load_state_dict(torch.load(paths.ft_model(ctx.name, ctx.seed, tau), map_location="cpu",
                                          weights_only=False)["state_dict"])
         models[tau] = rt.prepare(model).eval()
     rows = []
     for split in ("train", "val"):
-        loader = ctx.family.loader(splits.get(split), ctx.cfg.ft.batch_size, False, study.seed)
+        loader = ctx.family.loader(splits.get(split), ctx.cfg.ft.batch_size, False, ctx.study.seed)
         for tb in taus:
             for th in taus:
                 pair = TaskModel(models[tb].backbone, models[th].head)
-                rows.append({"split": split, "backbone_tau": tb, "head_tau": th,
+                rows.append({"seed": ctx.seed, "split": split, "backbone_tau": tb, "head_tau": th,
                              "score": assess(pair, loader, ctx.family, rt, splits.num_outputs)["score"]})
-    table = pd.DataFrame(rows)
-    with atomic_path(paths.exchange(setting, "csv")) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
+    return rows
+
+
+def plot(table: pd.DataFrame, setting: str, taus: list[int], metric: str, n_seeds: int) -> None:
+    """Train and val heat-maps of the mean score over seeds."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
     for ax, split in zip(axes, ("train", "val")):
-        grid = table[table["split"] == split].pivot(index="backbone_tau", columns="head_tau", values="score")
+        grid = table[table["split"] == split].pivot_table(index="backbone_tau", columns="head_tau", values="score",
+                                                          aggfunc="mean")
         im = ax.imshow(grid.values, cmap="viridis")
         ax.set_xticks(range(len(taus)), taus), ax.set_yticks(range(len(taus)), taus)
         ax.set_xlabel("head from HP(tau)-FT"), ax.set_ylabel("backbone from HP(tau)-FT")
-        ax.set_title(f"{setting}: {split} {ctx.family.metric}")
+        ax.set_title(f"{setting}: {split} {metric}, mean of {n_seeds} seeds")
         for i in range(len(taus)):
             for j in range(len(taus)):
                 ax.text(j, i, f"{grid.values[i, j]:.2f}", ha="center", va="center", fontsize=7, color="w")
@@ -53,4 +65,3 @@ def run(study: Study, setting: str, rt: Runtime) -> pd.DataFrame:
     with atomic_path(paths.exchange(setting, "png")) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return table

@@ -9,15 +9,22 @@ from ..device import Runtime
 from ..families import get_family
 from ..loop import TaskModel, fit, progress
 from ..params import Study
+from ..provenance import digest
 from ..seeding import derive, seed_everything
 
 
-def run(study: Study, name: str, rt: Runtime) -> None:
+def run(study: Study, name: str, seeds: list[int], rt: Runtime) -> None:
+    """Pretrain (or import) backbone `name` once per pretraining seed in `seeds`."""
+    for seed in seeds:
+        pretrain(study, name, seed, rt)
+
+
+def pretrain(study: Study, name: str, seed: int, rt: Runtime) -> None:
     cfg = study.backbones[name]
     family = get_family(cfg.family)
     model_cfg = family.ModelCfg(**cfg.model)
-    out = paths.backbone(name)
-    seed_everything(derive(study.seed, "pretrain", name))
+    out = paths.backbone(name, seed)
+    seed_everything(derive(seed, "pretrain", name))
     backbone = family.backbone(model_cfg)
     if name in study.imports:
         load_strict(backbone, read_state(cfg.checkpoint), cfg.checkpoint)
@@ -29,8 +36,8 @@ def run(study: Study, name: str, rt: Runtime) -> None:
         model = rt.prepare(TaskModel(backbone, family.pretrain_head(model_cfg, splits.num_outputs)))
         info = fit(model, family, splits.train, splits.val, splits.num_outputs, rt, lr=cfg.lr,
                    epochs=cfg.epochs, weight_decay=cfg.weight_decay, eta=1.0, batch_size=cfg.batch_size,
-                   seed=derive(study.seed, "pretrain", name), patience=None, resume=paths.resume_of(out),
-                   key=cfg.model_dump(), stage=f"pretrain {name}")
+                   seed=derive(seed, "pretrain", name), patience=None, resume=paths.resume_of(out),
+                   key=[cfg.model_dump(), seed, digest(paths.dataset(cfg.data))], stage=f"pretrain {name} seed={seed}")
         info["source"] = f"trained on {data_cfg.dataset}"
     state = {k: v.cpu() for k, v in backbone.state_dict().items()}
     save_torch(out, {"state_dict": state, "family": cfg.family, "model": cfg.model, "info": info})

@@ -1,9 +1,10 @@
-"""HP: train the head on a frozen backbone, once, saving the head at every tau of the grid.
+"""HP: train the head on a frozen backbone, once per replicate seed, saving the head at
+every tau of the grid.
 
 HP runs at a constant learning rate, so the head saved at epoch tau of the one long run
 is exactly what a separate HP(tau) run would produce. Without augmentation the frozen
-backbone's features are computed once and cached; with it, every epoch goes through
-the (eval-mode, gradient-free) backbone.
+backbone's features are computed once per backbone and cached; with it, every epoch goes
+through the (eval-mode, gradient-free) backbone.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 
 from .. import paths
 from ..atomic import save_torch, write_json
-from ..context import Setting
+from ..context import Setting, settings_at_seeds
 from ..device import Runtime
 from ..loop import (assess, cached_loader, default_unpack, features, fingerprint, freeze, on_device_if_it_fits,
                     progress, sgd, train_epoch)
@@ -21,25 +22,40 @@ from ..seeding import derive
 
 
 def run(study: Study, setting: str, rt: Runtime) -> None:
-    ctx = Setting(study, setting)
-    hp, family, seed = ctx.cfg.hp, ctx.family, ctx.seed_for("hp")
+    runs, cache = [], {}
+    for ctx in settings_at_seeds(study, setting):
+        runs.append({"seed": ctx.seed, "taus": probe(ctx, rt, cache)})
+    write_json(paths.hp_log(setting), {"setting": setting, "runs": runs})
+    for ctx in settings_at_seeds(study, setting):
+        _resume(ctx).unlink(missing_ok=True)
+
+
+def _resume(ctx: Setting):
+    return paths.resume_of(paths.hp_head(ctx.name, ctx.seed, ctx.study.taus_of(ctx.name)[-1]))
+
+
+def probe(ctx: Setting, rt: Runtime, cache: dict) -> list[dict]:
+    """HP of one seed; returns its log (train accuracy, score and energy at every tau).
+    `cache` keeps the cached features of each backbone across the seeds of the job."""
+    hp, family, seed, setting = ctx.cfg.hp, ctx.family, ctx.seed_for("hp"), ctx.name
     splits = ctx.splits(augment=hp.augment)
-    backbone, head = ctx.parts(splits.num_outputs)
-    backbone, head = freeze(rt.prepare(backbone)), rt.prepare(head)
-    plain = family.loader(splits.train_plain, hp.batch_size, False, seed, rt.workers, rt.pin_memory)
-    z, y = on_device_if_it_fits(features(backbone, plain, family, rt), rt)
+    backbone, head = ctx.parts(splits, rt)
+    backbone = freeze(backbone)
+    if ctx.backbone_path not in cache:
+        plain = family.loader(splits.train_plain, hp.batch_size, False, seed, rt.workers, rt.pin_memory)
+        cache[ctx.backbone_path] = on_device_if_it_fits(features(backbone, plain, family, rt), rt)
+    z, y = cache[ctx.backbone_path]
     opt = sgd(head.parameters(), hp.lr, hp.weight_decay)
-    resume = paths.resume_of(paths.hp_log(setting))
-    taus = study.taus_of(setting)
-    key = fingerprint([ctx.cfg.model_dump(), taus, seed])
-    log, start = [], 0
-    sources = inputs(backbone=paths.backbone(ctx.cfg.pretrain), dataset=paths.dataset(ctx.cfg.data))
+    taus = ctx.study.taus_of(setting)
+    sources = inputs(backbone=ctx.backbone_path, dataset=paths.dataset(ctx.cfg.data))
+    key = fingerprint([ctx.cfg.model_dump(), taus, seed, sources])
+    log, start, resume = [], 0, _resume(ctx)
     if resume.is_file():
         saved = torch.load(resume, map_location=rt.device, weights_only=False)
-        if saved["key"] == key:
+        if saved["key"] == key and all(paths.hp_head(setting, ctx.seed, r["tau"]).is_file() for r in saved["log"]):
             head.load_state_dict(saved["head"]), opt.load_state_dict(saved["opt"])
             log, start = saved["log"], saved["epoch"]
-            progress(f"hp {setting}", resumed_from_epoch=start)
+            progress(f"hp {setting} seed={ctx.seed}", resumed_from_epoch=start)
     for epoch in range(start, taus[-1] + 1):
         if epoch > 0:
             torch.manual_seed(derive(seed, "epoch", epoch))
@@ -55,10 +71,10 @@ def run(study: Study, setting: str, rt: Runtime) -> None:
                           splits.num_outputs, unpack=default_unpack)
             log.append({"tau": epoch, "hp_train_acc": done["acc"], "hp_train_score": done["score"],
                         "train_energy": done["energy"]})
-            save_torch(paths.hp_head(setting, epoch), {"state_dict": {k: v.cpu() for k, v in head.state_dict().items()},
-                                                       "tau": epoch, "inputs": sources})
-            progress(f"hp {setting}", tau=epoch, hp_train_acc=done["acc"], energy=done["energy"])
+            save_torch(paths.hp_head(setting, ctx.seed, epoch),
+                       {"state_dict": {k: v.cpu() for k, v in head.state_dict().items()}, "tau": epoch,
+                        "seed": ctx.seed, "inputs": sources})
+            progress(f"hp {setting} seed={ctx.seed}", tau=epoch, hp_train_acc=done["acc"], energy=done["energy"])
             save_torch(resume, {"key": key, "head": head.state_dict(), "opt": opt.state_dict(),
                                 "log": log, "epoch": epoch + 1})
-    write_json(paths.hp_log(setting), {"setting": setting, "taus": log})
-    resume.unlink(missing_ok=True)
+    return log

@@ -2,20 +2,38 @@
 
 
 def gpu_per_job():
-    """1 where CUDA is present (or `--config gpu_per_job=1`, e.g. on a cluster), else 0."""
+    """1 where the driver lists a usable GPU (or `--config gpu_per_job=1`, e.g. on a cluster), else 0.
+    A cheap probe without torch (pipeline.device.visible_gpus); each job checks CUDA itself."""
     if "gpu_per_job" in config:
         return int(config["gpu_per_job"])
-    import torch
+    from pipeline.device import visible_gpus
 
-    return 1 if torch.cuda.is_available() else 0
-
-
-def stage_params(stage, **names):
-    return lambda w: P.stage_values(RAW, stage, **{k: v(w) if callable(v) else v for k, v in names.items()})
+    return 1 if visible_gpus() else 0
 
 
-def backbone_of(w):
-    return paths.backbone(STUDY.settings[w.setting].pretrain)
+def stage_params(stage, per_seed=False, **names):
+    """The values of the params keys `stage` reads; a job of one seed leaves out the seed list."""
+    drop = P.PER_SEED_KEYS if per_seed else ()
+
+    def values(w):
+        found = P.stage_values(RAW, stage, **{k: v(w) if callable(v) else v for k, v in names.items()})
+        return {k: v for k, v in found.items() if k not in drop}
+
+    return values
+
+
+def code(stage):
+    """The digest of the package files the stage runs (pipeline.code): a rule param, so a
+    change of their contents (not of their mtimes) reruns the stage's jobs."""
+    return pipeline_code.digest(stage)
+
+
+def backbones_of(w):
+    return targets.backbones_of(STUDY, w.setting)
+
+
+def ft_dirs_of(w):
+    return targets.ft_dirs(STUDY, w.setting)
 
 
 def dataset_of(w):
@@ -30,4 +48,4 @@ def pretrain_input(w):
 
 
 def pretrain_values(w):
-    return P.stage_values(RAW, "pretrain" if w.name in STUDY.pretrain else "import", pretrain=w.name)
+    return stage_params("pretrain" if w.name in STUDY.pretrain else "import", per_seed=True, pretrain=w.name)(w)

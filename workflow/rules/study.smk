@@ -1,5 +1,7 @@
 # One rule per stage. `params: values=` holds the values of exactly the params keys the
-# stage reads (pipeline.params.STAGE_KEYS), so Snakemake reruns the jobs DVC reruns.
+# stage reads (pipeline.params.STAGE_KEYS), so Snakemake reruns the jobs DVC reruns;
+# `params: code=` is the digest of the package files the stage runs (pipeline.code), so a
+# change of their contents reruns exactly the jobs it can affect.
 # Every job records its wall time, CPU time and peak memory under benchmarks/ (TSV).
 # The jobs read the study from $TASKHEAD_PARAMS, which the Snakefile sets: its path is no
 # provenance (only the values each stage reads are), so a switch of file reruns only
@@ -8,9 +10,21 @@
 ENV = "../../envs/taskhead.yaml"  # used with --software-deployment-method conda
 
 
+# The code fingerprint of every stage (results/code/STAGE.txt), committed with the results:
+# which code made them. DVC's `check` stage writes the same files.
+rule check:
+    output: [pipeline_code.fingerprint_file(stage) for stage in pipeline_code.STAGES]
+    params: code=[code(stage) for stage in pipeline_code.STAGES]
+    conda: ENV
+    log: "logs/check.log"
+    shell: "python -m pipeline check 2>&1 | tee {log}"
+
+
 rule prepare:
     output: paths.dataset("{dataset}")
-    params: values=stage_params("prepare", dataset=lambda w: w.dataset)
+    params:
+        values=stage_params("prepare", dataset=lambda w: w.dataset),
+        code=code("prepare"),
     conda: ENV
     log: "logs/prepare/{dataset}.log"
     benchmark: "benchmarks/prepare/{dataset}.tsv"
@@ -23,31 +37,39 @@ rule fetch:
     params:
         values=stage_params("fetch", pretrain=lambda w: CHECKPOINTS[w.checkpoint]),
         name=lambda w: CHECKPOINTS[w.checkpoint],
+        code=code("fetch"),
     conda: ENV
     log: "logs/fetch/{checkpoint}.log"
     benchmark: "benchmarks/fetch/{checkpoint}.tsv"
     shell: "python -m pipeline fetch --name {params.name} 2>&1 | tee {log}"
 
 
+# One backbone per pretraining seed: the study's `seed`, or each replicate seed with
+# `replicate_pretrain`.
 rule pretrain:
     input: pretrain_input
-    output: paths.backbone("{name}")
-    params: values=pretrain_values
+    output: paths.backbone("{name}", "{pseed}")
+    params:
+        values=pretrain_values,
+        code=code("pretrain"),
     conda: ENV
-    log: "logs/pretrain/{name}.log"
-    benchmark: "benchmarks/pretrain/{name}.tsv"
+    log: "logs/pretrain/{name}/seed{pseed}.log"
+    benchmark: "benchmarks/pretrain/{name}/seed{pseed}.tsv"
     threads: 1
     resources: gpu=GPU
-    shell: "TASKHEAD_THREADS={threads} python -m pipeline pretrain --name {wildcards.name} 2>&1 | tee {log}"
+    shell: "TASKHEAD_THREADS={threads} python -m pipeline pretrain --name {wildcards.name} --seed {wildcards.pseed} 2>&1 | tee {log}"
 
 
-# HP writes one head per tau of the setting's own grid (runs/SETTING/hp/tauN.pt), then its
-# log, which lists them. The grid differs between settings, and an output list cannot
-# depend on a wildcard, so the log, written last, stands for the heads.
+# HP of every seed in one job (the frozen backbone's features are computed once), one head
+# per (seed, tau) of the setting's own grid (runs/SETTING/hp/seedS/tauN.pt), then its log,
+# which lists them. The grid differs between settings, and an output list cannot depend on
+# a wildcard, so the log, written last, stands for the heads.
 rule probe:
-    input: backbone_of, dataset_of
+    input: backbones_of, dataset_of
     output: log=paths.hp_log("{setting}")
-    params: values=stage_params("probe", setting=lambda w: w.setting)
+    params:
+        values=stage_params("probe", setting=lambda w: w.setting),
+        code=code("probe"),
     conda: ENV
     log: "logs/probe/{setting}.log"
     benchmark: "benchmarks/probe/{setting}.tsv"
@@ -56,27 +78,30 @@ rule probe:
     shell: "TASKHEAD_THREADS={threads} python -m pipeline probe --setting {wildcards.setting} 2>&1 | tee {log}"
 
 
+# FT of one seed at every tau of the setting's grid, in one job (one device on a GPU box):
+# a process's start-up is paid once per (setting, seed), not once per tau.
 rule finetune:
-    input: backbone_of, dataset_of, hp_log=paths.hp_log("{setting}")
-    output: paths.ft_model("{setting}", "{tau}")
-    params: values=stage_params("finetune", setting=lambda w: w.setting)
+    input: backbones_of, dataset_of, hp_log=paths.hp_log("{setting}")
+    output: directory(paths.ft_seed_dir("{setting}", "{seed}"))
+    params:
+        values=stage_params("finetune", per_seed=True, setting=lambda w: w.setting),
+        code=code("finetune"),
     conda: ENV
-    log: "logs/finetune/{setting}/tau{tau}.log"
-    benchmark: "benchmarks/finetune/{setting}/tau{tau}.tsv"
+    log: "logs/finetune/{setting}/seed{seed}.log"
+    benchmark: "benchmarks/finetune/{setting}/seed{seed}.tsv"
     threads: 1
     resources: gpu=GPU
-    shell: "TASKHEAD_THREADS={threads} python -m pipeline finetune --setting {wildcards.setting} --tau {wildcards.tau} 2>&1 | tee {log}"
+    shell: "TASKHEAD_THREADS={threads} python -m pipeline finetune --setting {wildcards.setting} --seed {wildcards.seed} 2>&1 | tee {log}"
 
 
 rule evaluate:
-    input:
-        backbone_of, dataset_of,
-        hp_log=paths.hp_log("{setting}"),
-        models=lambda w: [paths.ft_model(w.setting, t) for t in STUDY.taus_of(w.setting)],
+    input: backbones_of, dataset_of, hp_log=paths.hp_log("{setting}"), models=ft_dirs_of
     output:
         evaluation=paths.evaluation("{setting}"),
         curves=directory(paths.curves("{setting}")),
-    params: values=stage_params("evaluate", setting=lambda w: w.setting)
+    params:
+        values=stage_params("evaluate", setting=lambda w: w.setting),
+        code=code("evaluate"),
     conda: ENV
     log: "logs/evaluate/{setting}.log"
     benchmark: "benchmarks/evaluate/{setting}.tsv"
@@ -86,13 +111,13 @@ rule evaluate:
 
 
 rule exchange:
-    input:
-        backbone_of, dataset_of,
-        models=lambda w: [paths.ft_model(w.setting, t) for t in STUDY.exchange[w.setting]],
+    input: backbones_of, dataset_of, models=ft_dirs_of
     output:
         csv=paths.exchange("{setting}", "csv"),
         png=report(paths.exchange("{setting}", "png"), caption="../report/exchange.rst", category="Head exchange"),
-    params: values=stage_params("exchange", setting=lambda w: w.setting)
+    params:
+        values=stage_params("exchange", setting=lambda w: w.setting),
+        code=code("exchange"),
     conda: ENV
     log: "logs/exchange/{setting}.log"
     benchmark: "benchmarks/exchange/{setting}.tsv"
@@ -105,11 +130,16 @@ rule aggregate:
     input: [paths.evaluation(s) for s in STUDY.settings]
     output:
         report(paths.SUMMARY, caption="../report/summary.rst", category="Results"),
+        paths.STATS,
+        report(paths.CONCLUSIONS, caption="../report/conclusions.rst", category="Results"),
         *[report(t, caption="../report/tables.rst", category="Tables") for t in (paths.TABLE1, paths.TABLE2,
                                                                                paths.TABLE3, paths.TRENDS)],
+        report(paths.COST, caption="../report/cost.rst", category="Results"),
         paths.METRICS,
         *[report(p, caption="../report/plots.rst", category="Plots") for p in (paths.FIG_VAL, paths.FIG_Z)],
-    params: values=stage_params("aggregate")
+    params:
+        values=stage_params("aggregate"),
+        code=code("aggregate"),
     conda: ENV
     log: "logs/aggregate.log"
     benchmark: "benchmarks/aggregate.tsv"

