@@ -15,7 +15,9 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"the study's params file (default: ${PARAMS_ENV}, else params.yaml)")
     sub = p.add_subparsers(dest="stage", required=True)
     sub.add_parser("validate", help="check params.yaml and exit")
-    sub.add_parser("check", help="validate the params, then write each stage's code fingerprint (results/code/)")
+    c = sub.add_parser("check", help="validate the params, then write each stage's code fingerprint (results/code/)")
+    c.add_argument("--dvc", action="store_true", help="also refuse keys a stage reads but the file leaves to "
+                   "their defaults (DVC tracks every such key)")
     sub.add_parser("prepare", help="build one dataset once").add_argument("--dataset", required=True)
     sub.add_parser("fetch", help="download an imported checkpoint (or check it is there)").add_argument(
         "--name", required=True)
@@ -53,6 +55,10 @@ def main(argv=None, fast_exit: bool = False) -> int:
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if status == 0:
+        from .dvcsync import note
+
+        note(args.stage, args)  # under Snakemake: the DVC stage to commit when the run ends
     if fast_exit and status == 0 and args.stage in FAST_EXIT:
         from .startup import exit_now
 
@@ -86,6 +92,11 @@ def _dispatch(args) -> int:
     if args.stage == "check":
         from . import code
         from .atomic import write_text
+
+        missing = params.missing_tracked_keys(params.read_raw(args.params), study) if args.dvc else []
+        if missing:
+            raise PipelineError(f"{args.params}: expected every key that a stage reads written out (DVC tracks "
+                                f"them), found these left to their defaults: {', '.join(missing)}")
 
         for name in code.STAGES:
             write_text(code.fingerprint_file(name), code.fingerprint(name))

@@ -1,103 +1,387 @@
-"""Benchmarks, printed as ratios measured in the same run (absolute times here are noisy).
+"""Benchmarks of the pipeline's cost goals, each as a ratio of two things measured in the same run.
 
-    python -m pipeline.bench [--setting resnet_digits] [--full]
+    python -m pipeline.bench [--pairs 3] [--setting resnet_digits] [--job-setting resnet_digits] [--full]
 
-1. HP over the whole tau grid of a setting costs at most 1.2x one HP run of max-tau epochs.
-2. HP from cached features is at least 10x faster than HP through the frozen backbone.
-3. Molecule featurisation speed (RDKit parsing + OGB's smiles2graph), molecules/s.
-4. With --full: the default study, cold then warm (`snakemake --cores 2` in a scratch copy).
+Every comparison runs the same work on both sides, as interleaved pairs (A B, B A, A B, ...:
+the side that goes first alternates), after one untimed run of each side; it is reported as
+the median and the range (min-max) of the per-pair ratios, with the number of pairs, and a
+goal is MET when the median meets its target.
+
+1. HP over the whole tau grid of `--setting` (a head saved at every tau) costs at most 1.05x
+   one HP run of max-tau epochs: `probe.run` with the setting's grid against the same study
+   with taus [max tau] only; seeds [0].
+2. HP on cached features is at least 50x faster per epoch than HP through the frozen backbone,
+   on a backbone of the paper's size: a ResNet50 at 224 px, 2 synthetic batches of 16 (the
+   classification family's own `synthetic` data). An epoch through the backbone is the frozen
+   backbone's forward pass plus the head step (`train_epoch` as `probe` runs it with
+   augmentation, here without any, so that only the backbone differs); a cached epoch is the
+   head step on the features `features` computed once (`cached_loader`). Same 32 samples.
+3. A training job's fixed cost: `python -m pipeline finetune --setting JOB --seed 0` against
+   `python -c "import torch"`. Fixed cost = the job's wall time - the training it reports (the
+   sum of its per-epoch `secs=`, printed to 0.1 s: the toy's epochs, under 0.05 s, print as 0.0,
+   hence a ResNet setting by default); target: wall / (import torch + training) at most 1.5.
+   `python -c "import torch"` includes the interpreter's teardown, which a job skips (startup.py).
+4. Seeds in one job against separate jobs: `finetune --seed 0 --seed 1 --seed 2` in one process
+   against three one-seed processes (the same work; their reported training agrees); target:
+   the three jobs cost at most 1.5x the one. Also the fixed-cost share (wall - training) / wall
+   of a one-seed job. It depends on how much a job trains: `--job-epochs`.
+With --full: the default study through Snakemake in a scratch copy, cold, then warm (one run
+each, not pairs: minutes on 2 cores).
+
 Run it from the repository root; it works in a temporary directory and changes nothing here.
+The jobs' study is written there (study.yaml): the two settings of the run params file, their
+backbones imported from random weights (speed does not depend on them), FT of the job setting
+at tau 0 for `--job-epochs` epochs without early stopping; its data are prepared there with
+`python -m pipeline prepare`. Torch runs on `TASKHEAD_THREADS` threads (default 1), as a job.
 """
 from __future__ import annotations
 
 import argparse
+import copy
+import io
 import os
+import re
 import shutil
+import statistics
 import subprocess
+import sys
 import tempfile
 import time
+from contextlib import contextmanager, redirect_stderr
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence, TypeVar
 
-import torch
+import yaml
 
-from .device import Runtime
-from .params import load
-from .stages import prepare, pretrain, probe
+T = TypeVar("T")
+SECS = re.compile(r"\bsecs=([0-9.]+)")
+SEEDS = [0, 1, 2]
+BIG_BATCHES, BIG_BATCH = 2, 16  # goal 2: ResNet50 at 224 px
 
-ROOT = Path.cwd()
+
+# ---- pairs and their summary (pure) ------------------------------------------------------
+
+def pair_orders(pairs: int) -> list[tuple[str, str]]:
+    """Which side runs first in each pair: A B, B A, A B, ..."""
+    return [("a", "b") if i % 2 == 0 else ("b", "a") for i in range(pairs)]
 
 
-def _timed(fn) -> float:
+def interleave(a: Callable[[], T], b: Callable[[], T], pairs: int) -> list[tuple[T, T]]:
+    """Run `a` and `b` once per pair in the order of pair_orders; returns (a's, b's) result per pair."""
+    out = []
+    for first, _ in pair_orders(pairs):
+        if first == "a":
+            ra = a()
+            rb = b()
+        else:
+            rb = b()
+            ra = a()
+        out.append((ra, rb))
+    return out
+
+
+@dataclass(frozen=True)
+class Summary:
+    median: float
+    lo: float
+    hi: float
+    n: int
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    if not values:
+        raise ValueError("expected at least one pair, found none")
+    return Summary(statistics.median(values), min(values), max(values), len(values))
+
+
+def met(s: Summary, op: str, target: float) -> bool:
+    """A goal is met when the median of its per-pair ratios meets the target."""
+    return s.median <= target if op == "<=" else s.median >= target
+
+
+def fmt(x: float) -> str:
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+
+
+def spread(s: Summary, unit: str = "x") -> str:
+    return f"median {fmt(s.median)}{unit} (range {fmt(s.lo)}-{fmt(s.hi)}, {s.n} pair{'s' if s.n != 1 else ''})"
+
+
+def goal_line(number: int, what: str, op: str, target: float, s: Summary) -> str:
+    return (f"goal {number}: {what}, target {op} {target:g}x: measured {spread(s)} "
+            f"{'MET' if met(s, op, target) else 'NOT MET'}")
+
+
+def training_secs(stderr: str) -> float:
+    """The training a job reports: the sum of the `secs=` of its per-epoch progress lines."""
+    return sum(float(s) for s in SECS.findall(stderr))
+
+
+# ---- the scratch study --------------------------------------------------------------------
+
+def scratch_study(raw: dict, setting: str, job_setting: str, job_epochs: int) -> dict:
+    """The jobs' study: the two settings, their datasets, their backbones imported from random
+    weights (random-NAME.pt); the job setting probed at tau 0 only and finetuned for
+    `job_epochs` epochs without early stopping; seeds 0, 1, 2."""
+    for name in (setting, job_setting):
+        if name not in raw["settings"]:
+            raise SystemExit(f"bench: expected a setting among {sorted(raw['settings'])}, found {name!r}")
+    backbones = {**raw.get("imports", {}), **raw.get("pretrain", {})}
+    settings = {name: copy.deepcopy(raw["settings"][name]) for name in dict.fromkeys((setting, job_setting))}
+    job = settings[job_setting]
+    job["hp"] = {**job["hp"], "taus": [0]}
+    job["ft"] = {**job["ft"], "epochs": job_epochs, "patience": job_epochs}
+    used = {s["pretrain"] for s in settings.values()}
+    return {"seed": 0, "seeds": list(SEEDS), "replicate_pretrain": False, "device": "cpu", "taus": [0],
+            "z_split": "train", "exchange": {}, "pretrain": {},
+            "datasets": {s["data"]: copy.deepcopy(raw["datasets"][s["data"]]) for s in settings.values()},
+            "imports": {n: {"family": backbones[n]["family"], "model": backbones[n]["model"],
+                            "checkpoint": f"random-{n}.pt"} for n in sorted(used)},
+            "settings": settings}
+
+
+def with_grid(study_raw: dict, setting: str, taus: list[int]) -> dict:
+    """The study at seeds [0] with the setting's HP grid `taus`."""
+    out = copy.deepcopy(study_raw)
+    out["seeds"] = [0]
+    out["settings"][setting]["hp"]["taus"] = list(taus)
+    return out
+
+
+@contextmanager
+def inside(path: Path):
+    back = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(back)
+
+
+class Jobs:
+    """`python -m pipeline` processes in the scratch directory, as Snakemake starts them."""
+
+    def __init__(self, tmp: Path, root: Path, threads: str):
+        from .dvcsync import LEDGER_ENV
+        from .params import PARAMS_ENV
+
+        self.tmp = tmp
+        self.env = {k: v for k, v in os.environ.items() if k not in (LEDGER_ENV, PARAMS_ENV)}
+        self.env["TASKHEAD_THREADS"] = threads
+        self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+
+    def run(self, *argv: str) -> tuple[float, float]:
+        """(wall seconds of the process, training seconds it reports)."""
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, *argv], cwd=self.tmp, env=self.env, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        if done.returncode:
+            raise SystemExit(f"bench: {' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        return wall, training_secs(done.stderr)
+
+    def stage(self, *argv: str) -> tuple[float, float]:
+        return self.run("-m", "pipeline", "--params", "study.yaml", *argv)
+
+    def import_torch(self) -> tuple[float, float]:
+        return self.run("-c", "import torch")
+
+
+def setup(tmp: Path, study_raw: dict, jobs: Jobs) -> None:
+    import torch
+
+    from .atomic import save_torch
+    from .families import get_family
+
+    (tmp / "study.yaml").write_text(yaml.safe_dump(study_raw, sort_keys=False))
+    for name, imp in study_raw["imports"].items():
+        family = get_family(imp["family"])
+        torch.manual_seed(0)
+        save_torch(tmp / imp["checkpoint"], family.backbone(family.ModelCfg(**imp["model"])).state_dict())
+    for dataset in study_raw["datasets"]:
+        jobs.stage("prepare", "--dataset", dataset)
+    for name in study_raw["imports"]:
+        jobs.stage("pretrain", "--name", name)
+
+
+# ---- the goals ----------------------------------------------------------------------------
+
+def _timed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
 
 
-def _with(study, **changes):
-    return study.model_copy(update=changes)
+def goal_grid(study_raw: dict, setting: str, grid: list[int], pairs: int, rt) -> None:
+    from .params import validate
+    from .stages import probe
+
+    whole = validate(with_grid(study_raw, setting, grid))
+    one = validate(with_grid(study_raw, setting, [grid[-1]]))
+    def a() -> float:
+        return _timed(lambda: probe.run(whole, setting, rt))
+
+    def b() -> float:
+        return _timed(lambda: probe.run(one, setting, rt))
+
+    a(), b()  # untimed: first-call costs
+    runs = interleave(a, b, pairs)
+    s = summarize([ta / tb for ta, tb in runs])
+    print(goal_line(1, f"HP of {setting} over its grid {grid} (a head at every tau) / one HP run of {grid[-1]} "
+                       f"epochs", "<=", 1.05, s))
+    print(f"    grid {spread(summarize([t for t, _ in runs]), ' s')}; "
+          f"one run {spread(summarize([t for _, t in runs]), ' s')}")
 
 
-def hp_ratios(setting: str, epochs_uncached: int) -> None:
-    study = load(ROOT / "params.yaml")
-    cpu = Runtime(torch.device("cpu"))
-    cfg = study.settings[setting]
-    with tempfile.TemporaryDirectory() as tmp:
-        os.chdir(tmp)
-        prepare.run(study, cfg.data)
-        pre = study.backbones[cfg.pretrain]
-        if cfg.pretrain in study.pretrain:
-            prepare.run(study, pre.data)
-        pretrain.run(_with(study, pretrain={cfg.pretrain: pre.model_copy(update={"epochs": 1})}),
-                     cfg.pretrain, cpu)
-        grid = _timed(lambda: probe.run(study, setting, cpu))
-        single = _timed(lambda: probe.run(_with(study, taus=[study.taus[-1]]), setting, cpu))
-        print(f"HP over the grid {study.taus}: {grid:.2f} s; one HP run of {study.taus[-1]} epochs: {single:.2f} s; "
-              f"ratio {grid / single:.2f} (target <= 1.2)")
-        through = _with(study, settings={**study.settings, setting: cfg.model_copy(
-            update={"hp": cfg.hp.model_copy(update={"augment": True})})})
-        times = {}
-        for name, s in (("cached", study), ("through", through)):
-            for e in (epochs_uncached // 4, epochs_uncached):
-                times[name, e] = _timed(lambda: probe.run(_with(s, taus=[0, e]), setting, cpu))
-        lo, hi = epochs_uncached // 4, epochs_uncached
-        per_epoch = {n: (times[n, hi] - times[n, lo]) / (hi - lo) for n in ("cached", "through")}
-        print(f"HP run of {hi} epochs: from cached features {times['cached', hi]:.2f} s, through the backbone "
-              f"{times['through', hi]:.2f} s; speed-up {times['through', hi] / times['cached', hi]:.1f}x "
-              f"(target >= 10x)")
-        print(f"HP per epoch (slope between {lo} and {hi} epochs): cached {1000 * per_epoch['cached']:.1f} ms, "
-              f"through the backbone {1000 * per_epoch['through']:.1f} ms; "
-              f"speed-up {per_epoch['through'] / per_epoch['cached']:.1f}x")
-        os.chdir(ROOT)
+def goal_cached(pairs: int, rt) -> None:
+    import torch
+
+    from .families import get_family
+    from .loop import cached_loader, default_unpack, features, freeze, sgd, train_epoch
+    from .params import HeadCfg
+
+    family = get_family("classification")
+    data = family.DataCfg(dataset="stl10", size=224, channels=3)
+    n = BIG_BATCHES * BIG_BATCH
+    splits = family.splits(family.synthetic(data, {"train": n, "val": 2, "test": 2}, 10, 0), data, augment=False)
+    model = family.ModelCfg(arch="resnet", depth=50, in_channels=3)
+    torch.manual_seed(0)
+    backbone, head = family.task_model(family.backbone(model), model, HeadCfg(), splits.num_outputs)
+    backbone, head = freeze(rt.prepare(backbone)), rt.prepare(head)
+    opt = sgd(head.parameters(), 0.05, 0.0)
+    z, y = features(backbone, family.loader(splits.train_plain, BIG_BATCH, False, 0), family, rt)
+    epoch = [0]
+
+    def through() -> float:  # probe's per-epoch path with the backbone in the loop
+        epoch[0] += 1
+        head.train()
+        loader = family.loader(splits.train_plain, BIG_BATCH, True, epoch[0])
+        return _timed(lambda: train_epoch(lambda x: head(backbone(x)), loader, family, opt, 1.0, rt))
+
+    def cached() -> float:  # probe's per-epoch path on cached features
+        epoch[0] += 1
+        head.train()
+        return _timed(lambda: train_epoch(head, cached_loader(z, y, BIG_BATCH, True, epoch[0]), family, opt, 1.0,
+                                          rt, unpack=default_unpack))
+
+    through(), cached()
+    runs = interleave(through, cached, pairs)
+    s = summarize([ta / tb for ta, tb in runs])
+    print(goal_line(2, f"HP epoch through a frozen ResNet50 at 224 px / on its cached features ({n} samples, "
+                       f"batches of {BIG_BATCH})", ">=", 50, s))
+    print(f"    through {spread(summarize([1000 * t for t, _ in runs]), ' ms')}; "
+          f"cached {spread(summarize([1000 * t for _, t in runs]), ' ms')}")
 
 
-def full_study() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in ("Snakefile", "dvc.yaml", "workflow", "params.yaml", ".gitignore", ".dvc"):
-            src = ROOT / name
-            (shutil.copytree if src.is_dir() else shutil.copy)(src, Path(tmp) / name)
+def goal_fixed(jobs: Jobs, job_setting: str, pairs: int) -> None:
+    job = (lambda: jobs.stage("finetune", "--setting", job_setting, "--seed", "0"))
+    runs = interleave(job, jobs.import_torch, pairs)
+    s = summarize([wall / (imp + train) for (wall, train), (imp, _) in runs])
+    print(goal_line(3, f"wall of a one-seed `finetune --setting {job_setting}` job / (import torch + its "
+                       f"training)", "<=", 1.5, s))
+    print(f"    fixed cost (wall - training) {spread(summarize([w - t for (w, t), _ in runs]), ' s')}; "
+          f"`python -c 'import torch'` (its teardown included: a job skips its own) "
+          f"{spread(summarize([i for _, (i, _) in runs]), ' s')}; "
+          f"training {spread(summarize([t for (_, t), _ in runs]), ' s')}; "
+          f"wall {spread(summarize([w for (w, _), _ in runs]), ' s')}")
+
+
+def goal_seeds(jobs: Jobs, job_setting: str, pairs: int) -> None:
+    seeds = [a for seed in SEEDS for a in ("--seed", str(seed))]
+    one = (lambda: jobs.stage("finetune", "--setting", job_setting, *seeds))
+    singles: list[tuple[float, float]] = []
+
+    def separate() -> tuple[float, float]:
+        runs = [jobs.stage("finetune", "--setting", job_setting, "--seed", str(seed)) for seed in SEEDS]
+        singles.extend(runs)
+        return sum(w for w, _ in runs), sum(t for _, t in runs)
+
+    runs = interleave(one, separate, pairs)
+    s = summarize([sep / whole for (whole, _), (sep, _) in runs])
+    print(goal_line(4, f"{len(SEEDS)} one-seed `finetune --setting {job_setting}` jobs / one job of seeds {SEEDS}",
+                    "<=", 1.5, s))
+    print(f"    same work: reported training, {len(SEEDS)} jobs / one job "
+          f"{spread(summarize([ts / t1 for (_, t1), (_, ts) in runs if t1 > 0] or [float('nan')]))}")
+    def pct(s: Summary, of: str) -> str:
+        return f"median {s.median:.0%} (range {s.lo:.0%}-{s.hi:.0%}, {s.n} {of})"
+
+    print(f"    fixed-cost share (wall - training) / wall: one-seed job "
+          f"{pct(summarize([(w - t) / w for w, t in singles]), 'jobs')}; job of {len(SEEDS)} seeds "
+          f"{pct(summarize([(w - t) / w for (w, t), _ in runs]), 'jobs')}")
+
+
+def full_study(root: Path) -> None:
+    """The default study through Snakemake in a scratch copy: cold, then warm (nothing changed)."""
+    with tempfile.TemporaryDirectory(prefix="taskhead-full-") as tmp:
+        for name in ("Snakefile", "dvc.yaml", "workflow", "params.yaml", ".gitignore", ".dvc", "studies"):
+            src = root / name
+            if src.exists():
+                (shutil.copytree if src.is_dir() else shutil.copy)(src, Path(tmp) / name)
         shutil.rmtree(Path(tmp) / ".dvc" / "cache", ignore_errors=True)
         subprocess.run(["git", "init", "-q"], cwd=tmp, check=True)
-        cmd = ["snakemake", "--cores", "2"]
-        cold = _timed(lambda: subprocess.run(cmd, cwd=tmp, check=True, capture_output=True))
-        warm = _timed(lambda: subprocess.run(cmd, cwd=tmp, check=True, capture_output=True))
-        print(f"default study: cold {cold:.0f} s, warm (nothing changed) {warm:.1f} s; "
-              f"warm / cold {warm / cold:.3f}")
+        env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--resources", "gpu=0"]
+
+        def once() -> float:
+            t0 = time.perf_counter()
+            done = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"bench: snakemake failed ({done.returncode}):\n{done.stderr[-3000:]}")
+            return time.perf_counter() - t0
+
+        cold = once()
+        warm = once()
+        print(f"full: the default study through Snakemake, 1 run each: cold {cold:.0f} s, warm (nothing changed) "
+              f"{warm:.1f} s; warm / cold {warm / cold:.3f}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--setting", default="resnet_digits")
-    ap.add_argument("--epochs", type=int, default=32, help="epochs for the cached / uncached comparison")
-    ap.add_argument("--full", action="store_true", help="also time the whole default study, cold and warm")
-    args = ap.parse_args()
-    torch.set_num_threads(int(os.environ.get("TASKHEAD_THREADS", "1")))  # as each Snakemake job
-    hp_ratios(args.setting, args.epochs)
-    from .data.molecules import featurisation_rate
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pairs", type=int, default=3, help="interleaved pairs per goal (default 3: about 2.5 min on 2 cores)")
+    ap.add_argument("--setting", default="resnet_digits", help="goal 1's setting (default resnet_digits)")
+    ap.add_argument("--job-setting", default="resnet_digits", help="goals 3-4's setting (default resnet_digits)")
+    ap.add_argument("--job-epochs", type=int, default=3, help="FT epochs of a job in goals 3-4 (default 3)")
+    ap.add_argument("--goals", default="1,2,3,4", help="which goals to measure (default 1,2,3,4)")
+    ap.add_argument("--params", default="params.yaml", help="the study the settings come from")
+    ap.add_argument("--full", action="store_true", help="also the whole default study, cold then warm (minutes)")
+    args = ap.parse_args(argv)
+    if args.pairs < 1 or args.job_epochs < 1:
+        ap.error("--pairs and --job-epochs: expected at least 1")
+    goals = {int(g) for g in args.goals.split(",") if g.strip()}
+    root = Path.cwd()
+    from .device import runtime
+    from .params import read_raw
 
-    print(f"featurisation: {featurisation_rate(2000):.0f} molecules/s (parse + smiles2graph, 2,000 NCI SMILES)")
+    threads = os.environ.get("TASKHEAD_THREADS", "1")
+    os.environ["TASKHEAD_THREADS"] = threads
+    rt = runtime("cpu")  # the job's own CPU runtime: TASKHEAD_THREADS threads, no torch compiler
+    raw = read_raw(root / args.params)
+    study_raw = scratch_study(raw, args.setting, args.job_setting, args.job_epochs)
+    print(f"bench: {args.pairs} interleaved pair(s) per goal, torch on {threads} thread(s), CPU; "
+          f"ratios of times measured in this run", flush=True)
+    with tempfile.TemporaryDirectory(prefix="taskhead-bench-") as name:
+        tmp = Path(name)
+        jobs = Jobs(tmp, root, threads)
+        setup(tmp, study_raw, jobs)
+        with inside(tmp), redirect_stderr(io.StringIO()):  # the stages' progress lines
+            if 1 in goals:
+                grid = raw["settings"][args.setting]["hp"].get("taus") or raw["taus"]  # the setting's grid
+                goal_grid(study_raw, args.setting, list(grid), args.pairs, rt)
+            if 2 in goals:
+                goal_cached(args.pairs, rt)
+        if goals & {3, 4}:
+            jobs.stage("probe", "--setting", args.job_setting)  # the tau-0 heads FT starts from
+            jobs.stage("finetune", "--setting", args.job_setting, "--seed", "0"), jobs.import_torch()  # untimed
+        if 3 in goals:
+            goal_fixed(jobs, args.job_setting, args.pairs)
+        if 4 in goals:
+            goal_seeds(jobs, args.job_setting, args.pairs)
     if args.full:
-        full_study()
+        full_study(root)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -153,6 +153,14 @@ def warnings(summary: pd.DataFrame) -> list[str]:
     return out
 
 
+def glance(found: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Verdicts only: one row per setting, one column per claim ((f) on the baseline's row)."""
+    table = found.assign(claim=found["claim"].str[:3]).pivot(index="setting", columns="claim", values="verdict")
+    table = table.reindex(list(dict.fromkeys(found["setting"])))
+    table["(f)"] = pairs.set_index("baseline")["verdict"].reindex(table.index).fillna("")
+    return table.rename_axis(columns=None)
+
+
 def markdown(summary: pd.DataFrame) -> str:
     found = claims(summary)
     pairs = ls_claims(summary)
@@ -161,7 +169,9 @@ def markdown(summary: pd.DataFrame) -> str:
     seeds = ", ".join(str(s) for s in sorted(summary["seed"].unique()))
     warned = "\n".join(f"- {w}" for w in warnings(summary)) or "_none_"
     text = (f"# Conclusions: the paper's claims\n\nn = {n_seeds(summary)} replicate seeds ({seeds}), from "
-            f"`results/summary.csv`. Verdicts: {count}.\n\n## Rules\n\n{RULES}\n## Warnings\n\n{warned}\n\n"
+            f"`results/summary.csv`. Verdicts: {count}.\n\n## Verdicts at a glance\n\n"
+            f"n = {n_seeds(summary)} seeds; the claims, statistics and rules are below.\n\n"
+            f"{render(glance(found, pairs), 'left')}\n\n## Rules\n\n{RULES}\n## Warnings\n\n{warned}\n\n"
             f"## Claims (a)-(e), per setting\n\n{render(found.set_index('setting'), 'left')}\n")
     if len(pairs):
         text += (f"\n## Claim (f): label-smoothed HP against its eta_HP = 1 baseline\n\n"

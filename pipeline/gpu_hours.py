@@ -204,7 +204,15 @@ rates).
 """
 
 
-BEGIN, END = "<!-- gpu-figures: begin (python -m pipeline.gpu_hours --readme) -->", "<!-- gpu-figures: end -->"
+README_BLOCK = ("gpu-figures", "python -m pipeline.gpu_hours --readme")  # pipeline.readme markers
+
+
+def replace_block(text: str, block: str) -> str:
+    """README text with the gpu-figures block replaced by `block`."""
+    from .readme import replace_block as replace
+
+    name, command = README_BLOCK
+    return replace(text, name, block, command)
 
 
 def summary(study, report: dict, source: str) -> str:
@@ -229,14 +237,6 @@ def summary(study, report: dict, source: str) -> str:
     lines.append(f"- `{report['params']}` in all: **{cal:,.0f} GPU-hours** calibrated by the real epochs "
                  f"({raw:,.0f} from step rates alone), FT counted at its epoch cap.")
     return "\n".join(lines)
-
-
-def replace_block(text: str, block: str) -> str:
-    """`text` with the part between BEGIN and END replaced by `block`."""
-    if BEGIN not in text or END not in text:
-        raise PipelineError(f"README: expected the markers {BEGIN!r} and {END!r}, found none")
-    head, rest = text.split(BEGIN, 1)
-    return f"{head}{BEGIN}\n{block}\n{END}{rest.split(END, 1)[1]}"
 
 
 def read_report(path, names: dict[str, str] | None = None) -> dict:

@@ -2,7 +2,7 @@
 
 Deterministic kernels are a property of the device: pipeline.device.deterministic_cuda
 asks for them where a job runs on CUDA (the CPU kernels used here are deterministic at a
-fixed thread count, and asking for them there costs an import of torch's compiler).
+fixed thread count).
 """
 from __future__ import annotations
 

@@ -15,6 +15,8 @@ BIN = Path(sys.executable).parent
 
 TINY = {
     "seed": 0,
+    "seeds": [0],
+    "replicate_pretrain": False,
     "device": "cpu",
     "taus": [0, 1, 2],
     "z_split": "train",
@@ -29,9 +31,10 @@ TINY = {
     },
     "imports": {},
     "settings": {
-        "toy": {"pretrain": "mlp", "data": "d012", "head": {"kind": "linear"}, "hp": {"lr": 0.5},
+        "toy": {"pretrain": "mlp", "data": "d012", "head": {"kind": "linear"}, "bn": "source", "hp": {"lr": 0.5},
                 "ft": {"lr": 0.1, "epochs": 2, "patience": 2}},
-        "toy_ls": {"pretrain": "mlp", "data": "d012", "head": {"kind": "linear"}, "hp": {"lr": 0.5, "eta": 0.9},
+        "toy_ls": {"pretrain": "mlp", "data": "d012", "head": {"kind": "linear"}, "bn": "source",
+                   "hp": {"lr": 0.5, "eta": 0.9},
                    "ft": {"lr": 0.1, "epochs": 2, "patience": 2}},
     },
     "exchange": {"toy": [0, 2]},

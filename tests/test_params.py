@@ -78,3 +78,15 @@ def test_unknown_setting_on_the_command_line(tmp_path):
     write_params(tmp_path / "params.yaml", tiny_study())
     proc = run_cli("probe", "--setting", "nope", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "found 'nope'" in proc.stderr
+
+
+def test_dvc_check_refuses_keys_left_to_their_defaults(tmp_path):
+    """DVC tracks every key a stage reads, and fails on one the file leaves out: `check --dvc`
+    (dvc.yaml's first stage) says which, before any stage runs; Snakemake takes the defaults."""
+    study = tiny_study()
+    del study["settings"]["toy"]["bn"], study["seeds"]
+    write_params(tmp_path / "params.yaml", study)
+    assert run_cli("check", cwd=tmp_path).returncode == 0
+    proc = run_cli("check", "--dvc", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "found these left to their defaults: seeds, settings.toy.bn" in proc.stderr

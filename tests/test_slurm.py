@@ -130,7 +130,7 @@ def broken_run(slurm, tmp_path_factory):
     (project / "ckpt" / "broken.pt").write_text("not a checkpoint\n")
     add_profile(project)
     # prepare asks for 3 GPUs (the node has 2); the import job fails when it runs.
-    run = Workflow(project, client_env(slurm), "runs/data/digits8.pt", "runs/pretrain/broken/backbone.pt",
+    run = Workflow(project, client_env(slurm), "runs/data/digits8.pt", "runs/pretrain/broken/seed0/backbone.pt",
                    "--keep-going", "--set-resources", "prepare:gpu=3", limit=150)
     yield run
     if run.proc is not None:
@@ -181,8 +181,8 @@ def test_study_on_slurm_matches_local_run(slurm, broken_run, project, tmp_path):
     # 2. Every job went through sbatch; training jobs asked for one GPU, the others for none.
     rule_of = {jid: re.search(r"/rule_(\w+?)(?:/|$)", path).group(1) for jid, path in SUBMITTED.findall(out)}
     jobs = {jid: job_info(slurm, jid) for jid in rule_of}
-    assert sorted(rule_of.values()) == sorted(["prepare", "pretrain", "probe", "finetune", "finetune",
-                                               "evaluate", "aggregate"]), out[-4000:]
+    assert sorted(rule_of.values()) == sorted(["check", "prepare", "pretrain", "probe", "finetune", "evaluate",
+                                               "aggregate"]), out[-4000:]  # one FT job per (setting, seed)
     for jid, info in jobs.items():
         assert info["JobState"] == "COMPLETED", info
         gpus = info.get("TresPerJob", "")
@@ -228,9 +228,9 @@ def test_bad_jobs_fail_fast_with_reason_and_log(slurm, broken_run):
     block = re.search(r"Error in rule pretrain:.*?external_jobid: (\d+)", out, re.DOTALL)
     assert block, out[-6000:]
     assert "SLURM status is: 'FAILED'" in block.group(0)
-    slurm_log = project / "logs" / "slurm" / "rule_pretrain" / "broken" / f"{block.group(1)}.log"
-    assert "logs/pretrain/broken.log" in block.group(0) and str(slurm_log) in block.group(0), block.group(0)
+    slurm_log = project / "logs" / "slurm" / "rule_pretrain" / "broken_0" / f"{block.group(1)}.log"
+    assert "logs/pretrain/broken/seed0.log" in block.group(0) and str(slurm_log) in block.group(0), block.group(0)
     assert slurm_log.is_file() and "Error in rule pretrain" in slurm_log.read_text()
-    assert "broken.pt" in (project / "logs" / "pretrain" / "broken.log").read_text()
-    assert not (project / "runs" / "pretrain" / "broken" / "backbone.pt").exists()
+    assert "broken.pt" in (project / "logs" / "pretrain" / "broken" / "seed0.log").read_text()
+    assert not (project / "runs" / "pretrain" / "broken" / "seed0" / "backbone.pt").exists()
     assert job_info(slurm, block.group(1))["JobState"] == "FAILED"

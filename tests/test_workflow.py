@@ -64,19 +64,20 @@ def test_the_two_dags_agree(project):
         merged["output"] += j["output"]
     assert len(by_cmd) == len(stages)
     for st in stages:
-        job = by_cmd[st["cmd"]]  # the same CLI call in both
+        job = by_cmd[st["cmd"].removesuffix(" --dvc")]  # the same CLI call in both
         assert job["rule"] == st["rule"], st["name"]
         # the same outputs (a DVC directory out holds the job's files)
         assert all(_covers(o, st["outs"]) for o in job["output"]), st["name"]
         assert all(any(_covers(o, [d]) for o in job["output"]) for d in st["outs"]), st["name"]
-        # every DVC dependency is among Snakemake's inputs
-        assert all(any(_covers(i, [d]) for i in job["input"]) for d in st["deps"]), st["name"]
-        # the same params keys, as declared once in pipeline.params.STAGE_KEYS
         names = st["name"].split("@")[1] if "@" in st["name"] else ""
         stage = st["name"].split("@")[0]
-        if stage == "check":  # validates the whole file
+        if stage == "check":  # validates the whole file; Snakemake's rule follows the code digests
             assert st["params"] == [] and st["deps"] == ["pipeline", "requirements.txt"]
             continue
+        # every DVC dependency is among Snakemake's inputs (the code fingerprints are params there)
+        assert all(any(_covers(i, [d]) for i in job["input"]) for d in st["deps"] if not d.startswith("results/code/")), \
+            st["name"]
+        # the same params keys, as declared once in pipeline.params.STAGE_KEYS
         expected = stage_keys(stage, setting=names, dataset=names, pretrain=names)
         assert sorted(st["params"]) == sorted(expected), st["name"]
         # and the fingerprint of the code the stage runs
@@ -95,7 +96,7 @@ def test_configfile_runs_the_same_jobs_as_config_params(project):
         return sorted((j["rule"], j["cmd"], tuple(j["output"])) for j in snakemake_jobs(project, *args))
 
     by_configfile = jobs("--configfile", paper)
-    assert len(by_configfile) > 300 and by_configfile == jobs("--config", f"params={paper}")
+    assert len(by_configfile) > 100 and by_configfile == jobs("--config", f"params={paper}")
     assert any("toy_mnist012" in cmd for _, cmd, _ in by_configfile)
 
 
@@ -170,7 +171,7 @@ def test_snakemake_then_dvc_then_compare(project):
 
 def _to_run(cwd) -> set[str]:
     """The rules of the jobs a dry run would run."""
-    return set(re.findall(r"^rule (\w+):", sh(["snakemake", "-n"], cwd).stdout, re.M))
+    return set(re.findall(r"^rule (\w+):", sh(["snakemake", "-n"], cwd).stdout, re.M)) - {"all"}
 
 
 @pytest.mark.e2e

@@ -1,4 +1,5 @@
-# One rule per stage. `params: values=` holds the values of exactly the params keys the
+# One rule per stage. Priorities start the long chains first (a backbone, its probe, its FT).
+# `params: values=` holds the values of exactly the params keys the
 # stage reads (pipeline.params.STAGE_KEYS), so Snakemake reruns the jobs DVC reruns;
 # `params: code=` is the digest of the package files the stage runs (pipeline.code), so a
 # change of their contents reruns exactly the jobs it can affect.
@@ -55,6 +56,7 @@ rule pretrain:
     conda: ENV
     log: "logs/pretrain/{name}/seed{pseed}.log"
     benchmark: "benchmarks/pretrain/{name}/seed{pseed}.tsv"
+    priority: 3
     threads: 1
     resources: gpu=GPU
     shell: "TASKHEAD_THREADS={threads} python -m pipeline pretrain --name {wildcards.name} --seed {wildcards.pseed} 2>&1 | tee {log}"
@@ -73,6 +75,7 @@ rule probe:
     conda: ENV
     log: "logs/probe/{setting}.log"
     benchmark: "benchmarks/probe/{setting}.tsv"
+    priority: 2
     threads: 1
     resources: gpu=GPU
     shell: "TASKHEAD_THREADS={threads} python -m pipeline probe --setting {wildcards.setting} 2>&1 | tee {log}"
@@ -89,6 +92,7 @@ rule finetune:
     conda: ENV
     log: "logs/finetune/{setting}/seed{seed}.log"
     benchmark: "benchmarks/finetune/{setting}/seed{seed}.tsv"
+    priority: 1
     threads: 1
     resources: gpu=GPU
     shell: "TASKHEAD_THREADS={threads} python -m pipeline finetune --setting {wildcards.setting} --seed {wildcards.seed} 2>&1 | tee {log}"

@@ -1,0 +1,69 @@
+"""The code each stage runs (pipeline.code), and that the committed results belong to the
+committed code and params (what `dvc status` on a fresh clone checks)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from conftest import ROOT
+from pipeline import code, dvcsync
+
+
+def test_each_stage_runs_its_own_files():
+    training = ("prepare", "pretrain", "probe", "finetune", "evaluate", "exchange")
+    for stage in training:
+        assert "pipeline/loop.py" in code.files(stage), stage
+        assert "pipeline/tables.py" not in code.files(stage), stage
+        assert f"pipeline/stages/{stage}.py" in code.files(stage)
+    aggregate = code.files("aggregate")
+    assert {"pipeline/tables.py", "pipeline/stats.py", "pipeline/conclusions.py", "pipeline/plots.py"} <= set(aggregate)
+    assert "pipeline/loop.py" not in aggregate
+    # every family, which get_family imports by name, is code of the training stages
+    assert {f"pipeline/families/{f}.py" for f in ("classification", "molecules", "segmentation")} <= set(
+        code.files("finetune"))
+    assert set(code.ALWAYS) <= set(aggregate)
+
+
+def test_a_fingerprint_follows_the_contents(tmp_path):
+    for f in code.files("aggregate"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_bytes((ROOT / f).read_bytes())
+    before = code.fingerprint("aggregate", tmp_path)
+    assert before == code.fingerprint("aggregate", ROOT)
+    with open(tmp_path / "pipeline" / "tables.py", "a") as f:
+        f.write("# an edit\n")
+    after = code.fingerprint("aggregate", tmp_path)
+    assert after != before and sum(a != b for a, b in zip(after.splitlines(), before.splitlines())) == 1
+
+
+def test_committed_results_belong_to_the_committed_code_and_params():
+    """results/code/STAGE.txt (written by the run that made the results) is the code of HEAD,
+    and dvc.lock recorded the params of params.yaml: `dvc status` on a fresh clone reports no
+    changed dependency. Rerun `make run` and commit when this fails."""
+    for stage in code.STAGES:
+        committed = (ROOT / code.fingerprint_file(stage)).read_text()
+        assert committed == code.fingerprint(stage), f"results/code/{stage}.txt is stale: rerun the study"
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    lock = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
+    for name, stage in lock.items():
+        for key, value in stage.get("params", {}).get("params.yaml", {}).items():
+            node = params
+            for part in key.split("."):
+                node = node[part]
+            assert node == value, f"dvc.lock: {name} ran with {key}={value!r}, params.yaml has {node!r}"
+
+
+def test_each_job_names_its_dvc_stage(tmp_path, monkeypatch):
+    from types import SimpleNamespace as NS
+
+    ledger = tmp_path / "ledger"
+    monkeypatch.setenv(dvcsync.LEDGER_ENV, str(ledger))
+    dvcsync.note("finetune", NS(setting="toy", seed=[0], tau=None))
+    dvcsync.note("prepare", NS(dataset="d012"))
+    dvcsync.note("aggregate", NS())
+    dvcsync.note("validate", NS())  # not a DVC stage
+    assert ledger.read_text().split() == ["finetune@toy", "prepare@d012", "aggregate"]
+    monkeypatch.delenv(dvcsync.LEDGER_ENV)
+    dvcsync.note("aggregate", NS())
+    assert ledger.read_text().split() == ["finetune@toy", "prepare@d012", "aggregate"]
