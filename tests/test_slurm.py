@@ -48,9 +48,11 @@ def slurm():
 
 
 def cluster_study() -> dict:
-    """The tiny study, thinner still: one dataset, one setting, taus 0 and 1."""
+    """The tiny study, thinner still: one dataset, one setting, taus 0 and 1, two seeds (two
+    FT jobs, which may run at once on two GPUs)."""
     study = tiny_study()
     study["taus"] = [0, 1]
+    study["seeds"] = [0, 1]
     del study["datasets"]["d012"]
     study["settings"] = {"toy": {**study["settings"]["toy"], "data": "digits8"}}
     study["exchange"] = {}
@@ -175,14 +177,14 @@ def test_study_on_slurm_matches_local_run(slurm, broken_run, project, tmp_path):
     # 1. The cluster's results equal the local run's (the pipeline is deterministic on the CPU).
     cluster_summary = pd.read_csv(project / "results" / "summary.csv")
     local_summary = pd.read_csv(local / "results" / "summary.csv")
-    assert len(cluster_summary) == 2 and cluster_summary["test_score"].notna().all()
+    assert len(cluster_summary) == 4 and cluster_summary["test_score"].notna().all()  # 2 taus x 2 seeds
     pd.testing.assert_frame_equal(cluster_summary, local_summary)
 
     # 2. Every job went through sbatch; training jobs asked for one GPU, the others for none.
     rule_of = {jid: re.search(r"/rule_(\w+?)(?:/|$)", path).group(1) for jid, path in SUBMITTED.findall(out)}
     jobs = {jid: job_info(slurm, jid) for jid in rule_of}
-    assert sorted(rule_of.values()) == sorted(["check", "prepare", "pretrain", "probe", "finetune", "evaluate",
-                                               "aggregate"]), out[-4000:]  # one FT job per (setting, seed)
+    assert sorted(rule_of.values()) == sorted(["check", "prepare", "pretrain", "probe", "finetune", "finetune",
+                                               "evaluate", "aggregate"]), out[-4000:]  # FT: one job per seed
     for jid, info in jobs.items():
         assert info["JobState"] == "COMPLETED", info
         gpus = info.get("TresPerJob", "")
