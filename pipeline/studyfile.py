@@ -29,6 +29,23 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+def typed(value):
+    """A --config value with YAML's types inside lists and mappings: Snakemake parses a top-level
+    value as int, float or bool, but the scalars within `[0, 1]` or `{ft: {epochs: 20}}` with
+    YAML's BaseLoader, which leaves every one a string."""
+    if isinstance(value, dict):
+        return {k: typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed(v) for v in value]
+    if isinstance(value, str):
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return parsed if isinstance(parsed, (int, float, bool)) or parsed is None else value
+    return value
+
+
 def resolve(config: dict, configfiles: list) -> tuple[str, dict]:
     """(the params file the jobs read, the study it holds)."""
     files = [str(f) for f in configfiles]
@@ -38,7 +55,7 @@ def resolve(config: dict, configfiles: list) -> tuple[str, dict]:
     if files and "params" in config:
         raise PipelineError(f"--configfile {files[0]} and --config params={config['params']}: expected one study, "
                             "found two")
-    overrides = {k: v for k, v in config.items() if k not in CONTROL}
+    overrides = {k: typed(v) for k, v in config.items() if k not in CONTROL}
     if files:  # Snakemake has loaded the file into `config` and laid --config on it already, but with
         # a loader that keeps the last of two equal keys: re-read it with ours (pipeline.yamlfile)
         path, raw = files[0], read_raw(files[0])

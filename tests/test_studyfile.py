@@ -37,6 +37,19 @@ def test_overrides_are_laid_on_the_study_and_written_for_the_jobs(files):
     assert studyfile.resolve({"settings": {"toy": {"ft": {"lr": 0.2}}}}, [])[0] == path  # same study, same file
 
 
+def test_overrides_inside_lists_and_mappings_get_their_yaml_types(files):
+    """`--config 'seeds=[0, 1]'` reaches the Snakefile as ['0', '1'] (Snakemake parses nested
+    values with YAML's BaseLoader): the study gets the integers, as a YAML file would give."""
+    from pipeline.params import validate
+
+    config = {"seeds": ["0", "1"], "settings": {"toy": {"ft": {"epochs": "3", "lr": "0.5"}, "bn": "target"}}}
+    _, raw = studyfile.resolve(config, [])
+    assert raw["seeds"] == [0, 1] and raw["settings"]["toy"]["ft"] == {**tiny_study()["settings"]["toy"]["ft"],
+                                                                       "epochs": 3, "lr": 0.5}
+    assert raw["settings"]["toy"]["bn"] == "target"
+    assert validate(raw, check_files=False).seeds == [0, 1]
+
+
 @pytest.mark.parametrize("config, configfiles, expect", [
     ({"params": "params.yaml"}, ["other.yaml"], "expected one study, found two"),
     ({}, ["params.yaml", "other.yaml"], "expected one study file, found 2"),
