@@ -113,6 +113,18 @@ def goal_line(number: int, what: str, op: str, target: float, s: Summary) -> str
             f"{'MET' if met(s, op, target) else 'NOT MET'}")
 
 
+def timed_ratio(number: int, what: str, op: str, target: float, a: tuple[str, Callable[[], float]],
+                b: tuple[str, Callable[[], float]], pairs: int, unit: str, scale: float) -> None:
+    """One untimed call of each side (first-call costs), then interleaved pairs: the goal line
+    for the ratio a / b, and each side's own times (times `scale`, in `unit`)."""
+    (name_a, fa), (name_b, fb) = a, b
+    fa(), fb()
+    runs = interleave(fa, fb, pairs)
+    print(goal_line(number, what, op, target, summarize([ta / tb for ta, tb in runs])))
+    print(f"    {name_a} {spread(summarize([scale * t for t, _ in runs]), unit)}; "
+          f"{name_b} {spread(summarize([scale * t for _, t in runs]), unit)}")
+
+
 def training_secs(stderr: str) -> float:
     """The training a job reports: the sum of the `secs=` of its per-epoch progress lines."""
     return sum(float(s) for s in SECS.findall(stderr))
@@ -224,13 +236,8 @@ def goal_grid(study_raw: dict, setting: str, grid: list[int], pairs: int, rt) ->
     def b() -> float:
         return _timed(lambda: probe.run(one, setting, rt))
 
-    a(), b()  # untimed: first-call costs
-    runs = interleave(a, b, pairs)
-    s = summarize([ta / tb for ta, tb in runs])
-    print(goal_line(1, f"HP of {setting} over its grid {grid} (a head at every tau) / one HP run of {grid[-1]} "
-                       f"epochs", "<=", 1.05, s))
-    print(f"    grid {spread(summarize([t for t, _ in runs]), ' s')}; "
-          f"one run {spread(summarize([t for _, t in runs]), ' s')}")
+    timed_ratio(1, f"HP of {setting} over its grid {grid} (a head at every tau) / one HP run of {grid[-1]} epochs",
+                "<=", 1.05, ("grid", a), ("one run", b), pairs, " s", 1)
 
 
 def goal_cached(pairs: int, rt) -> None:
@@ -264,13 +271,8 @@ def goal_cached(pairs: int, rt) -> None:
         return _timed(lambda: train_epoch(head, cached_loader(z, y, BIG_BATCH, True, epoch[0]), family, opt, 1.0,
                                           rt, unpack=default_unpack))
 
-    through(), cached()
-    runs = interleave(through, cached, pairs)
-    s = summarize([ta / tb for ta, tb in runs])
-    print(goal_line(2, f"HP epoch through a frozen ResNet50 at 224 px / on its cached features ({n} samples, "
-                       f"batches of {BIG_BATCH})", ">=", 50, s))
-    print(f"    through {spread(summarize([1000 * t for t, _ in runs]), ' ms')}; "
-          f"cached {spread(summarize([1000 * t for _, t in runs]), ' ms')}")
+    timed_ratio(2, f"HP epoch through a frozen ResNet50 at 224 px / on its cached features ({n} samples, "
+                   f"batches of {BIG_BATCH})", ">=", 50, ("through", through), ("cached", cached), pairs, " ms", 1000)
 
 
 def goal_fixed(jobs: Jobs, job_setting: str, pairs: int) -> None:
