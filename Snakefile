@@ -7,6 +7,7 @@
 #   snakemake --cores N --config 'settings={toy_digits012: {ft: {lr: 0.001}}}'   # an override
 import os
 import re
+import sys
 
 from pipeline import code as pipeline_code, dvcsync, params as P, paths, studyfile, targets
 from pipeline.errors import PipelineError
@@ -18,8 +19,8 @@ try:
     # A cluster job re-reads this file (twice under SLURM): the main process has validated the
     # params already, so a job skips the family checks and their imports.
     STUDY = P.validate(RAW, PARAMS) if workflow.is_main_process else P.Study.model_validate(RAW)
-except PipelineError as err:
-    raise WorkflowError(str(err)) from None
+except PipelineError as err:  # one clear message, not Snakemake's frame of the Snakefile
+    sys.exit(f"error: {err}")
 
 
 # Under the default study, every job notes its DVC stage for the `onsuccess` commit.

@@ -9,8 +9,15 @@ from .errors import PipelineError
 from .params import PARAMS_ENV
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the usage is in --help)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
+    p = _Parser(prog="python -m pipeline", description=__doc__)
     p.add_argument("--params", default=os.environ.get(PARAMS_ENV, "params.yaml"),
                    help=f"the study's params file (default: ${PARAMS_ENV}, else params.yaml)")
     sub = p.add_subparsers(dest="stage", required=True)

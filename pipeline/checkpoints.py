@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .artifacts import first_line
 from .errors import PipelineError
 
 # Prefixes that common published checkpoints put before the backbone's own keys.
@@ -22,7 +23,8 @@ def read_state(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a bad file
-        raise PipelineError(f"{path}: expected a torch checkpoint, found an unreadable file ({err})") from None
+        raise PipelineError(f"{path}: expected a torch checkpoint of tensors, found an unreadable file "
+                            f"({first_line(err)})") from None
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
@@ -46,15 +48,21 @@ def load_strict(module: nn.Module, state: dict, source: str | Path, drop_head: b
     state = strip_prefix(state, set(own))
     if drop_head:
         state = {k: v for k, v in state.items() if not (k.startswith(HEAD_KEYS) and k not in own)}
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(f"{k}: expected {tuple(own[k].shape)}, found {tuple(state[k].shape)}"
-                    for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or shapes:
-        lines = [f"{source}: expected the keys of the backbone, found a mismatch"]
-        for title, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", shapes)):
-            if items:
-                shown = ", ".join(items[:20]) + (f", ... ({len(items)} in all)" if len(items) > 20 else "")
-                lines.append(f"  {title} keys: {shown}")
-        raise PipelineError("\n".join(lines))
+    problem = mismatch(own, state)
+    if problem:
+        raise PipelineError(f"{source}: expected the keys and shapes of the backbone, found {problem}")
     module.load_state_dict(state, strict=True)
+
+
+def mismatch(own: dict, state: dict, shown: int = 5) -> str:
+    """What differs between a module's state dict and `state`, in one line ('' if nothing)."""
+    same = set(own) & set(state)
+    shapes = [f"{k}: expected {tuple(own[k].shape)}, found {tuple(getattr(state[k], 'shape', ()))}" for k in sorted(same)
+              if getattr(state[k], "shape", None) != own[k].shape]
+    parts = []
+    for title, items in (("missing keys", sorted(set(own) - set(state))),
+                         ("unexpected keys", sorted(map(str, set(state) - set(own)))), ("wrong shapes", shapes)):
+        if items:
+            more = f" ... ({len(items)} in all)" if len(items) > shown else ""
+            parts.append(f"{title}: {', '.join(items[:shown])}{more}")
+    return "; ".join(parts)

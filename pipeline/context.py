@@ -8,6 +8,7 @@ import torch
 from pydantic import BaseModel
 
 from . import paths
+from .artifacts import load_weights, read_prepared, read_torch
 from .batchnorm import reestimate_bn
 from .checkpoints import load_strict, read_state
 from .families import get_family
@@ -48,7 +49,8 @@ class Setting:
         return self.family.DataCfg(**self.study.data_cfg(self.cfg.data))
 
     def splits(self, augment: bool) -> Splits:
-        return self.family.splits(read_prepared(self.cfg.data), self.data_cfg, augment)
+        prepared = read_prepared(paths.dataset(self.cfg.data), self.family.name)
+        return self.family.splits(prepared, self.data_cfg, augment)
 
     def seed_for(self, purpose: str) -> int:
         """A seed shared by settings that differ only in eta or optimiser values (a setting
@@ -87,14 +89,21 @@ class Setting:
                 "eta_ft": self.cfg.ft.eta, "bn": self.cfg.bn, "metric": self.family.metric, "seed": self.seed}
 
 
-def read_prepared(dataset: str):
-    """What the `prepare` stage saved for a dataset (trusted: this pipeline wrote it)."""
-    return torch.load(paths.dataset(dataset), map_location="cpu", weights_only=False)
-
-
 def settings_at_seeds(study: Study, name: str) -> list[Setting]:
     return [Setting(study, name, seed) for seed in study.seeds]
 
 
 def load_head(head: torch.nn.Module, path) -> None:
-    head.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"], strict=True)
+    """An HP head, as the `probe` stage saved it, into this setting's `head`."""
+    saved = read_torch(path, "an HP head", "probe", keys=("state_dict",))
+    load_weights(head, saved["state_dict"], path, "an HP head of this setting's shape", "probe")
+
+
+FT_KEYS = ("state_dict", "best_epoch", "epochs_run", "epochs", "history")
+
+
+def load_ft_model(model: torch.nn.Module, path) -> dict:
+    """A finetuned model, as the `finetune` stage saved it, into `model`; returns the record."""
+    saved = read_torch(path, "an FT model", "finetune", keys=FT_KEYS)
+    load_weights(model, saved["state_dict"], path, "an FT model of this setting's shape", "finetune")
+    return saved

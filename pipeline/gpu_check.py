@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from . import gpu_hours, paths
+from .artifacts import save_prepared
 from .atomic import save_torch, write_json
 from .context import Setting
 from .device import runtime
@@ -151,8 +152,8 @@ def real_epochs(raw: dict, setting: str, rt, scale: float) -> dict:
     study = study_of([0, 1], 1)
     ctx = Setting(study, setting, 0)
     sizes = {k: max(2, round(n * scale)) for k, n in gpu_hours.split_sizes(ctx.data_cfg).items()}
-    save_torch(paths.dataset(ctx.cfg.data), ctx.family.synthetic(ctx.data_cfg, sizes,
-                                                                  gpu_hours.num_outputs(ctx.data_cfg), 0))
+    save_prepared(paths.dataset(ctx.cfg.data), ctx.family.name,
+                  ctx.family.synthetic(ctx.data_cfg, sizes, gpu_hours.num_outputs(ctx.data_cfg), 0))
     pre = study.imports[ctx.cfg.pretrain]
     save_torch(RANDOM_BACKBONE, get_family(pre.family).backbone(ctx.model_cfg).state_dict())
     pretrain.run(study, ctx.cfg.pretrain, study.pretrain_seeds, rt)

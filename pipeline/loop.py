@@ -17,6 +17,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .artifacts import read_resume
 from .atomic import save_torch
 from .device import Runtime
 from .families.base import Family
@@ -162,13 +163,12 @@ def fit(model: nn.Module, family: Family, train_ds, val_ds, num_outputs: int, rt
     opt = sgd(model.parameters(), lr, weight_decay)
     sched = scheduler(opt, schedule, epochs)
     state = {"epoch": 0, "best": None, "best_epoch": 0, "bad": 0, "history": [], "key": fingerprint(key)}
-    if resume.is_file():
-        saved = torch.load(resume, map_location=rt.device, weights_only=False)
-        if saved["key"] == state["key"]:
-            model.load_state_dict(saved["model"]), opt.load_state_dict(saved["opt"])
-            sched.load_state_dict(saved["sched"])
-            state = saved["state"]
-            progress(stage, resumed_from_epoch=state["epoch"])
+    saved = read_resume(resume, state["key"], rt.device)
+    if saved is not None:
+        model.load_state_dict(saved["model"]), opt.load_state_dict(saved["opt"])
+        sched.load_state_dict(saved["sched"])
+        state = saved["state"]
+        progress(stage, resumed_from_epoch=state["epoch"])
     val_loader = family.loader(val_ds, batch_size, False, seed, rt.workers, rt.pin_memory)
     while state["epoch"] < epochs and (patience is None or state["bad"] < patience):
         epoch = state["epoch"] + 1

@@ -5,6 +5,7 @@ blocks with the pydantic classes it exports (see pipeline/families/base.py).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -13,6 +14,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool,
                       model_validator)
 
 from .errors import PipelineError
+from .families.configs import Use
 
 
 def _number(value):
@@ -236,7 +238,7 @@ def validate(raw: dict, source: str = "params.yaml", check_files: bool = True) -
     try:
         study = Study.model_validate(raw)
     except ValidationError as err:
-        raise PipelineError(_format(err, source)) from None
+        raise refusal(_format(err, source).splitlines(), source) from None
     problems = []
     for name, d in study.datasets.items():
         fam = d.get("family")
@@ -257,9 +259,42 @@ def validate(raw: dict, source: str = "params.yaml", check_files: bool = True) -
         if fam in known_families() and pre != fam and pre not in get_config(fam).backbone_from:
             problems.append(f"{source}: settings.{name}.data: expected a dataset of family {pre!r} (the family of "
                             f"its pretrain {s.pretrain!r}), found {s.data!r} of family {fam!r}")
+    if not problems:  # every block is valid: each family checks what it is asked to run
+        problems = [f"{source}: {p}" for use in uses(study) for p in get_config(use.family).check(use.use)]
     if problems:
-        raise PipelineError("\n".join(problems))
+        raise refusal(problems, source)
     return study
+
+
+def refusal(problems: list[str], source: str, max_lines: int = 3) -> PipelineError:
+    """One error of at most `max_lines` lines: the first problems, then how many more."""
+    if len(problems) > max_lines:
+        problems = problems[:max_lines - 1] + [f"{source}: ... and {len(problems) - max_lines + 1} more problems"]
+    return PipelineError("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class FamilyUse:
+    family: str  # the dataset's family: the one that runs the job
+    use: Use
+
+
+def uses(study: Study) -> list[FamilyUse]:
+    """Every pretrain entry and setting, as the family of its dataset sees it."""
+    from .families import get_config
+
+    def make(where, family_of_model, model, data, **kw):
+        fam = study.datasets[data]["family"]
+        return FamilyUse(fam, Use(where, get_config(family_of_model).ModelCfg.model_validate(model),
+                                  get_config(fam).DataCfg.model_validate(study.data_cfg(data)), data, **kw))
+
+    out = [make(f"pretrain.{n}", p.family, p.model, p.data, augment=(("augment", p.augment),))
+           for n, p in study.pretrain.items()]
+    for n, s in study.settings.items():
+        pre = study.backbones[s.pretrain]
+        out.append(make(f"settings.{n}", pre.family, pre.model, s.data, head=s.head, bn=s.bn,
+                        augment=(("hp.augment", s.hp.augment), ("ft.augment", s.ft.augment))))
+    return out
 
 
 def _check(cls, block: dict, where: str, source: str) -> list[str]:

@@ -35,6 +35,7 @@ def test_mismatch_lists_missing_and_unexpected_keys(tmp_path):
     text = str(err.value)
     assert "ckpt.pt" in text and "missing keys: layer1.0.bn1.weight" in text
     assert "unexpected keys: extra.weight" in text and "conv1.weight: expected (64, 3, 7, 7)" in text
+    assert len(text.splitlines()) == 1
 
 
 def test_unreadable_or_missing_file(tmp_path):

@@ -146,8 +146,6 @@ def test_a_mismatched_encoder_checkpoint_is_a_clear_error(study):
     with pytest.raises(PipelineError, match=r"unexpected keys: layer1\.1\.") as err:
         parts(study)
     assert str(paths.backbone("enc", 0)) in str(err.value)
-    with pytest.raises(PipelineError, match="torchvision's stem"):
-        SEG.backbone(ModelCfg(arch="resnet", depth=18, cifar_stem=True))
 
 
 # ---- void labels: loss, accuracy, energy, score --------------------------------------

@@ -42,11 +42,11 @@ def test_overrides_inside_lists_and_mappings_get_their_yaml_types(files):
     values with YAML's BaseLoader): the study gets the integers, as a YAML file would give."""
     from pipeline.params import validate
 
-    config = {"seeds": ["0", "1"], "settings": {"toy": {"ft": {"epochs": "3", "lr": "0.5"}, "bn": "target"}}}
+    config = {"seeds": ["0", "1"], "settings": {"toy": {"ft": {"epochs": "3", "lr": "0.5"}, "head": {"kind": "mlp"}}}}
     _, raw = studyfile.resolve(config, [])
     assert raw["seeds"] == [0, 1] and raw["settings"]["toy"]["ft"] == {**tiny_study()["settings"]["toy"]["ft"],
                                                                        "epochs": 3, "lr": 0.5}
-    assert raw["settings"]["toy"]["bn"] == "target"
+    assert raw["settings"]["toy"]["head"]["kind"] == "mlp"
     assert validate(raw, check_files=False).seeds == [0, 1]
 
 

@@ -86,6 +86,8 @@ def valid_rows(smiles: Sequence[str], source: str) -> tuple[list[int], list]:
     """Positions and molecules of the valid SMILES; each invalid one is reported by its row
     (1-based data row: a CSV's header is not counted) and the count is printed."""
     mols = parse(smiles)
+    if all(m is None for m in mols):
+        raise PipelineError(f"{source}: expected molecules, found no valid SMILES in {len(smiles)} rows")
     bad = [i for i, m in enumerate(mols) if m is None]
     for i in bad:
         warn(f"{source}: row {i + 1}: invalid SMILES {smiles[i]!r}, skipped")

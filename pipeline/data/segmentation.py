@@ -114,8 +114,6 @@ def _scene(rng, size: int, classes: int, max_objects: int, photos: dict) -> tupl
 
 def shapes(n: int, size: int, classes: int, max_objects: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """`n` generated scenes: uint8 images (n, 3, size, size) and masks (n, size, size)."""
-    if not 2 <= classes <= len(SHAPES) + 1:
-        raise PipelineError(f"data.classes: expected 2..{len(SHAPES) + 1} for shapes, found {classes}")
     photos = {name: _photo(name) for name in BACKGROUNDS + FILLS[: classes - 1]}
     rng = np.random.default_rng(seed)
     imgs, labels = zip(*(_scene(rng, size, classes, max_objects, photos) for _ in range(n)))

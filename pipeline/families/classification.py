@@ -88,8 +88,6 @@ class Classification(Family):
         top = make_head(head_cfg.kind, self._z_dim(m), num_outputs, head_cfg.hidden)
         if head_cfg.reinit_blocks == 0:
             return backbone, top
-        if m.arch != "resnet":
-            raise ValueError(f"head.reinit_blocks: expected 0 for an MLP backbone, found {head_cfg.reinit_blocks}")
         from ..models.resnet import split_partial
 
         return split_partial(backbone, head_cfg.reinit_blocks, top)

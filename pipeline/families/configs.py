@@ -8,11 +8,30 @@ of the Family contract (base.py); its `backbone_from` is the one given here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+
+@dataclass(frozen=True)
+class Use:
+    """One use of a backbone on a dataset, as validation sees it: a pretrain entry (no head)
+    or a setting. The dataset's family checks that it can run it (FamilyConfig.check)."""
+
+    where: str                  # the study's key: "pretrain.NAME" or "settings.NAME"
+    model: BaseModel            # the backbone's validated ModelCfg (of its own family)
+    data: BaseModel             # the dataset's validated DataCfg
+    data_name: str              # its name under `datasets`
+    head: Any = None            # a setting's HeadCfg
+    bn: str = "source"
+    augment: tuple[tuple[str, bool], ...] = ()  # ("hp.augment", True), ...
+
+
 # ---- classification -------------------------------------------------------------------
+
+TEXTURE_SOURCES = ("brick", "grass", "gravel", "camera", "coins", "moon", "text", "page", "clock", "cell",
+                   "astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field")
+LAYER4_BLOCKS = {10: 1, 18: 2, 34: 3, 50: 3}  # ResNet depth -> blocks in layer4 (reinit_blocks' range)
 
 
 class ImageModelCfg(BaseModel):
@@ -52,6 +71,36 @@ class ImageDataCfg(BaseModel):
     root: str = "data"
     limit: int | None = Field(None, gt=0, description="use at most this many training images")
     flip: bool = False
+
+    @model_validator(mode="after")
+    def _classes(self):
+        if self.dataset == "textures" and not 2 <= self.classes <= len(TEXTURE_SOURCES):
+            raise ValueError(f"classes: expected 2..{len(TEXTURE_SOURCES)} texture photographs, found {self.classes}")
+        return self
+
+
+def check_classification(u: Use) -> list[str]:
+    """The MLP takes C*H*W inputs, has no BatchNorm and no blocks to move into the head; a
+    ResNet takes its in_channels and has LAYER4_BLOCKS blocks to move."""
+    m, d, out = u.model, u.data, []
+    if m.arch == "mlp":
+        if m.input_dim != d.channels * d.size ** 2:
+            out.append(f"{u.where}: expected inputs of {m.input_dim} values (the MLP's model.input_dim), found "
+                       f"datasets.{u.data_name} of {d.channels}x{d.size}x{d.size} = {d.channels * d.size ** 2}")
+        if u.head is not None and u.head.reinit_blocks:
+            out.append(f"{u.where}.head.reinit_blocks: expected 0 for an MLP backbone (moving blocks into the head "
+                       f"is a ResNet option), found {u.head.reinit_blocks}")
+        if u.bn == "target":
+            out.append(f"{u.where}.bn: expected 'source' for an MLP backbone (it has no BatchNorm statistics to "
+                       "re-estimate), found 'target'")
+        return out
+    if m.in_channels != d.channels:
+        out.append(f"{u.where}: expected {m.in_channels}-channel images (the ResNet's model.in_channels), found "
+                   f"datasets.{u.data_name}.channels = {d.channels}")
+    if u.head is not None and u.head.reinit_blocks > LAYER4_BLOCKS[m.depth]:
+        out.append(f"{u.where}.head.reinit_blocks: expected 0..{LAYER4_BLOCKS[m.depth]} (the blocks in a "
+                   f"ResNet{m.depth}'s layer4), found {u.head.reinit_blocks}")
+    return out
 
 
 # ---- molecules ------------------------------------------------------------------------
@@ -95,6 +144,16 @@ class MoleculeDataCfg(BaseModel):
         return self
 
 
+def check_molecules(u: Use) -> list[str]:
+    """Graphs have no augmentation here, and the GCN no blocks to move into the head."""
+    out = [f"{u.where}.{key}: expected false for molecules (graphs have no augmentation here), found true"
+           for key, on in u.augment if on]
+    if u.head is not None and u.head.reinit_blocks:
+        out.append(f"{u.where}.head.reinit_blocks: expected 0 for the GCN (moving blocks into the head is a ResNet "
+                   f"option), found {u.head.reinit_blocks}")
+    return out
+
+
 # ---- segmentation (its backbones are classification's ResNets: ImageModelCfg) ----------
 
 OUTPUT_STRIDE = 8
@@ -124,6 +183,9 @@ class SegmentationDataCfg(BaseModel):
     def _classes(self):
         if self.dataset == "voc2012" and self.classes not in (None, VOC_CLASSES):
             raise ValueError(f"classes: expected {VOC_CLASSES} for voc2012, found {self.classes}")
+        if self.dataset == "shapes" and self.classes is not None and not 2 <= self.classes <= len(SHAPES) + 1:
+            raise ValueError(f"classes: expected 2..{len(SHAPES) + 1} for shapes (background and "
+                             f"{', '.join(SHAPES)}), found {self.classes}")
         return self
 
     @property
@@ -131,21 +193,37 @@ class SegmentationDataCfg(BaseModel):
         return VOC_CLASSES if self.dataset == "voc2012" else (self.classes or len(SHAPES) + 1)
 
 
+def check_segmentation(u: Use) -> list[str]:
+    """DeepLabV3 takes a 3-channel ResNet with torchvision's stem; its head is DeepLabV3's."""
+    m, out = u.model, []
+    if getattr(m, "arch", None) != "resnet" or m.cifar_stem or m.in_channels != 3:
+        out.append(f"{u.where}: expected a 3-channel ResNet with torchvision's stem for DeepLabV3 (its backbone's "
+                   f"model), found {m.model_dump(include={'arch', 'in_channels', 'cifar_stem'})}")
+    if u.head is not None and (u.head.kind != "linear" or u.head.reinit_blocks):
+        out.append(f"{u.where}.head: expected kind 'linear' and reinit_blocks 0 for segmentation (the head is "
+                   f"DeepLabV3's; `hidden` sets its width), found kind {u.head.kind!r}, "
+                   f"reinit_blocks {u.head.reinit_blocks}")
+    return out
+
+
 # ---- the registry ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class FamilyConfig:
-    """What params validation needs of a family: its two block classes, and the other
-    families whose pretrained backbones it takes."""
+    """What params validation needs of a family: its two block classes, the other families
+    whose pretrained backbones it takes, and `check`, the problems ("KEY: expected ...,
+    found ...") of one Use of a backbone on one of its datasets."""
 
     ModelCfg: type[BaseModel]
     DataCfg: type[BaseModel]
+    check: Callable[[Use], list[str]]
     backbone_from: tuple[str, ...] = ()
 
 
 CONFIGS = {
-    "classification": FamilyConfig(ImageModelCfg, ImageDataCfg),
-    "molecules": FamilyConfig(MoleculeModelCfg, MoleculeDataCfg),
-    "segmentation": FamilyConfig(ImageModelCfg, SegmentationDataCfg, backbone_from=("classification",)),
+    "classification": FamilyConfig(ImageModelCfg, ImageDataCfg, check_classification),
+    "molecules": FamilyConfig(MoleculeModelCfg, MoleculeDataCfg, check_molecules),
+    "segmentation": FamilyConfig(ImageModelCfg, SegmentationDataCfg, check_segmentation,
+                                 backbone_from=("classification",)),
 }

@@ -180,9 +180,7 @@ class Molecules(Family):
                 "splits": {k: data.pack([graph() for _ in range(m)], labels(m)) for k, m in sizes.items()}}
 
     def splits(self, prepared: dict, d: DataCfg, augment: bool) -> Splits:
-        if augment:
-            raise PipelineError(f"augment: expected false for the molecules dataset {d.dataset!r} "
-                                "(graphs have no augmentation here), found true")
+        """Graphs are never augmented (params validation refuses `augment` for molecules)."""
         self.tasks = prepared["tasks"]
         parts = {k: data.unpack_graphs(v) if v else None for k, v in prepared["splits"].items()}
         return Splits(parts["train"], parts["train"], parts["val"], parts["test"], len(self.tasks))
@@ -206,9 +204,6 @@ class Molecules(Family):
         return make_head("linear", m.hidden, num_outputs)
 
     def task_model(self, backbone, m: ModelCfg, head_cfg, num_outputs):
-        if head_cfg.reinit_blocks:
-            raise PipelineError(f"head.reinit_blocks: expected 0 for the GCN (a ResNet option), "
-                                f"found {head_cfg.reinit_blocks}")
         return backbone, make_head(head_cfg.kind, m.hidden, num_outputs, head_cfg.hidden)
 
     def loss(self, q, y, eta):

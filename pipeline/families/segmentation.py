@@ -23,7 +23,6 @@ from torch.utils.data import DataLoader
 
 from ..data import segmentation as seg
 from ..data.images import split_indices
-from ..errors import PipelineError
 from ..metrics import energy_softmax
 from ..seeding import derive, generator, worker_init_fn
 from .base import Family, Splits
@@ -138,9 +137,6 @@ class Segmentation(Family):
                           drop_last=shuffle and len(ds) % batch_size == 1)
 
     def backbone(self, m: ModelCfg) -> nn.Module:
-        if m.arch != "resnet" or m.cifar_stem:
-            raise PipelineError(f"pretrain model: expected a ResNet with torchvision's stem for DeepLabV3, "
-                                f"found arch {m.arch!r} with cifar_stem {m.cifar_stem}")
         return encoder(m.depth, m.in_channels)
 
     def pretrain_head(self, m: ModelCfg, num_outputs: int) -> nn.Module:
@@ -150,10 +146,8 @@ class Segmentation(Family):
         return f"aspp{head_cfg.hidden}"
 
     def task_model(self, backbone, m, head_cfg, num_outputs):
-        """The whole DeepLabV3 head is the task head; head.hidden sets its width (paper: 256)."""
-        if head_cfg.kind != "linear" or head_cfg.reinit_blocks:
-            raise PipelineError(f"head: expected kind 'linear' and reinit_blocks 0 for segmentation (the head is "
-                                f"DeepLabV3's), found kind {head_cfg.kind!r}, reinit_blocks {head_cfg.reinit_blocks}")
+        """The whole DeepLabV3 head is the task head; head.hidden sets its width (paper: 256).
+        Params validation (configs.check_segmentation) admits only this head and ResNets."""
         return backbone, DeepLabHead(z_channels(m), num_outputs, head_cfg.hidden)
 
     def loss(self, q, y, eta):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import conclusions, paths, plots, stats, tables, trends
+from ..artifacts import describe, fail, read_json
 from ..atomic import atomic_path, write_json, write_text
 from ..errors import PipelineError
 from ..params import Study
@@ -27,9 +28,9 @@ def collect(study: Study) -> pd.DataFrame:
     frames = []
     for setting in study.settings:
         path = paths.evaluation(setting)
-        if not path.is_file():
-            raise PipelineError(f"{path}: expected the evaluations of {setting}, found no file (run evaluate)")
-        found = json.loads(path.read_text())
+        found = read_json(path, f"the evaluations of {setting}", "evaluate")
+        if not (isinstance(found, list) and all(isinstance(r, dict) for r in found)):
+            fail(path, f"the evaluations of {setting}: a list of rows", describe(found), "evaluate")
         taus = study.taus_of(setting)
         expected = set(product(taus, study.seeds))
         missing = sorted(expected - {(r.get("tau"), r.get("seed")) for r in found})

@@ -7,15 +7,13 @@ statistics part (z_0 with target minus z_0 with source statistics) and a weights
 from __future__ import annotations
 
 import csv
-import json
 import math
 
-import torch
-
 from .. import paths
+from ..artifacts import describe, fail, first_line, read_json
 from ..atomic import atomic_path, write_json
 from ..batchnorm import batchnorms
-from ..context import Setting, load_head
+from ..context import Setting, load_ft_model, load_head
 from ..device import Runtime
 from ..loop import TaskModel, assess, features, progress
 from ..metrics import feature_adaptation, squared_distance
@@ -24,16 +22,39 @@ from ..params import Study
 
 def run(study: Study, setting: str, rt: Runtime) -> list[dict]:
     """Evaluate every (seed, tau) of one setting; z_0 and the data are computed once per seed."""
-    hp_runs = {r["seed"]: {t["tau"]: t for t in r["taus"]} for r in
-               json.loads(paths.hp_log(setting).read_text())["runs"]}
-    rows = []
+    hp_runs = read_hp_log(study, setting)
+    rows, curves = [], []
     for seed in study.seeds:
-        rows += evaluate_seed(Setting(study, setting, seed), hp_runs[seed], rt)
+        seed_rows, seed_curves = evaluate_seed(Setting(study, setting, seed), hp_runs[seed], rt)
+        rows, curves = rows + seed_rows, curves + seed_curves
+    for args in curves:  # written once every input has been read: a bad one leaves no output
+        write_curve(*args)
     write_json(paths.evaluation(setting), rows)
     return rows
 
 
-def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> list[dict]:
+HP_LOG_KEYS = ("hp_train_acc", "hp_train_score")
+
+
+def read_hp_log(study: Study, setting: str) -> dict[int, dict[int, dict]]:
+    """The probe's log, {seed: {tau: entry}}, with an entry for every (seed, tau) of the study."""
+    path = paths.hp_log(setting)
+    what = f"the HP log of {setting}"
+    log = read_json(path, what, "probe", keys=("runs",))
+    try:
+        runs = {r["seed"]: {t["tau"]: t for t in r["taus"]} for r in log["runs"]}
+    except (TypeError, KeyError) as err:
+        fail(path, f"{what}: runs of a seed and its taus", f"an entry without {first_line(err)}", "probe")
+    for seed in study.seeds:
+        for tau in study.taus_of(setting):
+            entry = runs.get(seed, {}).get(tau)
+            if not isinstance(entry, dict) or not all(k in entry for k in HP_LOG_KEYS):
+                fail(path, f"{what} at seed {seed}, tau {tau} with {list(HP_LOG_KEYS)}", describe(entry), "probe")
+    return runs
+
+
+def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> tuple[list[dict], list[tuple]]:
+    """The rows of one seed, and the FT curves to write (write_curve's arguments)."""
     family, bs, study, setting = ctx.family, ctx.cfg.ft.batch_size, ctx.study, ctx.name
     splits = ctx.splits(augment=False)
     n = splits.num_outputs
@@ -51,14 +72,13 @@ def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> list[dict]:
     if batchnorms(backbone0):
         other = "source" if ctx.cfg.bn == "target" else "target"
         z_by_stats[other] = z_of(ctx.parts(splits, rt, bn=other)[0].eval())
-    rows = []
+    rows, curves = [], []
     for tau in study.taus_of(setting):
         _, head0 = ctx.parts(splits, rt, bn="source")
         load_head(head0, paths.hp_head(setting, ctx.seed, tau))
         start = TaskModel(backbone0, head0).eval()
         tuned = TaskModel(*ctx.parts(splits, rt, bn="source"))
-        saved = torch.load(paths.ft_model(setting, ctx.seed, tau), map_location="cpu", weights_only=False)
-        tuned.load_state_dict(saved["state_dict"], strict=True)
+        saved = load_ft_model(tuned, paths.ft_model(setting, ctx.seed, tau))
         tuned = rt.prepare(tuned).eval()
         val = assess(tuned, loader(splits.val), family, rt, n)
         test = assess(tuned, loader(splits.test), family, rt, n) if splits.test is not None else {"score": math.nan}
@@ -75,9 +95,9 @@ def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> list[dict]:
                      "best_epoch": saved["best_epoch"], "epochs_run": saved["epochs_run"],
                      "ft_epochs": saved["epochs"], "stopped_early": saved["epochs_run"] < saved["epochs"],
                      "z_split": study.z_split})
-        write_curve(setting, ctx.seed, tau, saved["history"])
+        curves.append((setting, ctx.seed, tau, saved["history"]))
         progress(f"evaluate {setting} seed={ctx.seed}", tau=tau, val=val["score"], test=test["score"], energy=energy)
-    return rows
+    return rows, curves
 
 
 def write_curve(setting: str, seed: int, tau: int, history: list[dict]) -> None:

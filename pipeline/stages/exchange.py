@@ -9,11 +9,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-import torch  # noqa: E402
 
 from .. import paths  # noqa: E402
 from ..atomic import atomic_path  # noqa: E402
-from ..context import Setting  # noqa: E402
+from ..context import Setting, load_ft_model  # noqa: E402
 from ..device import Runtime  # noqa: E402
 from ..loop import TaskModel, assess  # noqa: E402
 from ..params import Study  # noqa: E402
@@ -34,8 +33,7 @@ def exchange(ctx: Setting, taus: list[int], rt: Runtime) -> list[dict]:
     models = {}
     for tau in taus:
         model = TaskModel(*ctx.parts(splits, rt, bn="source"))
-        model.load_state_dict(torch.load(paths.ft_model(ctx.name, ctx.seed, tau), map_location="cpu",
-                                         weights_only=False)["state_dict"])
+        load_ft_model(model, paths.ft_model(ctx.name, ctx.seed, tau))
         models[tau] = rt.prepare(model).eval()
     rows = []
     for split in ("train", "val"):

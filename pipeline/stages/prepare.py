@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 from .. import paths
-from ..atomic import save_torch
+from ..artifacts import save_prepared
 from ..families import get_family
 from ..loop import progress
 from ..params import Study
@@ -17,5 +17,5 @@ def run(study: Study, name: str) -> None:
     seed_everything(derive(study.seed, "data", name))
     t0 = time.monotonic()
     prepared = family.prepare(cfg, study.seed)
-    save_torch(paths.dataset(name), prepared)
+    save_prepared(paths.dataset(name), family.name, prepared)
     progress(f"prepare {name}", secs=round(time.monotonic() - t0, 2))

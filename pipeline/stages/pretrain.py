@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from .. import paths
+from ..artifacts import read_prepared
 from ..atomic import save_torch
 from ..checkpoints import load_strict, read_state
-from ..context import read_prepared
 from ..device import Runtime
 from ..families import get_family
 from ..loop import TaskModel, fit, progress
@@ -32,7 +32,7 @@ def pretrain(study: Study, name: str, seed: int, rt: Runtime) -> None:
         progress(f"pretrain {name}", loaded=cfg.checkpoint)
     else:
         data_cfg = family.DataCfg(**study.data_cfg(cfg.data))
-        splits = family.splits(read_prepared(cfg.data), data_cfg, augment=cfg.augment)
+        splits = family.splits(read_prepared(paths.dataset(cfg.data), family.name), data_cfg, augment=cfg.augment)
         model = rt.prepare(TaskModel(backbone, family.pretrain_head(model_cfg, splits.num_outputs)))
         info = fit(model, family, splits.train, splits.val, splits.num_outputs, rt, lr=cfg.lr,
                    epochs=cfg.epochs, weight_decay=cfg.weight_decay, eta=1.0, batch_size=cfg.batch_size,

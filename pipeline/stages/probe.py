@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from .. import paths
+from ..artifacts import read_resume
 from ..atomic import save_torch, write_json
 from ..context import Setting, settings_at_seeds
 from ..device import Runtime
@@ -50,12 +51,11 @@ def probe(ctx: Setting, rt: Runtime, cache: dict) -> list[dict]:
     sources = inputs(backbone=ctx.backbone_path, dataset=paths.dataset(ctx.cfg.data))
     key = fingerprint([ctx.cfg.model_dump(), taus, seed, sources])
     log, start, resume = [], 0, _resume(ctx)
-    if resume.is_file():
-        saved = torch.load(resume, map_location=rt.device, weights_only=False)
-        if saved["key"] == key and all(paths.hp_head(setting, ctx.seed, r["tau"]).is_file() for r in saved["log"]):
-            head.load_state_dict(saved["head"]), opt.load_state_dict(saved["opt"])
-            log, start = saved["log"], saved["epoch"]
-            progress(f"hp {setting} seed={ctx.seed}", resumed_from_epoch=start)
+    saved = read_resume(resume, key, rt.device)
+    if saved is not None and all(paths.hp_head(setting, ctx.seed, r["tau"]).is_file() for r in saved["log"]):
+        head.load_state_dict(saved["head"]), opt.load_state_dict(saved["opt"])
+        log, start = saved["log"], saved["epoch"]
+        progress(f"hp {setting} seed={ctx.seed}", resumed_from_epoch=start)
     for epoch in range(start, taus[-1] + 1):
         if epoch > 0:
             torch.manual_seed(derive(seed, "epoch", epoch))
