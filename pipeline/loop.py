@@ -57,12 +57,22 @@ def progress(stage: str, **fields) -> None:
     print(f"[{stage}] " + " ".join(parts), file=sys.stderr, flush=True)
 
 
+def batches(loader, desc: str):
+    """`loader`, with a progress bar within the epoch when stderr is a terminal and the epoch
+    lasts over a second (tqdm, cleared when done); files keep their one line per epoch."""
+    if not sys.stderr.isatty():
+        return loader
+    from tqdm import tqdm
+
+    return tqdm(loader, desc=desc, unit="batch", leave=False, delay=1.0, dynamic_ncols=True)
+
+
 def train_epoch(model: nn.Module, loader, family: Family, opt, eta: float, rt: Runtime,
                 unpack: Callable = None, sched=None) -> dict:
     """One pass of SGD over `loader`; returns the sample-averaged loss and accuracy."""
     unpack = unpack or family.unpack
     loss_sum, n, correct, counted = 0.0, 0, 0.0, 0
-    for batch in loader:
+    for batch in batches(loader, "train"):
         x, y = unpack(batch, rt.device)
         with rt.autocast():
             q = model(x)
@@ -89,7 +99,7 @@ def assess(model: nn.Module, loader, family: Family, rt: Runtime, num_outputs: i
     scorer = family.scorer(num_outputs)
     correct = counted = 0
     e_sum, e_n = 0.0, 0
-    for batch in loader:
+    for batch in batches(loader, "assess"):
         x, y = unpack(batch, rt.device)
         with rt.autocast():
             q = model(x)
@@ -109,7 +119,7 @@ def features(backbone: nn.Module, loader, family: Family, rt: Runtime) -> tuple[
     batches, would cost a strided copy of every batch: measured 2x slower here)."""
     backbone.eval()
     zs, ys = [], []
-    for batch in loader:
+    for batch in batches(loader, "features"):
         x, y = family.unpack(batch, rt.device)
         with rt.autocast():
             zs.append(backbone(x).float().contiguous().cpu())

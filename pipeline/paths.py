@@ -54,6 +54,12 @@ def curves(setting: str) -> Path:
     return RESULTS / "curves" / setting
 
 
+def train_curves(setting: str) -> Path:
+    """Per seed, the learning curves of HP (`hp_seedS.csv`: train loss and accuracy) and of
+    the setting's backbone's pretraining (`pretrain_seedS.csv`, with its validation score)."""
+    return RESULTS / "train_curves" / setting
+
+
 def exchange(setting: str, suffix: str) -> Path:
     return RESULTS / "exchange" / f"{setting}.{suffix}"
 

@@ -304,7 +304,7 @@ ARTIFACTS = [
      "missing keys: backbone.1.bias"),
     ("HP log not JSON", lambda: paths.hp_log("toy"), lambda p: b'{"runs": [', ["evaluate", "--setting", "toy"],
      "expected the HP log of toy, found no valid JSON"),
-    ("HP log without a tau", lambda: paths.hp_log("toy"), lambda p: b'{"runs": [{"seed": 0, "taus": []}]}',
+    ("HP log without a tau", lambda: paths.hp_log("toy"), lambda p: b'{"runs": [{"seed": 0, "taus": [], "epochs": []}]}',
      ["evaluate", "--setting", "toy"], "expected the HP log of toy at seed 0, tau 0"),
     ("evaluations not JSON", lambda: paths.evaluation("toy"), lambda p: b"\xff\xfe", ["aggregate"],
      "expected the evaluations of toy, found no valid JSON"),

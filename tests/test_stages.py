@@ -395,3 +395,29 @@ def test_an_interrupted_job_keeps_its_finished_runs(two_seeds, monkeypatch, caps
         assert torch.load(paths.ft_model("toy", *r), weights_only=False)["history"] == histories[r], r
     rerun = {r: digest(paths.ft_model("toy", *r)) for r in runs}
     assert rerun == whole
+
+
+class SlowBatches:
+    """Three batches, 0.6 s apart: an epoch long enough for a progress bar."""
+
+    def __len__(self):
+        return 3
+
+    def __iter__(self):
+        import time
+
+        for i in range(3):
+            time.sleep(0.6)
+            yield i
+
+
+def test_a_progress_bar_within_long_epochs_only_on_a_terminal(monkeypatch, capsys):
+    import sys
+
+    slow = SlowBatches()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert list(loop.batches(slow, "train")) == [0, 1, 2]
+    bar = capsys.readouterr().err
+    assert "train:" in bar and "3/3" in bar
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert loop.batches(slow, "train") is slow

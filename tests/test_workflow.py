@@ -128,8 +128,14 @@ def test_snakemake_then_dvc_then_compare(project):
     # with the results in it.
     curve = pd.read_csv(project / "results" / "curves" / "toy" / "seed1_tau2.csv")
     assert list(curve.columns) == ["epoch", "train_loss", "train_acc", "val_score"] and curve["epoch"].iloc[0] == 1
-    shown = json.loads(sh(["dvc", "plots", "show", "--json"], project).stdout)
-    assert any("results/curves/toy/seed1_tau2.csv" in key for key in json.dumps(shown).split('"'))
+    hp = pd.read_csv(project / "results" / "train_curves" / "toy" / "hp_seed1.csv")
+    assert list(hp["epoch"]) == [1, 2] and hp["train_loss"].notna().all()
+    pretraining = pd.read_csv(project / "results" / "train_curves" / "toy" / "pretrain_seed0.csv")
+    assert list(pretraining["epoch"]) == [1, 2] and pretraining["val_score"].notna().all()
+    shown = json.dumps(json.loads(sh(["dvc", "plots", "show", "--json"], project).stdout)).split('"')
+    for curve in ("results/curves/toy/seed1_tau2.csv", "results/train_curves/toy/hp_seed1.csv",
+                  "results/train_curves/toy/pretrain_seed0.csv"):
+        assert any(curve in key for key in shown), curve
     sh(["snakemake", "--report", "report.zip"], project)
     with zipfile.ZipFile(project / "report.zip") as z:
         names = " ".join(z.namelist())

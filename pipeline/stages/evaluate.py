@@ -10,7 +10,7 @@ import csv
 import math
 
 from .. import paths
-from ..artifacts import describe, fail, first_line, read_json
+from ..artifacts import describe, fail, first_line, read_json, read_torch
 from ..atomic import atomic_path, write_json
 from ..batchnorm import batchnorms
 from ..context import Setting, load_ft_model, load_head
@@ -22,13 +22,20 @@ from ..params import Study
 
 def run(study: Study, setting: str, rt: Runtime) -> list[dict]:
     """Evaluate every (seed, tau) of one setting; z_0 and the data are computed once per seed."""
-    hp_runs = read_hp_log(study, setting)
-    rows, curves = [], []
+    hp_runs, hp_curves = read_hp_log(study, setting)
+    rows, curves, train = [], {}, paths.train_curves(setting)
     for seed in study.seeds:
-        seed_rows, seed_curves = evaluate_seed(Setting(study, setting, seed), hp_runs[seed], rt)
-        rows, curves = rows + seed_rows, curves + seed_curves
-    for args in curves:  # written once every input has been read: a bad one leaves no output
-        write_curve(*args)
+        ctx = Setting(study, setting, seed)
+        seed_rows, seed_curves = evaluate_seed(ctx, hp_runs[seed], rt)
+        rows += seed_rows
+        curves |= seed_curves
+        curves[train / f"hp_seed{seed}.csv"] = hp_curves[seed]
+        pretraining = read_torch(ctx.backbone_path, "a backbone", "pretrain").get("info", {})
+        if "history" in pretraining:  # imported backbones have none
+            curves[train / f"pretrain_seed{study.backbone_seed(seed)}.csv"] = pretraining["history"]
+    train.mkdir(parents=True, exist_ok=True)
+    for path, history in curves.items():  # written once every input has been read: a bad one leaves no output
+        write_curve(path, history)
     write_json(paths.evaluation(setting), rows)
     return rows
 
@@ -36,13 +43,15 @@ def run(study: Study, setting: str, rt: Runtime) -> list[dict]:
 HP_LOG_KEYS = ("hp_train_acc", "hp_train_score")
 
 
-def read_hp_log(study: Study, setting: str) -> dict[int, dict[int, dict]]:
-    """The probe's log, {seed: {tau: entry}}, with an entry for every (seed, tau) of the study."""
+def read_hp_log(study: Study, setting: str) -> tuple[dict[int, dict[int, dict]], dict[int, list[dict]]]:
+    """The probe's log, {seed: {tau: entry}}, with an entry for every (seed, tau) of the study,
+    and its learning curves, {seed: [one entry per epoch]}."""
     path = paths.hp_log(setting)
     what = f"the HP log of {setting}"
     log = read_json(path, what, "probe", keys=("runs",))
     try:
         runs = {r["seed"]: {t["tau"]: t for t in r["taus"]} for r in log["runs"]}
+        epochs = {r["seed"]: list(r["epochs"]) for r in log["runs"]}
     except (TypeError, KeyError) as err:
         fail(path, f"{what}: runs of a seed and its taus", f"an entry without {first_line(err)}", "probe")
     for seed in study.seeds:
@@ -50,11 +59,11 @@ def read_hp_log(study: Study, setting: str) -> dict[int, dict[int, dict]]:
             entry = runs.get(seed, {}).get(tau)
             if not isinstance(entry, dict) or not all(k in entry for k in HP_LOG_KEYS):
                 fail(path, f"{what} at seed {seed}, tau {tau} with {list(HP_LOG_KEYS)}", describe(entry), "probe")
-    return runs
+    return runs, epochs
 
 
-def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> tuple[list[dict], list[tuple]]:
-    """The rows of one seed, and the FT curves to write (write_curve's arguments)."""
+def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> tuple[list[dict], dict]:
+    """The rows of one seed, and its FT curves to write ({path: history})."""
     family, bs, study, setting = ctx.family, ctx.cfg.ft.batch_size, ctx.study, ctx.name
     splits = ctx.splits(augment=False)
     n = splits.num_outputs
@@ -72,7 +81,7 @@ def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> tuple[list[dict], 
     if batchnorms(backbone0):
         other = "source" if ctx.cfg.bn == "target" else "target"
         z_by_stats[other] = z_of(ctx.parts(splits, rt, bn=other)[0].eval())
-    rows, curves = [], []
+    rows, curves = [], {}
     for tau in study.taus_of(setting):
         _, head0 = ctx.parts(splits, rt, bn="source")
         load_head(head0, paths.hp_head(setting, ctx.seed, tau))
@@ -95,15 +104,16 @@ def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> tuple[list[dict], 
                      "best_epoch": saved["best_epoch"], "epochs_run": saved["epochs_run"],
                      "ft_epochs": saved["epochs"], "stopped_early": saved["epochs_run"] < saved["epochs"],
                      "z_split": study.z_split})
-        curves.append((setting, ctx.seed, tau, saved["history"]))
+        curves[paths.curves(setting) / f"seed{ctx.seed}_tau{tau}.csv"] = saved["history"]
         progress(f"evaluate {setting} seed={ctx.seed}", tau=tau, val=val["score"], test=test["score"], energy=energy)
     return rows, curves
 
 
-def write_curve(setting: str, seed: int, tau: int, history: list[dict]) -> None:
-    """results/curves/SETTING/seedS_tauN.csv: FT's history, one row per epoch (for `dvc plots`)."""
+def write_curve(path, history: list[dict]) -> None:
+    """A learning curve as CSV, one row per epoch (for `dvc plots`): FT's in results/curves/,
+    HP's and pretraining's in results/train_curves/ (HP has no validation score)."""
     fields = ["epoch", "train_loss", "train_acc", "val_score"]
-    with atomic_path(paths.curves(setting) / f"seed{seed}_tau{tau}.csv") as tmp, open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fields, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in h.items()} for h in history)

@@ -25,7 +25,8 @@ from ..seeding import derive
 def run(study: Study, setting: str, rt: Runtime) -> None:
     runs, cache = [], {}
     for ctx in settings_at_seeds(study, setting):
-        runs.append({"seed": ctx.seed, "taus": probe(ctx, rt, cache)})
+        taus, epochs = probe(ctx, rt, cache)
+        runs.append({"seed": ctx.seed, "taus": taus, "epochs": epochs})
     write_json(paths.hp_log(setting), {"setting": setting, "runs": runs})
     for ctx in settings_at_seeds(study, setting):
         _resume(ctx).unlink(missing_ok=True)
@@ -35,8 +36,9 @@ def _resume(ctx: Setting):
     return paths.resume_of(paths.hp_head(ctx.name, ctx.seed, ctx.study.taus_of(ctx.name)[-1]))
 
 
-def probe(ctx: Setting, rt: Runtime, cache: dict) -> list[dict]:
-    """HP of one seed; returns its log (train accuracy, score and energy at every tau).
+def probe(ctx: Setting, rt: Runtime, cache: dict) -> tuple[list[dict], list[dict]]:
+    """HP of one seed; returns its log (train accuracy, score and energy at every tau) and its
+    learning curve (the training loss and accuracy of every epoch, as the epoch saw them).
     `cache` keeps the cached features of each backbone across the seeds of the job."""
     hp, family, seed, setting = ctx.cfg.hp, ctx.family, ctx.seed_for("hp"), ctx.name
     splits = ctx.splits(augment=hp.augment)
@@ -50,11 +52,11 @@ def probe(ctx: Setting, rt: Runtime, cache: dict) -> list[dict]:
     taus = ctx.study.taus_of(setting)
     sources = inputs(backbone=ctx.backbone_path, dataset=paths.dataset(ctx.cfg.data))
     key = fingerprint([ctx.cfg.model_dump(), taus, seed, sources])
-    log, start, resume = [], 0, _resume(ctx)
+    log, curve, start, resume = [], [], 0, _resume(ctx)
     saved = read_resume(resume, key, rt.device)
-    if saved is not None and all(paths.hp_head(setting, ctx.seed, r["tau"]).is_file() for r in saved["log"]):
+    if saved is not None and "curve" in saved and all(paths.hp_head(setting, ctx.seed, r["tau"]).is_file() for r in saved["log"]):
         head.load_state_dict(saved["head"]), opt.load_state_dict(saved["opt"])
-        log, start = saved["log"], saved["epoch"]
+        log, curve, start = saved["log"], saved["curve"], saved["epoch"]
         progress(f"hp {setting} seed={ctx.seed}", resumed_from_epoch=start)
     for epoch in range(start, taus[-1] + 1):
         if epoch > 0:
@@ -62,10 +64,11 @@ def probe(ctx: Setting, rt: Runtime, cache: dict) -> list[dict]:
             head.train()
             if hp.augment:
                 loader = family.loader(splits.train, hp.batch_size, True, derive(seed, "order", epoch), rt.workers)
-                train_epoch(lambda x: head(backbone(x)), loader, family, opt, hp.eta, rt)
+                tr = train_epoch(lambda x: head(backbone(x)), loader, family, opt, hp.eta, rt)
             else:
                 loader = cached_loader(z, y, hp.batch_size, True, derive(seed, "order", epoch))
-                train_epoch(head, loader, family, opt, hp.eta, rt, unpack=default_unpack)
+                tr = train_epoch(head, loader, family, opt, hp.eta, rt, unpack=default_unpack)
+            curve.append({"epoch": epoch, "train_loss": tr["loss"], "train_acc": tr["acc"]})
         if epoch in taus:
             done = assess(head, cached_loader(z, y, 4 * hp.batch_size, False, 0), family, rt,
                           splits.num_outputs, unpack=default_unpack)
@@ -76,5 +79,5 @@ def probe(ctx: Setting, rt: Runtime, cache: dict) -> list[dict]:
                         "seed": ctx.seed, "inputs": sources})
             progress(f"hp {setting} seed={ctx.seed}", tau=epoch, hp_train_acc=done["acc"], energy=done["energy"])
             save_torch(resume, {"key": key, "head": head.state_dict(), "opt": opt.state_dict(),
-                                "log": log, "epoch": epoch + 1})
-    return log
+                                "log": log, "curve": curve, "epoch": epoch + 1})
+    return log, curve

@@ -103,6 +103,7 @@ rule evaluate:
     output:
         evaluation=paths.evaluation("{setting}"),
         curves=directory(paths.curves("{setting}")),
+        train_curves=directory(paths.train_curves("{setting}")),
     params:
         values=stage_params("evaluate", setting=lambda w: w.setting),
         code=code("evaluate"),
