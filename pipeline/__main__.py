@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import time
 
 from .errors import PipelineError
 from .params import PARAMS_ENV
@@ -125,31 +127,54 @@ def _dispatch(args) -> int:
         grid = study.taus_of(args.setting)
         if tau not in grid:
             raise PipelineError(f"{args.params}: settings.{args.setting}: expected --tau {tau} in its grid {grid}")
-    if args.stage in ("aggregate", "prepare", "fetch"):
-        from .stages import aggregate, fetch, prepare
-
-        if args.stage == "aggregate":
-            aggregate.run(study)
-        elif args.stage == "prepare":
-            prepare.run(study, args.dataset)
-        else:
-            fetch.run(study, args.name)
-        return 0
-    from .device import runtime
-
-    rt = runtime(study.device)
     import importlib
 
     # Only the stage that runs is imported: exchange's pandas and matplotlib stay out of
     # the training jobs.
     stage = importlib.import_module(f"pipeline.stages.{args.stage}")
-    if args.stage == "pretrain":
-        stage.run(study, args.name, args.seed or study.pretrain_seeds, rt)
-    elif args.stage == "finetune":
-        stage.run(study, args.setting, args.seed or study.seeds, args.tau or study.taus_of(args.setting), rt)
-    else:  # probe, evaluate, exchange
-        stage.run(study, args.setting, rt)
+    _import_family(study, args)
+    if args.stage in ("aggregate", "prepare", "fetch"):
+        with work(args.stage):
+            if args.stage == "aggregate":
+                stage.run(study)
+            elif args.stage == "prepare":
+                stage.run(study, args.dataset)
+            else:
+                stage.run(study, args.name)
+        return 0
+    from .device import runtime
+
+    rt = runtime(study.device)
+    with work(args.stage):
+        if args.stage == "pretrain":
+            stage.run(study, args.name, args.seed or study.pretrain_seeds, rt)
+        elif args.stage == "finetune":
+            stage.run(study, args.setting, args.seed or study.seeds, args.tau or study.taus_of(args.setting), rt)
+        else:  # probe, evaluate, exchange
+            stage.run(study, args.setting, rt)
     return 0
+
+
+def _import_family(study, args) -> None:
+    """Import the job's family module (and its libraries: RDKit, PyG, smp) before `work`
+    starts: imports are part of a job's fixed cost."""
+    from .families import get_family
+
+    if getattr(args, "dataset", None):
+        get_family(study.datasets[args.dataset]["family"])
+    elif getattr(args, "setting", None):
+        get_family(study.datasets[study.settings[args.setting].data]["family"])
+    elif getattr(args, "name", None):
+        get_family(study.backbones[args.name].family)
+
+
+@contextlib.contextmanager
+def work(stage: str):
+    """Print the seconds of the stage's own work, `[STAGE] work_s=...`: a job's fixed cost
+    (interpreter start, imports, params, exit) is its wall time minus these (pipeline/cost.py)."""
+    t0 = time.perf_counter()
+    yield
+    print(f"[{stage}] work_s={time.perf_counter() - t0:.3f}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

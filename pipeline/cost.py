@@ -24,6 +24,10 @@ otherwise, in a `device` column ("cuda..." or "gpu..." means "gpu") or, in Snake
 for gpu=1 exactly where a GPU is used). GPU-hours are the wall hours of the gpu jobs (one
 device per job); CPU-hours are `cpu_time` of all jobs, in hours.
 
+Fixed cost: each job prints the seconds of its stage's own work (`work_s=`, pipeline/__main__.py)
+to its log, logs/STAGE/JOB.log beside benchmarks/STAGE/JOB.tsv; a job's fixed cost is its wall
+time minus that work: the interpreter's start, the imports, reading the params, and the exit.
+
 The aggregate stage writes `markdown(Path("benchmarks"), study)` to results/cost.md. A run that
 records no benchmarks (`dvc repro`) gets a one-line file that says so.
 """
@@ -38,7 +42,17 @@ import pandas as pd
 KIND = {"probe": "setting", "finetune": "setting", "evaluate": "setting", "exchange": "setting",
         "pretrain": "backbone", "prepare": "dataset", "fetch": "checkpoint"}
 GPU_RESOURCE = re.compile(r"""['"]?gpu['"]?\s*[:=]\s*(\d+)""")
-COLUMNS = ["stage", "job", "family", "device", "s", "cpu_time", "max_rss"]
+COLUMNS = ["stage", "job", "family", "device", "s", "cpu_time", "max_rss", "work_s"]
+WORK = re.compile(r"\bwork_s=([0-9.]+)")
+
+
+def work_seconds(log: Path) -> float:
+    """The last `work_s=` a job printed to its log (NaN if none: an older or failed job)."""
+    try:
+        found = WORK.findall(log.read_text(errors="replace"))
+    except OSError:
+        return float("nan")
+    return float(found[-1]) if found else float("nan")
 
 
 def _device(table: pd.DataFrame) -> str:
@@ -51,9 +65,9 @@ def _device(table: pd.DataFrame) -> str:
     return "cpu"
 
 
-def read(bench_dir: Path) -> tuple[pd.DataFrame, list[str]]:
-    """One row per benchmark file (columns COLUMNS, family "-"), and the files that could
-    not be read (empty, or without Snakemake's `s` column)."""
+def read(bench_dir: Path, log_dir: Path = Path("logs")) -> tuple[pd.DataFrame, list[str]]:
+    """One row per benchmark file (columns COLUMNS, family "-"; `work_s` from the job's log
+    under `log_dir`), and the files that could not be read (empty, or without Snakemake's `s`)."""
     rows, bad = [], []
     files = sorted(Path(bench_dir).rglob("*.tsv")) if Path(bench_dir).is_dir() else []
     for path in files:
@@ -71,7 +85,7 @@ def read(bench_dir: Path) -> tuple[pd.DataFrame, list[str]]:
             else pd.Series(dtype=float)  # noqa: E731
         rows.append({"stage": stage, "job": job, "family": "-", "device": _device(table),
                      "s": num("s").sum(min_count=1), "cpu_time": num("cpu_time").sum(min_count=1),
-                     "max_rss": num("max_rss").max()})
+                     "max_rss": num("max_rss").max(), "work_s": work_seconds(Path(log_dir) / rel.with_suffix(".log"))})
     return pd.DataFrame(rows, columns=COLUMNS), bad
 
 
@@ -108,22 +122,33 @@ def family_of(stage: str, job: str, names: dict[str, dict[str, str]], seeds: set
     return None
 
 
+def fixed_share(jobs: pd.DataFrame) -> float:
+    """Fixed cost / wall time, summed over the jobs whose work is known (NaN if none)."""
+    known = jobs[jobs["work_s"].notna() & jobs["s"].notna()]
+    return float((known["s"] - known["work_s"]).sum() / known["s"].sum()) if len(known) else float("nan")
+
+
 def _table(jobs: pd.DataFrame, by: str) -> str:
     g = jobs.groupby(by, sort=True)
     df = pd.DataFrame({"jobs": g.size(), "wall s": g["s"].sum(min_count=1),
                        "CPU s": g["cpu_time"].sum(min_count=1),
-                       "peak RSS (MiB)": g["max_rss"].max()})
+                       "peak RSS (MiB)": g["max_rss"].max(),
+                       "fixed %": g[["s", "work_s"]].apply(fixed_share) * 100})
     cells = pd.DataFrame({"jobs": df["jobs"].map(str),
                           **{c: df[c].map(lambda v: "n/a" if pd.isna(v) else f"{v:.1f}")
-                             for c in ("wall s", "CPU s", "peak RSS (MiB)")}}, index=df.index)
+                             for c in ("wall s", "CPU s", "peak RSS (MiB)", "fixed %")}}, index=df.index)
     return cells.to_markdown(disable_numparse=True, colalign=("left",) + ("right",) * len(cells.columns))
+
+
+def _percent(share: float) -> str:
+    return "n/a" if pd.isna(share) else f"{100 * share:.1f}"
 
 
 def markdown(bench_dir: Path, study=None) -> str:
     """results/cost.md: totals, then wall seconds, CPU seconds and peak memory per stage,
     per family and per device, of the jobs under `bench_dir` (of `study`'s jobs, if given)."""
     bench_dir = Path(bench_dir)
-    jobs, bad = read(bench_dir)
+    jobs, bad = read(bench_dir, bench_dir.parent / "logs")
     left_out = 0
     if study is not None and not jobs.empty:
         names = _names(study)
@@ -140,7 +165,8 @@ def markdown(bench_dir: Path, study=None) -> str:
         "wall seconds (sum over jobs)": f"{jobs['s'].sum():.1f}",
         "CPU-hours": f"{jobs['cpu_time'].sum() / 3600:.4f}",
         "GPU-hours": f"{jobs.loc[gpu, 's'].sum() / 3600:.4f}",
-        "peak RSS of a job (MiB)": "n/a" if jobs["max_rss"].isna().all() else f"{jobs['max_rss'].max():.1f}"}})
+        "peak RSS of a job (MiB)": "n/a" if jobs["max_rss"].isna().all() else f"{jobs['max_rss'].max():.1f}",
+        "fixed cost, % of wall": _percent(fixed_share(jobs))}})
     notes = []
     if left_out:
         notes.append(f"{left_out} benchmark file(s) of jobs not in this study (older runs) left out.")
@@ -151,7 +177,9 @@ def markdown(bench_dir: Path, study=None) -> str:
         f"Measured by Snakemake's per-job `benchmark:` files under {bench_dir}/: wall seconds (`s`), "
         "CPU seconds (`cpu_time`) and peak resident memory (`max_rss`, MiB), summed (peak: maximum) "
         "over jobs. A job counts as a GPU job only where its file says so (see pipeline/cost.py); "
-        "GPU-hours are the wall hours of those jobs.\n",
+        "GPU-hours are the wall hours of those jobs. Fixed cost: a job's wall time minus the seconds "
+        "of its stage's own work that it logs (`work_s`): the interpreter's start, imports, params "
+        "and exit; its share is over the jobs that logged their work.\n",
         *[n + "\n" for n in notes],
         "## Totals\n", totals.to_markdown(disable_numparse=True, colalign=("left", "right")) + "\n",
         "## Per stage\n", _table(jobs, "stage") + "\n",

@@ -46,6 +46,12 @@ def fixture(root: Path) -> Path:
     bench(b, "prepare/gone.tsv", row(100.0, 10.0, 100.0))
     bench(b, "finetune/toy/tau1.tsv", row(50.0, 10.0, 50.0))  # the older per-tau layout
     bench(b, "finetune/toy/seed7.tsv", row(60.0, 10.0, 60.0))  # a seed no longer in the study
+    # the stage's own work, as jobs log it: fixed cost = wall - work
+    for rel, text in {"pretrain/mlp/seed0.log": "[pretrain] epoch=1\n[pretrain] work_s=7.500\n",
+                      "finetune/toy/seed0.log": "[finetune] work_s=1.0\n[finetune] work_s=6.000\n",  # the last
+                      "probe/toy.log": "[probe] work_s=15.000\n", "evaluate/toy_ls.log": "killed before its end\n"}.items():
+        (root / "logs" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / "logs" / rel).write_text(text)
     return b
 
 
@@ -70,19 +76,21 @@ def test_the_study_cost_per_stage_family_and_device(tmp_path):
     assert t["Totals"]["CPU-hours"] == [f"{85 / 3600:.4f}"]  # 8 + 30 + 10 + NA + 36 + 1 = 85 s
     assert t["Totals"]["GPU-hours"] == [f"{60 / 3600:.4f}"]  # probe/toy 20 s + evaluate/toy_ls 40 s
     assert t["Totals"]["peak RSS of a job (MiB)"] == ["500.0"]
-    #                                jobs  wall    CPU     RSS
-    assert t["Per stage"] == {"stage": ["jobs", "wall s", "CPU s", "peak RSS (MiB)"],
-                              "aggregate": ["1", "1.0", "1.0", "50.0"],
-                              "evaluate": ["1", "40.0", "36.0", "500.0"],
-                              "finetune": ["2", "15.0", "10.0", "350.0"],
-                              "pretrain": ["1", "10.0", "8.0", "100.0"],
-                              "probe": ["1", "20.0", "30.0", "200.0"]}
+    # over the jobs that logged their work: (10 - 7.5) + (12 - 6) + (20 - 15) = 13.5 of 42 s
+    assert t["Totals"]["fixed cost, % of wall"] == [f"{100 * 13.5 / 42:.1f}"]
+    #                                jobs  wall    CPU     RSS   fixed %
+    assert t["Per stage"] == {"stage": ["jobs", "wall s", "CPU s", "peak RSS (MiB)", "fixed %"],
+                              "aggregate": ["1", "1.0", "1.0", "50.0", "n/a"],
+                              "evaluate": ["1", "40.0", "36.0", "500.0", "n/a"],
+                              "finetune": ["2", "15.0", "10.0", "350.0", "50.0"],  # mol/seed0 logged none
+                              "pretrain": ["1", "10.0", "8.0", "100.0", "25.0"],
+                              "probe": ["1", "20.0", "30.0", "200.0", "25.0"]}
     fam = t["Per family"]
-    assert fam["classification"] == ["4", "82.0", "84.0", "500.0"]  # mlp, toy probe, toy ft, toy_ls evaluate
-    assert fam["molecules"] == ["1", "3.0", "n/a", "n/a"]
-    assert fam["-"] == ["1", "1.0", "1.0", "50.0"]  # aggregate: no family
-    assert t["Per device"]["gpu"] == ["2", "60.0", "66.0", "500.0"]
-    assert t["Per device"]["cpu"] == ["4", "26.0", "19.0", "350.0"]
+    assert fam["classification"] == ["4", "82.0", "84.0", "500.0", "32.1"]  # mlp, toy probe, toy ft, toy_ls evaluate
+    assert fam["molecules"] == ["1", "3.0", "n/a", "n/a", "n/a"]
+    assert fam["-"] == ["1", "1.0", "1.0", "50.0", "n/a"]  # aggregate: no family
+    assert t["Per device"]["gpu"] == ["2", "60.0", "66.0", "500.0", "25.0"]
+    assert t["Per device"]["cpu"] == ["4", "26.0", "19.0", "350.0", "38.6"]  # (2.5 + 6) / (10 + 12)
     assert "4 benchmark file(s) of jobs not in this study" in text
     assert "old_setting" not in text
     replicated = study().model_copy(update={"seeds": [0, 7]})
@@ -94,7 +102,7 @@ def test_without_a_study_every_file_counts_and_no_family(tmp_path):
     assert t["Totals"]["jobs"] == ["10"]
     assert t["Totals"]["wall seconds (sum over jobs)"] == ["1296.0"]  # 86 + 1000 + 100 + 50 + 60
     assert set(t["Per family"]) == {"family", "-"}
-    assert t["Per stage"]["prepare"] == ["1", "100.0", "100.0", "10.0"]
+    assert t["Per stage"]["prepare"] == ["1", "100.0", "100.0", "10.0", "n/a"]
 
 
 def test_no_benchmarks_is_one_line(tmp_path):
@@ -121,5 +129,5 @@ def test_fetch_jobs_are_named_by_their_checkpoint_path(tmp_path):
     b = tmp_path / "benchmarks"
     bench(b, "fetch/ckpt/imp.pt.tsv", row(4.0, 20.0, 2.0))
     t = tables(cost.markdown(b, P.Study.model_validate(raw)))
-    assert t["Per stage"]["fetch"] == ["1", "4.0", "2.0", "20.0"]
-    assert t["Per family"]["classification"] == ["1", "4.0", "2.0", "20.0"]
+    assert t["Per stage"]["fetch"] == ["1", "4.0", "2.0", "20.0", "n/a"]
+    assert t["Per family"]["classification"] == ["1", "4.0", "2.0", "20.0", "n/a"]
