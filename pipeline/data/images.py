@@ -76,7 +76,8 @@ def to_uint8(x: torch.Tensor, channels: int, size: int) -> torch.Tensor:
 
 
 def split_indices(n: int, fractions: tuple[float, float], seed: int, labels=None) -> tuple[np.ndarray, ...]:
-    """A seeded (train, val, test) split, stratified by label when labels are given."""
+    """A seeded (train, val, test) split, stratified by label when labels are given; a
+    fraction of 0 leaves that split empty."""
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(n)
@@ -85,7 +86,8 @@ def split_indices(n: int, fractions: tuple[float, float], seed: int, labels=None
         labels = None  # too few samples of some class to stratify (tiny data): split at random
     rest, test = train_test_split(idx, test_size=test_f, random_state=seed, stratify=labels) if test_f else (idx, idx[:0])
     strat = None if labels is None else np.asarray(labels)[rest]
-    train, val = train_test_split(rest, test_size=val_f / (1 - test_f), random_state=seed + 1, stratify=strat)
+    train, val = train_test_split(rest, test_size=val_f / (1 - test_f), random_state=seed + 1, stratify=strat) \
+        if val_f else (rest, idx[:0])
     return np.sort(train), np.sort(val), np.sort(test)
 
 
@@ -150,6 +152,18 @@ def textures(n_per_class: int, classes: int, crop: int, seed: int) -> tuple[torc
 
 TORCHVISION = {"cifar10": "CIFAR10", "cifar100": "CIFAR100", "stl10": "STL10", "mnist": "MNIST",
                "flowers102": "Flowers102"}
+
+
+def open_image(path, mode: str = "RGB"):
+    """A PIL image read in full (converted to `mode` unless None), or PipelineError naming the file."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.convert(mode) if mode else img.copy()
+    except Exception as err:  # PIL raises several types for a bad file
+        raise PipelineError(f"{path}: expected an image file, found an unreadable one ({err})") from None
 
 
 def _square(img, size: int) -> torch.Tensor:

@@ -7,6 +7,7 @@ of the Family contract (base.py); its `backbone_from` is the one given here.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,7 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 class ImageModelCfg(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    arch: Literal["mlp", "resnet"]
+    arch: Literal["mlp", "resnet", "timm"]
+    name: str | None = Field(None, description="timm: the model name (timm.create_model)")
+    weights: str | None = Field(None, description="timm, pretrain entries: a .safetensors or .pth file the "
+                                "backbone starts from (imports give theirs as `checkpoint`)")
     depth: int = Field(4, description="MLP layers, or ResNet depth (10, 18, 34, 50)")
     width: int = Field(128, gt=0, description="MLP width")
     input_dim: int = Field(64, gt=0, description="MLP input size (C*H*W)")
@@ -30,13 +34,19 @@ class ImageModelCfg(BaseModel):
             raise ValueError(f"depth: expected 10, 18, 34 or 50 for a ResNet, found {self.depth}")
         if self.arch == "mlp" and self.depth < 1:
             raise ValueError(f"depth: expected at least 1 MLP layer, found {self.depth}")
+        if (self.arch == "timm") != (self.name is not None):
+            raise ValueError(f"name: expected a timm model name exactly when arch is timm, found arch {self.arch!r} "
+                             f"and name {self.name!r}")
+        if self.weights and self.arch != "timm":
+            raise ValueError(f"weights: expected only with arch timm, found arch {self.arch!r}")
         return self
 
 
 class ImageDataCfg(BaseModel):
     model_config = ConfigDict(extra="forbid")
     dataset: Literal["digits", "digits012", "mnist012", "textures", "cifar10", "cifar100", "stl10", "mnist",
-                     "flowers102"]
+                     "flowers102", "imagefolder"]
+    path: str | None = Field(None, description="imagefolder: ROOT with train/CLASS/*.png (optional val/, test/)")
     size: int = Field(8, gt=0, description="the model's input size")
     store_size: int | None = Field(None, gt=0, description="stored size (default: size); resized on access")
     normalize: Literal["none", "imagenet"] = "none"
@@ -52,6 +62,17 @@ class ImageDataCfg(BaseModel):
     root: str = "data"
     limit: int | None = Field(None, gt=0, description="use at most this many training images")
     flip: bool = False
+
+    @model_validator(mode="after")
+    def _path(self):
+        return needs_path(self, "imagefolder", "the image folder")
+
+
+def needs_path(cfg: BaseModel, kind: str, what: str) -> BaseModel:
+    """`path` is required for the data kinds that read a user's files."""
+    if cfg.dataset == kind and not cfg.path:
+        raise ValueError(f"path: expected {what} for dataset {kind!r}, found none")
+    return cfg
 
 
 # ---- molecules ------------------------------------------------------------------------
@@ -90,9 +111,7 @@ class MoleculeDataCfg(BaseModel):
 
     @model_validator(mode="after")
     def _csv_path(self):
-        if self.dataset == "csv" and not self.path:
-            raise ValueError("path: expected the CSV file for dataset 'csv', found none")
-        return self
+        return needs_path(self, "csv", "the CSV file")
 
 
 # ---- segmentation (its backbones are classification's ResNets: ImageModelCfg) ----------
@@ -104,17 +123,22 @@ SHAPES = ("disc", "triangle", "square", "ring")  # object classes 1.. of the `sh
 
 class SegmentationDataCfg(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dataset: Literal["shapes", "voc2012"]
+    dataset: Literal["shapes", "voc2012", "maskfolder"]
+    path: str | None = Field(None, description="maskfolder: ROOT with images/, masks/ (index PNGs, 255 = void) "
+                                               "and optional train.txt, val.txt, test.txt of stems")
     size: int = Field(64, gt=0, multiple_of=OUTPUT_STRIDE, description="images are size x size")
     classes: int | None = Field(None, description="shapes: background + object classes (2..5, default 5); "
-                                                  "voc2012: 21")
+                                                  "voc2012: 21; maskfolder: required")
     n_train: int = Field(64, gt=1, description="shapes: generated training scenes")
     n_val: int = Field(32, gt=0, description="shapes: generated validation scenes")
     n_test: int = Field(32, gt=0, description="shapes: generated test scenes")
     max_objects: int = Field(3, gt=0, description="shapes: at most this many objects per scene")
     root: str = Field("data", description="voc2012: the folder holding VOCdevkit/")
     download: bool = Field(False, description="voc2012: let the prepare stage download it")
-    val_fraction: float = Field(0.2, gt=0, lt=0.5, description="voc2012: share of train.txt for validation")
+    val_fraction: float = Field(0.2, gt=0, lt=0.5, description="voc2012, maskfolder: share of the training "
+                                "images drawn for validation (maskfolder: when val.txt is missing)")
+    test_fraction: float = Field(0.2, gt=0, lt=0.5, description="maskfolder: share drawn for test when "
+                                 "test.txt is missing")
     limit: int | None = Field(None, gt=0, description="voc2012: read at most this many images of each list")
     flip: bool = Field(True, description="augmentation: random horizontal flips")
     normalize: Literal["none", "imagenet"] = Field("none", description="imagenet: standardise with the "
@@ -124,7 +148,9 @@ class SegmentationDataCfg(BaseModel):
     def _classes(self):
         if self.dataset == "voc2012" and self.classes not in (None, VOC_CLASSES):
             raise ValueError(f"classes: expected {VOC_CLASSES} for voc2012, found {self.classes}")
-        return self
+        if self.dataset == "maskfolder" and (self.classes or 0) < 2:
+            raise ValueError(f"classes: expected at least 2 (background included) for maskfolder, found {self.classes}")
+        return needs_path(self, "maskfolder", "the mask folder")
 
     @property
     def num_classes(self) -> int:
@@ -134,18 +160,37 @@ class SegmentationDataCfg(BaseModel):
 # ---- the registry ---------------------------------------------------------------------
 
 
+def classification_setting(model: BaseModel, head, bn: str) -> str | None:
+    """Why a classification setting cannot use this backbone with this head and `bn`, or None."""
+    if model.arch != "timm":
+        return None
+    from ..models.timm_backbone import unsupported  # torch and timm: only for studies with a timm backbone
+
+    return unsupported(model.name, head.reinit_blocks, bn)
+
+
+def segmentation_setting(model: BaseModel, head, bn: str) -> str | None:
+    if model.arch == "timm":
+        return ("model.arch: expected resnet for segmentation (DeepLabV3's encoder here is smp's ResNet; "
+                "timm encoders are not supported), found timm")
+    return None
+
+
 @dataclass(frozen=True)
 class FamilyConfig:
-    """What params validation needs of a family: its two block classes, and the other
-    families whose pretrained backbones it takes."""
+    """What params validation needs of a family: its two block classes, the other
+    families whose pretrained backbones it takes, and `check_setting(model, head, bn)`:
+    why a setting of this family cannot run a backbone (a ModelCfg), or None."""
 
     ModelCfg: type[BaseModel]
     DataCfg: type[BaseModel]
     backbone_from: tuple[str, ...] = ()
+    check_setting: Callable[[BaseModel, BaseModel, str], str | None] = lambda model, head, bn: None
 
 
 CONFIGS = {
-    "classification": FamilyConfig(ImageModelCfg, ImageDataCfg),
+    "classification": FamilyConfig(ImageModelCfg, ImageDataCfg, check_setting=classification_setting),
     "molecules": FamilyConfig(MoleculeModelCfg, MoleculeDataCfg),
-    "segmentation": FamilyConfig(ImageModelCfg, SegmentationDataCfg, backbone_from=("classification",)),
+    "segmentation": FamilyConfig(ImageModelCfg, SegmentationDataCfg, backbone_from=("classification",),
+                                 check_setting=segmentation_setting),
 }

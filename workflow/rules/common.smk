@@ -41,9 +41,11 @@ def dataset_of(w):
 
 
 def pretrain_input(w):
-    """A backbone trained here needs its dataset; an imported one, its checkpoint file."""
+    """A backbone trained here needs its dataset (and the weights it starts from, if any);
+    an imported one, its checkpoint file."""
     if w.name in STUDY.pretrain:
-        return paths.dataset(STUDY.pretrain[w.name].data)
+        entry = STUDY.pretrain[w.name]
+        return [paths.dataset(entry.data)] + ([entry.model["weights"]] if entry.model.get("weights") else [])
     return STUDY.imports[w.name].checkpoint
 
 
