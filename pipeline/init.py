@@ -107,15 +107,12 @@ def _weights(weights: str) -> str:
 
 def _classes(root: Path) -> int:
     """The largest class index in the masks, plus one (255 is void)."""
-    from .data.layout import mask_folder
-
-    masks = mask_folder(root)[1]
     import numpy as np
 
-    from .data.images import open_image  # torch: once the layout is known to be right
+    from .data.layout import mask_folder, open_image
 
     values = set()
-    for mask in masks.values():
+    for mask in mask_folder(root)[1].values():
         values |= set(np.unique(np.asarray(open_image(mask, mode=None))).tolist())
     return max(values - {255}, default=0) + 1
 

@@ -168,7 +168,7 @@ def test_timm_weights_of_another_model_name_the_keys(in_tmp, r10t):
 @pytest.mark.parametrize("kw, message", [
     ({"head": {"reinit_blocks": 1}}, r"settings.toy: head.reinit_blocks: expected 0 for the timm model 'resnet10t'"),
     ({"name": "vit_tiny_patch16_224", "bn": "target"}, r"settings.toy: bn: expected source .* no BatchNorm layers"),
-    ({"name": "no_such_model"}, r"settings.toy: model.name: expected a timm model name"),
+    ({"name": "no_such_model", "bn": "target"}, r"settings.toy: model.name: expected a timm model name"),
     ({"data": "shapes"}, r"settings.toy: model.arch: expected resnet for segmentation"),
 ])
 def test_validate_refuses_what_a_timm_model_cannot_take(r10t, kw, message):
@@ -177,6 +177,15 @@ def test_validate_refuses_what_a_timm_model_cannot_take(r10t, kw, message):
     with pytest.raises(PipelineError, match=message) as err:
         validate(raw)
     one_line(err)
+
+
+def test_validate_imports_no_torch_for_a_timm_backbone_with_a_linear_head(tmp_path, r10t):
+    from conftest import write_params
+    from test_startup import HEAVY, imported
+
+    write_params(tmp_path / "params.yaml", _timm_study(r10t))
+    names = imported(run_cli("validate", cwd=tmp_path, env={"PYTHONPROFILEIMPORTTIME": "1"}).stderr)
+    assert "pipeline.params" in names and not {n for n in names if n.split(".")[0] in HEAVY}
 
 
 # ---- init -----------------------------------------------------------------------------------

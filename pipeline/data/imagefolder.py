@@ -14,7 +14,7 @@ import torch
 
 from ..errors import PipelineError
 from . import layout
-from .images import _square, open_image, split_indices
+from .images import _square, split_indices
 
 
 def _read(folder: Path, store_size: int, classes: list[str] | None = None
@@ -22,7 +22,7 @@ def _read(folder: Path, store_size: int, classes: list[str] | None = None
     """(x floats in [0, 1], y, classes) of one split folder, labelled by `classes` (default: its own)."""
     from torchvision.datasets import ImageFolder
 
-    ds = ImageFolder(str(folder), loader=open_image, transform=lambda img: _square(img, store_size),
+    ds = ImageFolder(str(folder), loader=layout.open_image, transform=lambda img: _square(img, store_size),
                      is_valid_file=lambda p: not Path(p).name.startswith("."))
     classes = classes or ds.classes
     unknown = sorted(set(ds.classes) - set(classes))

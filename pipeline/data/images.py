@@ -159,18 +159,6 @@ TORCHVISION = {"cifar10": "CIFAR10", "cifar100": "CIFAR100", "stl10": "STL10", "
                "flowers102": "Flowers102"}
 
 
-def open_image(path, mode: str = "RGB"):
-    """A PIL image read in full (converted to `mode` unless None), or PipelineError naming the file."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return img.convert(mode) if mode else img.copy()
-    except Exception as err:  # PIL raises several types for a bad file
-        raise PipelineError(f"{path}: expected an image file, found an unreadable one ({err})") from None
-
-
 def _square(img, size: int) -> torch.Tensor:
     """A PIL image -> uint8 (3, size, size): shorter side resized to `size`, centre crop."""
     from torchvision.transforms.v2 import functional as TF

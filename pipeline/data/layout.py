@@ -4,7 +4,8 @@ what `validate` checks before any job runs, and `prepare` again before it reads.
 - `imagefolder`: ROOT/train/CLASS/* (torchvision's ImageFolder), optional ROOT/val, ROOT/test;
 - `maskfolder`: ROOT/images/STEM.*, ROOT/masks/STEM.png, optional ROOT/{train,val,test}.txt;
 - `csv`: a header with the SMILES column and the label columns.
-Each error is one line naming the path, what was expected and what was found.
+Each error is one line naming the path, what was expected and what was found; the same
+for open_image, which `prepare` and `init` read every image and mask with.
 """
 from __future__ import annotations
 
@@ -91,3 +92,15 @@ def check(cfg) -> None:
         mask_folder(cfg.path)
     elif cfg.dataset == "csv":
         csv_columns(cfg.path, cfg.smiles_column, cfg.label_columns)
+
+
+def open_image(path, mode: str = "RGB"):
+    """A PIL image read in full (converted to `mode` unless None), or PipelineError naming the file."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.convert(mode) if mode else img.copy()
+    except Exception as err:  # PIL raises several types for a bad file
+        raise PipelineError(f"{path}: expected an image file, found an unreadable one ({err})") from None

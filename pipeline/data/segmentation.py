@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 from ..errors import PipelineError
 from ..families.configs import SHAPES, VOC_CLASSES  # noqa: F401 (the names params may use)
 from . import layout
-from .images import normalise, open_image, split_indices
+from .images import normalise, split_indices
 
 VOID = 255
 FILLS = ("brick", "grass", "gravel", "coins")
@@ -147,7 +147,7 @@ def read_pairs(pairs: list[tuple[Path, Path]], size: int, classes: int) -> tuple
 
     xs, ys = [], []
     for image_file, mask_file in pairs:
-        img, m = open_image(image_file), np.asarray(open_image(mask_file, mode=None))
+        img, m = layout.open_image(image_file), np.asarray(layout.open_image(mask_file, mode=None))
         check_mask(m, Path(mask_file), img.size[::-1], Path(image_file), classes)
         xs.append(np.asarray(img.resize((size, size), Image.BILINEAR)))
         ys.append(np.asarray(Image.fromarray(m).resize((size, size), Image.NEAREST)))

@@ -162,9 +162,9 @@ class SegmentationDataCfg(BaseModel):
 
 def classification_setting(model: BaseModel, head, bn: str) -> str | None:
     """Why a classification setting cannot use this backbone with this head and `bn`, or None."""
-    if model.arch != "timm":
-        return None
-    from ..models.timm_backbone import unsupported  # torch and timm: only for studies with a timm backbone
+    if model.arch != "timm" or (not head.reinit_blocks and bn == "source"):
+        return None  # a linear or MLP head fits every timm model: no torch to import
+    from ..models.timm_backbone import unsupported  # torch and timm: only where a check needs the model
 
     return unsupported(model.name, head.reinit_blocks, bn)
 

@@ -13,6 +13,8 @@ from functools import cache
 import torch
 from torch import nn
 
+from ..errors import PipelineError
+
 
 @cache
 def _pooled_class(cls: type[nn.Module]) -> type[nn.Module]:
@@ -27,6 +29,8 @@ def _pooled_class(cls: type[nn.Module]) -> type[nn.Module]:
 def backbone(name: str, in_channels: int = 3) -> nn.Module:
     import timm
 
+    if not timm.is_model(name):
+        raise PipelineError(f"model.name: expected a timm model name (timm.list_models()), found {name!r}")
     model = timm.create_model(name, pretrained=False, num_classes=0, in_chans=in_channels)
     model.__class__ = _pooled_class(type(model))
     classifier = model.pretrained_cfg.get("classifier") or "fc"
@@ -48,13 +52,13 @@ def z_dim(name: str) -> int:
 
 def unsupported(name: str, reinit_blocks: int, bn: str) -> str | None:
     """Why a setting cannot run timm model `name` with this head and `bn`, or None."""
-    import timm
-
-    if not timm.is_model(name):
-        return f"model.name: expected a timm model name (timm.list_models()), found {name!r}"
     if reinit_blocks:
         return (f"head.reinit_blocks: expected 0 for the timm model {name!r} (the partial backbone knows only "
                 f"the layer4 blocks of arch resnet), found {reinit_blocks}")
-    if bn == "target" and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in on_meta(name).modules()):
+    try:
+        model = on_meta(name)
+    except PipelineError as err:
+        return str(err)
+    if bn == "target" and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         return f"bn: expected source for the timm model {name!r}, which has no BatchNorm layers, found target"
     return None
