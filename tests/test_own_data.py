@@ -17,7 +17,7 @@ from pipeline.device import Runtime
 from pipeline.errors import PipelineError
 from pipeline.families import get_family
 from pipeline.params import load, validate
-from pipeline.stages import pretrain
+from pipeline.stages import prepare, pretrain
 
 CPU = Runtime(torch.device("cpu"))
 IMAGES, MASKS = get_family("classification"), get_family("segmentation")
@@ -163,6 +163,28 @@ def test_timm_weights_of_another_model_name_the_keys(in_tmp, r10t):
     with pytest.raises(PipelineError, match=r"r10t.safetensors: expected the keys of the backbone, found a "
                                             r"mismatch\n  missing keys: .*layer1.0.conv3.weight"):
         pretrain.run(validate(raw), "t", [0], CPU)
+
+
+def test_a_timm_pretrain_entry_starts_from_its_weights(in_tmp, r10t):
+    raw = _timm_study(r10t)
+    entry = {"family": "classification", "data": "digits8", "epochs": 0,
+             "model": {"arch": "timm", "name": "resnet10t", "weights": str(r10t)}}
+    raw["pretrain"]["own"] = entry
+    study = validate(raw)
+    prepare.run(study, "digits8")
+    pretrain.run(study, "own", [0], CPU)  # 0 epochs: the weights as they are
+    from safetensors.torch import load_file
+
+    source, saved = load_file(r10t), torch.load(paths.backbone("own", 0))["state_dict"]
+    assert all(torch.equal(saved[k], source[k]) for k in saved)
+    raw["imports"]["t"]["model"]["weights"] = str(r10t)
+    raw["pretrain"]["own"]["model"]["weights"] = "missing.safetensors"
+    with pytest.raises(PipelineError) as err:
+        validate(raw)
+    assert str(err.value).splitlines() == [
+        "params.yaml: pretrain.own.model.weights: expected an existing file, found 'missing.safetensors'",
+        "params.yaml: imports.t.model.weights: expected none (an import's weights are its `checkpoint`), "
+        f"found {str(r10t)!r}"]
 
 
 @pytest.mark.parametrize("kw, message", [
