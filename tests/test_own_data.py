@@ -17,7 +17,7 @@ from pipeline.device import Runtime
 from pipeline.errors import PipelineError
 from pipeline.families import get_family
 from pipeline.params import load, validate
-from pipeline.stages import prepare, pretrain
+from pipeline.stages import evaluate, finetune, prepare, pretrain, probe
 
 CPU = Runtime(torch.device("cpu"))
 IMAGES, MASKS = get_family("classification"), get_family("segmentation")
@@ -87,6 +87,26 @@ def test_maskfolder_uses_its_lists_and_draws_the_rest(tmp_path):
 
 def _resize_one(root):
     Image.new("L", (8, 8)).save(root / "masks" / "s0.png")
+
+
+def test_a_maskfolder_setting_runs_hp_ft_and_evaluation(in_tmp):
+    mask_folder(in_tmp / "scenes", n=8)
+    raw = tiny_study()
+    raw["datasets"]["seg"] = {"family": "segmentation", "dataset": "maskfolder", "path": "scenes", "classes": 3,
+                              "size": 16}
+    raw["pretrain"]["r10"] = {"family": "classification", "model": {"arch": "resnet", "depth": 10},
+                              "data": "digits8", "epochs": 0}
+    raw["settings"] = {"seg": {"pretrain": "r10", "data": "seg", "head": {"hidden": 8}, "hp": {"lr": 0.1},
+                               "ft": {"lr": 0.01, "epochs": 1}}}
+    raw.update(taus=[0, 1], exchange={})
+    study = validate(raw)
+    for name in ("seg", "digits8"):
+        prepare.run(study, name)
+    pretrain.run(study, "r10", [0], CPU)
+    probe.run(study, "seg", CPU)
+    finetune.run(study, "seg", [0], [0, 1], CPU)
+    rows = evaluate.run(study, "seg", CPU)
+    assert [r["tau"] for r in rows] == [0, 1] and all(0 <= r["test_score"] <= 1 for r in rows)
 
 
 @pytest.mark.parametrize("breakage, message", [
