@@ -40,6 +40,11 @@ def dataset_of(w):
     return paths.dataset(STUDY.settings[w.setting].data)
 
 
+def data_input(w):
+    """A user's data files (`path`: a folder or a CSV): a change of them reruns `prepare`."""
+    return STUDY.datasets[w.dataset].get("path") or []
+
+
 def pretrain_input(w):
     """A backbone trained here needs its dataset (and the weights it starts from, if any);
     an imported one, its checkpoint file."""
