@@ -72,11 +72,16 @@ datasets:
 }
 
 SETTINGS = {  # (HP, FT) of appendix B: ImageNet classification, VOC, Tox21
-    "classification": ("{lr: 0.01, augment: true}", "{lr: 0.0003, epochs: 200, patience: 20, augment: true}"),
-    "segmentation": ("{lr: 0.3, batch_size: 16}", "{lr: 0.01, epochs: 200, patience: 20, batch_size: 16, "
-                     "schedule: none}"),
-    "molecules": ("{lr: 0.01}", "{lr: 0.001, epochs: 100, patience: 10}"),
+    "classification": ({"lr": 0.01, "augment": True}, {"lr": 0.0003, "epochs": 200, "patience": 20, "augment": True}),
+    "segmentation": ({"lr": 0.3, "batch_size": 16},
+                     {"lr": 0.01, "epochs": 200, "patience": 20, "batch_size": 16, "schedule": "none"}),
+    "molecules": ({"lr": 0.01}, {"lr": 0.001, "epochs": 100, "patience": 10}),
 }
+
+
+def _setting(hp: dict, ft: dict, head: str = "{kind: linear}") -> str:
+    flow = lambda d: yaml.safe_dump(d, default_flow_style=True, sort_keys=False, width=10**6).strip()  # noqa: E731
+    return f"{{pretrain: backbone, data: own, head: {head}, bn: source, hp: {flow(hp)}, ft: {flow(ft)}}}"
 
 
 def _backbone(spec: str, family: str) -> str:
@@ -87,7 +92,7 @@ def _backbone(spec: str, family: str) -> str:
         return "{layers: 5, hidden: 300, dropout: 0.5}   # the paper's GCN (OGB's sizes)"
     if spec.startswith("timm:") and len(spec) > 5:
         if family == "segmentation":
-            raise PipelineError(f"--backbone: expected resnet18, resnet34 or resnet50 for --kind maskfolder "
+            raise PipelineError(f"--backbone: expected resnet10, resnet18, resnet34 or resnet50 for --kind maskfolder "
                                 f"(DeepLabV3's encoder here), found {spec!r}")
         return f"{{arch: timm, name: {spec[5:]}, in_channels: 3}}"
     match = re.fullmatch(r"resnet(10|18|34|50)", spec)
@@ -127,14 +132,12 @@ def render(data: str, kind: str, backbone: str, weights: str, out: str) -> str:
              f"    family: {'molecules' if family == 'molecules' else 'classification'}\n"
              f"    model: {model}\n" + _weights(weights))
     text += ("settings:   # appendix B's learning rates; FT: SGD, momentum 0.9, cosine schedule, early stopping\n"
-             f"  own:        {{pretrain: backbone, data: own, head: {{kind: linear}}, bn: source, hp: {hp}, ft: {ft}}}\n"
+             f"  own:        {_setting(hp, ft)}\n"
              "  # label-smoothed HP (eta 0.9): Table 1's lsHPmax-FT row\n"
-             f"  own_ls:     {{pretrain: backbone, data: own, head: {{kind: linear}}, bn: source, "
-             f"hp: {hp[:-1]}, eta: 0.9}}, ft: {ft}}}\n")
+             f"  own_ls:     {_setting({**hp, 'eta': 0.9}, ft)}\n")
     if family == "classification":
-        text += ("  # a 2-layer MLP head (width 256): Table 2\n"
-                 f"  own_mlp:    {{pretrain: backbone, data: own, head: {{kind: mlp, hidden: 256}}, bn: source, "
-                 f"hp: {hp}, ft: {ft}}}\n")
+        mlp = _setting(hp, ft, "{kind: mlp, hidden: 256}")
+        text += f"  # a 2-layer MLP head (width 256): Table 2\n  own_mlp:    {mlp}\n"
     return text
 
 
