@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gpus", help="print how many CUDA devices this machine has (the driver's count: no torch)")
     g.add_argument("--torch", action="store_true", help="ask torch instead (slower: it imports torch and CUDA)")
     sub.add_parser("targets", help="list the final files of the study, one per line")
+    i = sub.add_parser("init", help="write a commented study file for your own data and backbone")
+    i.add_argument("--data", required=True, help="the data folder (imagefolder, maskfolder) or CSV file")
+    i.add_argument("--kind", required=True, choices=["imagefolder", "maskfolder", "csv"])
+    i.add_argument("--backbone", required=True, help="timm:NAME, resnet10/18/34/50, or gcn (csv)")
+    i.add_argument("--weights", required=True, help="the backbone's pretrained weights: a file or a URL")
+    i.add_argument("--out", default="study.yaml")
     return p
 
 
@@ -85,6 +91,11 @@ def _dispatch(args) -> int:
             from .device import visible_gpus
 
             print(visible_gpus())
+        return 0
+    if args.stage == "init":
+        from .init import run
+
+        run(args.data, args.kind, args.backbone, args.weights, args.out)
         return 0
     if args.stage == "compare":
         from .stages import compare

@@ -16,14 +16,21 @@ HEAD_KEYS = ("fc.",)
 
 
 def read_state(path: str | Path) -> dict[str, torch.Tensor]:
-    """A state dict from a file saved as a bare dict or under 'state_dict' / 'model'."""
+    """A state dict from a .safetensors file, or a torch file saved as a bare dict or under
+    'state_dict' / 'model'."""
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path}: expected a checkpoint file, found nothing at that path")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for a bad file
-        raise PipelineError(f"{path}: expected a torch checkpoint of tensors, found an unreadable file "
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj = load_file(path, device="cpu")
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch and safetensors raise many types for a bad file
+        kind = "safetensors" if path.suffix == ".safetensors" else "torch"
+        raise PipelineError(f"{path}: expected a {kind} checkpoint of tensors, found an unreadable file "
                             f"({first_line(err)})") from None
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
@@ -43,11 +50,13 @@ def strip_prefix(state: dict, expected: set[str]) -> dict:
 
 
 def load_strict(module: nn.Module, state: dict, source: str | Path, drop_head: bool = True) -> None:
-    """Load `state` into `module`; any missing, unexpected or mis-shaped key is an error."""
+    """Load `state` into `module`; any missing, unexpected or mis-shaped key is an error.
+    With `drop_head`, the classifier keys are dropped: `module.head_keys` (timm), else fc."""
     own = module.state_dict()
     state = strip_prefix(state, set(own))
     if drop_head:
-        state = {k: v for k, v in state.items() if not (k.startswith(HEAD_KEYS) and k not in own)}
+        head = getattr(module, "head_keys", HEAD_KEYS)
+        state = {k: v for k, v in state.items() if not (k.startswith(head) and k not in own)}
     problem = mismatch(own, state)
     if problem:
         raise PipelineError(f"{source}: expected the keys and shapes of the backbone, found {problem}")

@@ -231,6 +231,7 @@ def _format(err: ValidationError, source: str) -> str:
 
 def validate(raw: dict, source: str = "params.yaml", check_files: bool = True) -> Study:
     """Validate the whole study, family blocks included; raise PipelineError on bad input."""
+    from .data import layout  # the layout of a user's data files: no torch
     from .families import get_config, known_families  # the families' config classes: no torch
 
     if not isinstance(raw, dict):
@@ -245,15 +246,21 @@ def validate(raw: dict, source: str = "params.yaml", check_files: bool = True) -
         if fam not in known_families():
             problems.append(f"{source}: datasets.{name}.family: expected one of {known_families()}, found {fam!r}")
         else:
-            problems += _check(get_config(fam).DataCfg, study.data_cfg(name), f"datasets.{name}", source)
+            problems += _check(get_config(fam).DataCfg, study.data_cfg(name), f"datasets.{name}", source,
+                               check_files and layout.check)
     for section, name, p in [("pretrain", n, p) for n, p in study.pretrain.items()] + \
             [("imports", n, p) for n, p in study.imports.items()]:
         if p.family not in known_families():
             problems.append(f"{source}: {section}.{name}.family: expected one of {known_families()}, found {p.family!r}")
             continue
         problems += _check(get_config(p.family).ModelCfg, p.model, f"{section}.{name}.model", source)
-        if check_files and section == "imports" and p.url is None and not Path(p.checkpoint).is_file():
-            problems.append(f"{source}: imports.{name}.checkpoint: expected an existing file, found {p.checkpoint!r}")
+        weights = p.checkpoint if section == "imports" else p.model.get("weights")
+        if section == "imports" and p.model.get("weights"):
+            problems.append(f"{source}: imports.{name}.model.weights: expected none (an import's weights are its "
+                            f"`checkpoint`), found {p.model['weights']!r}")
+        elif check_files and weights and getattr(p, "url", None) is None and not Path(weights).is_file():
+            key = "checkpoint" if section == "imports" else "model.weights"
+            problems.append(f"{source}: {section}.{name}.{key}: expected an existing file, found {weights!r}")
     for name, s in study.settings.items():
         fam, pre = study.datasets[s.data].get("family"), study.backbones[s.pretrain].family
         if fam in known_families() and pre != fam and pre not in get_config(fam).backbone_from:
@@ -297,12 +304,17 @@ def uses(study: Study) -> list[FamilyUse]:
     return out
 
 
-def _check(cls, block: dict, where: str, source: str) -> list[str]:
+def _check(cls, block: dict, where: str, source: str, check=None) -> list[str]:
+    """Problems of one family block; `check(cfg)` may refuse a valid one (PipelineError)."""
     try:
-        cls.model_validate(block)
+        cfg = cls.model_validate(block)
+        if check:
+            check(cfg)
         return []
     except ValidationError as err:
         return [f"{source}: {where}.{line.split(': ', 1)[1]}" for line in _format(err, source).splitlines()]
+    except PipelineError as err:
+        return [f"{source}: {where}.path: {err}"]
 
 
 PARAMS_ENV = "TASKHEAD_PARAMS"  # the study file of the CLI when --params is not given

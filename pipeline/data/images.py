@@ -75,16 +75,23 @@ def to_uint8(x: torch.Tensor, channels: int, size: int) -> torch.Tensor:
 
 
 def split_indices(n: int, fractions: tuple[float, float], seed: int, labels=None) -> tuple[np.ndarray, ...]:
-    """A seeded (train, val, test) split, stratified by label when labels are given."""
+    """A seeded (train, val, test) split, stratified by label when labels are given; a
+    fraction of 0 leaves that split empty."""
     from sklearn.model_selection import train_test_split
+
+    def draw(pool, size, seed, strat):  # stratified where the counts allow it (tiny data: at random)
+        try:
+            return train_test_split(pool, test_size=size, random_state=seed, stratify=strat)
+        except ValueError:
+            return train_test_split(pool, test_size=size, random_state=seed)
 
     idx = np.arange(n)
     val_f, test_f = fractions
     if labels is not None and np.unique(labels, return_counts=True)[1].min() < 3:
         labels = None  # too few samples of some class to stratify (tiny data): split at random
-    rest, test = train_test_split(idx, test_size=test_f, random_state=seed, stratify=labels) if test_f else (idx, idx[:0])
+    rest, test = draw(idx, test_f, seed, labels) if test_f else (idx, idx[:0])
     strat = None if labels is None else np.asarray(labels)[rest]
-    train, val = train_test_split(rest, test_size=val_f / (1 - test_f), random_state=seed + 1, stratify=strat)
+    train, val = draw(rest, val_f / (1 - test_f), seed + 1, strat) if val_f else (rest, idx[:0])
     return np.sort(train), np.sort(val), np.sort(test)
 
 

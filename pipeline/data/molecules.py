@@ -29,6 +29,7 @@ import torch
 
 from ..errors import PipelineError
 from ..families.configs import OGB_NAMES, SHIPPED  # noqa: F401 (the names params may use)
+from .layout import csv_columns
 
 SOL_CLASSES = ("(A) low", "(B) medium", "(C) high")
 
@@ -251,16 +252,8 @@ def csv_dataset(path: str, smiles_column: str, label_columns: list[str] | None, 
     import pandas as pd
 
     file = Path(path)
-    if not file.is_file():
-        raise PipelineError(f"{file}: expected a CSV of SMILES and labels, found nothing at that path")
+    tasks = csv_columns(file, smiles_column, label_columns)
     df = pd.read_csv(file)
-    if smiles_column not in df.columns:
-        raise PipelineError(f"{file}: expected a SMILES column {smiles_column!r}, found columns {list(df.columns)}")
-    tasks = label_columns or [c for c in df.columns if c != smiles_column]
-    missing = [c for c in tasks if c not in df.columns]
-    if missing or not tasks:
-        raise PipelineError(f"{file}: expected label columns {missing or '(at least one)'}, "
-                            f"found columns {list(df.columns)}")
     labels = df[tasks].apply(pd.to_numeric, errors="coerce")  # text becomes NaN: caught below
     bad = [c for c in tasks if not labels[c].dropna().isin([0, 1]).all() or labels[c].isna().sum() > df[c].isna().sum()]
     if bad:

@@ -16,6 +16,8 @@
 - `voc2012`: PASCAL VOC 2012 through torchvision's VOCSegmentation (download=False),
   each image and mask checked, then resized to size x size (bilinear / nearest).
   train.txt gives the train and validation splits, val.txt the test split.
+- `maskfolder`: a user's images/ and masks/ (index PNGs, VOC's convention), read and
+  checked the same way (mask_folder).
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ from torch.utils.data import Dataset
 
 from ..errors import PipelineError
 from ..families.configs import SHAPES, VOC_CLASSES  # noqa: F401 (the names params may use)
-from .images import normalise
+from . import layout
+from .images import normalise, split_indices
 
 VOID = 255
 FILLS = ("brick", "grass", "gravel", "coins")
@@ -135,11 +138,24 @@ def check_mask(mask: np.ndarray, mask_file, image_size: tuple[int, int], image_f
         raise PipelineError(f"{mask_file}: expected class indices 0..{classes - 1} or {VOID} (void), found {bad}")
 
 
+def read_pairs(pairs: list[tuple[Path, Path]], size: int, classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(image file, mask file) pairs, each checked (check_mask) and resized to size x size
+    (bilinear / nearest): uint8 images (n, 3, size, size) and masks (n, size, size)."""
+    from PIL import Image
+
+    xs, ys = [], []
+    for image_file, mask_file in pairs:
+        img, m = layout.open_image(image_file), np.asarray(layout.open_image(mask_file, mode=None))
+        check_mask(m, Path(mask_file), img.size[::-1], Path(image_file), classes)
+        xs.append(np.asarray(img.resize((size, size), Image.BILINEAR)))
+        ys.append(np.asarray(Image.fromarray(m).resize((size, size), Image.NEAREST)))
+    return torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(np.stack(ys))
+
+
 def voc(root: str, image_set: str, size: int, limit: int | None = None, download: bool = False
         ) -> tuple[torch.Tensor, torch.Tensor]:
     """One VOC 2012 image list (train or val), checked and resized to size x size; only the
     prepare stage of a study that sets `download: true` may fetch it."""
-    from PIL import Image
     from torchvision.datasets import VOCSegmentation
 
     try:
@@ -147,13 +163,22 @@ def voc(root: str, image_set: str, size: int, limit: int | None = None, download
     except RuntimeError as err:
         raise PipelineError(f"data.root: expected VOCdevkit/VOC2012 under {root!r} (this pipeline never "
                             f"downloads at run time), found: {err}") from None
-    xs, ys = [], []
-    for i in range(len(ds) if limit is None else min(limit, len(ds))):
-        img, mask = ds[i]
-        m = np.asarray(mask)
-        check_mask(m, Path(ds.masks[i]), img.size[::-1], Path(ds.images[i]), VOC_CLASSES)
-        xs.append(np.asarray(img.convert("RGB").resize((size, size), Image.BILINEAR)))
-        ys.append(np.asarray(Image.fromarray(m).resize((size, size), Image.NEAREST)))
-    if not xs:
+    if not ds.images:
         raise PipelineError(f"{root}: expected images in VOC2012 {image_set}.txt, found none")
-    return torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(np.stack(ys))
+    return read_pairs(list(zip(ds.images, ds.masks))[:limit], size, VOC_CLASSES)
+
+
+# ---- a user's mask folder ----------------------------------------------------------------
+
+def mask_folder(root: str, size: int, classes: int, fractions: tuple[float, float], seed: int
+                ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """{split: (images, masks)} of ROOT/images and ROOT/masks (same stems). train.txt,
+    val.txt and test.txt list the stems of a split; a missing list is drawn from the
+    training stems (train.txt, else every stem no other list names), seeded."""
+    images, masks, lists = layout.mask_folder(root)
+    listed = {s for split in ("val", "test") for s in lists.get(split, [])}
+    pool = lists.get("train") or sorted(set(images) - listed)
+    drawn = tuple(0.0 if s in lists else f for s, f in zip(("val", "test"), fractions))
+    parts = dict(zip(("train", "val", "test"), split_indices(len(pool), drawn, seed)))
+    stems = {s: lists[s] if s != "train" and s in lists else [pool[i] for i in idx] for s, idx in parts.items()}
+    return {s: read_pairs([(images[t], masks[t]) for t in st], size, classes) for s, st in stems.items()}

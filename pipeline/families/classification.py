@@ -36,6 +36,10 @@ class Classification(Family):
 
     def _raw(self, d: DataCfg, seed: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         fractions = (d.val_fraction, d.test_fraction)
+        if d.dataset == "imagefolder":
+            from ..data.imagefolder import read
+
+            return read(d.path, d.store_size or d.size, fractions, seed)
         if d.dataset in ("digits012", "mnist012"):
             source = images.digits() if d.dataset == "digits012" else \
                 images.torchvision_split("mnist", d.root, True, d.download, 28)
@@ -70,6 +74,10 @@ class Classification(Family):
     def backbone(self, m: ModelCfg):
         if m.arch == "mlp":
             return mlp_backbone(m.input_dim, m.width, m.depth)
+        if m.arch == "timm":
+            from ..models import timm_backbone
+
+            return timm_backbone.backbone(m.name, m.in_channels)
         from ..models.resnet import ResNetBackbone  # torchvision: imported only where used
 
         return ResNetBackbone(m.depth, m.in_channels, m.cifar_stem)
@@ -77,6 +85,10 @@ class Classification(Family):
     def _z_dim(self, m: ModelCfg) -> int:
         if m.arch == "mlp":
             return m.width
+        if m.arch == "timm":
+            from ..models.timm_backbone import z_dim
+
+            return z_dim(m.name)
         from ..models.resnet import LAYOUTS
 
         return 512 * LAYOUTS[m.depth][0].expansion

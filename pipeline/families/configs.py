@@ -36,7 +36,10 @@ LAYER4_BLOCKS = {10: 1, 18: 2, 34: 3, 50: 3}  # ResNet depth -> blocks in layer4
 
 class ImageModelCfg(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    arch: Literal["mlp", "resnet"]
+    arch: Literal["mlp", "resnet", "timm"]
+    name: str | None = Field(None, description="timm: the model name (timm.create_model)")
+    weights: str | None = Field(None, description="timm, pretrain entries: a .safetensors or .pth file the "
+                                "backbone starts from (imports give theirs as `checkpoint`)")
     depth: int = Field(4, description="MLP layers, or ResNet depth (10, 18, 34, 50)")
     width: int = Field(128, gt=0, description="MLP width")
     input_dim: int = Field(64, gt=0, description="MLP input size (C*H*W)")
@@ -49,13 +52,19 @@ class ImageModelCfg(BaseModel):
             raise ValueError(f"depth: expected 10, 18, 34 or 50 for a ResNet, found {self.depth}")
         if self.arch == "mlp" and self.depth < 1:
             raise ValueError(f"depth: expected at least 1 MLP layer, found {self.depth}")
+        if (self.arch == "timm") != (self.name is not None):
+            raise ValueError(f"name: expected a timm model name exactly when arch is timm, found arch {self.arch!r} "
+                             f"and name {self.name!r}")
+        if self.weights and self.arch != "timm":
+            raise ValueError(f"weights: expected only with arch timm, found arch {self.arch!r}")
         return self
 
 
 class ImageDataCfg(BaseModel):
     model_config = ConfigDict(extra="forbid")
     dataset: Literal["digits", "digits012", "mnist012", "textures", "cifar10", "cifar100", "stl10", "mnist",
-                     "flowers102"]
+                     "flowers102", "imagefolder"]
+    path: str | None = Field(None, description="imagefolder: ROOT with train/CLASS/*.png (optional val/, test/)")
     size: int = Field(8, gt=0, description="the model's input size")
     store_size: int | None = Field(None, gt=0, description="stored size (default: size); resized on access")
     normalize: Literal["none", "imagenet"] = "none"
@@ -73,15 +82,15 @@ class ImageDataCfg(BaseModel):
     flip: bool = False
 
     @model_validator(mode="after")
-    def _classes(self):
+    def _classes_and_path(self):
         if self.dataset == "textures" and not 2 <= self.classes <= len(TEXTURE_SOURCES):
             raise ValueError(f"classes: expected 2..{len(TEXTURE_SOURCES)} texture photographs, found {self.classes}")
-        return self
+        return needs_path(self, "imagefolder", "the image folder")
 
 
 def check_classification(u: Use) -> list[str]:
     """The MLP takes C*H*W inputs, has no BatchNorm and no blocks to move into the head; a
-    ResNet takes its in_channels and has LAYER4_BLOCKS blocks to move."""
+    ResNet or timm model takes its in_channels; a ResNet has LAYER4_BLOCKS blocks to move."""
     m, d, out = u.model, u.data, []
     if m.arch == "mlp":
         if m.input_dim != d.channels * d.size ** 2:
@@ -95,12 +104,21 @@ def check_classification(u: Use) -> list[str]:
                        "re-estimate), found 'target'")
         return out
     if m.in_channels != d.channels:
-        out.append(f"{u.where}: expected {m.in_channels}-channel images (the ResNet's model.in_channels), found "
-                   f"datasets.{u.data_name}.channels = {d.channels}")
+        out.append(f"{u.where}: expected {m.in_channels}-channel images (its {m.arch} backbone's model.in_channels), "
+                   f"found datasets.{u.data_name}.channels = {d.channels}")
+    if m.arch == "timm":
+        return out + check_timm(u)
     if u.head is not None and u.head.reinit_blocks > LAYER4_BLOCKS[m.depth]:
         out.append(f"{u.where}.head.reinit_blocks: expected 0..{LAYER4_BLOCKS[m.depth]} (the blocks in a "
                    f"ResNet{m.depth}'s layer4), found {u.head.reinit_blocks}")
     return out
+
+
+def needs_path(cfg: BaseModel, kind: str, what: str) -> BaseModel:
+    """`path` is required for the data kinds that read a user's files."""
+    if cfg.dataset == kind and not cfg.path:
+        raise ValueError(f"path: expected {what} for dataset {kind!r}, found none")
+    return cfg
 
 
 # ---- molecules ------------------------------------------------------------------------
@@ -139,9 +157,19 @@ class MoleculeDataCfg(BaseModel):
 
     @model_validator(mode="after")
     def _csv_path(self):
-        if self.dataset == "csv" and not self.path:
-            raise ValueError("path: expected the CSV file for dataset 'csv', found none")
-        return self
+        return needs_path(self, "csv", "the CSV file")
+
+
+def check_timm(u: Use) -> list[str]:
+    """A linear or MLP head fits every timm model; the partial backbone and `bn: target` are
+    checked on the model itself (built on the meta device: torch and timm are imported only
+    for such a check)."""
+    if u.head is None or (not u.head.reinit_blocks and u.bn == "source"):
+        return []
+    from ..models.timm_backbone import unsupported
+
+    why = unsupported(u.model.name, u.head.reinit_blocks, u.bn)
+    return [f"{u.where}: {why}"] if why else []
 
 
 def check_molecules(u: Use) -> list[str]:
@@ -163,17 +191,22 @@ SHAPES = ("disc", "triangle", "square", "ring")  # object classes 1.. of the `sh
 
 class SegmentationDataCfg(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dataset: Literal["shapes", "voc2012"]
+    dataset: Literal["shapes", "voc2012", "maskfolder"]
+    path: str | None = Field(None, description="maskfolder: ROOT with images/, masks/ (index PNGs, 255 = void) "
+                                               "and optional train.txt, val.txt, test.txt of stems")
     size: int = Field(64, gt=0, multiple_of=OUTPUT_STRIDE, description="images are size x size")
     classes: int | None = Field(None, description="shapes: background + object classes (2..5, default 5); "
-                                                  "voc2012: 21")
+                                                  "voc2012: 21; maskfolder: required")
     n_train: int = Field(64, gt=1, description="shapes: generated training scenes")
     n_val: int = Field(32, gt=0, description="shapes: generated validation scenes")
     n_test: int = Field(32, gt=0, description="shapes: generated test scenes")
     max_objects: int = Field(3, gt=0, description="shapes: at most this many objects per scene")
     root: str = Field("data", description="voc2012: the folder holding VOCdevkit/")
     download: bool = Field(False, description="voc2012: let the prepare stage download it")
-    val_fraction: float = Field(0.2, gt=0, lt=0.5, description="voc2012: share of train.txt for validation")
+    val_fraction: float = Field(0.2, gt=0, lt=0.5, description="voc2012, maskfolder: share of the training "
+                                "images drawn for validation (maskfolder: when val.txt is missing)")
+    test_fraction: float = Field(0.2, gt=0, lt=0.5, description="maskfolder: share drawn for test when "
+                                 "test.txt is missing")
     limit: int | None = Field(None, gt=0, description="voc2012: read at most this many images of each list")
     flip: bool = Field(True, description="augmentation: random horizontal flips")
     normalize: Literal["none", "imagenet"] = Field("none", description="imagenet: standardise with the "
@@ -186,7 +219,9 @@ class SegmentationDataCfg(BaseModel):
         if self.dataset == "shapes" and self.classes is not None and not 2 <= self.classes <= len(SHAPES) + 1:
             raise ValueError(f"classes: expected 2..{len(SHAPES) + 1} for shapes (background and "
                              f"{', '.join(SHAPES)}), found {self.classes}")
-        return self
+        if self.dataset == "maskfolder" and (self.classes or 0) < 2:
+            raise ValueError(f"classes: expected at least 2 (background included) for maskfolder, found {self.classes}")
+        return needs_path(self, "maskfolder", "the mask folder")
 
     @property
     def num_classes(self) -> int:

@@ -116,6 +116,9 @@ class Segmentation(Family):
             train, val, _ = split_indices(len(y), (data.val_fraction, 0.0), seed)
             return {"train": (x[train], y[train]), "val": (x[val], y[val]),
                     "test": seg.voc(data.root, "val", data.size, data.limit, data.download)}
+        if data.dataset == "maskfolder":
+            return seg.mask_folder(data.path, data.size, data.num_classes, (data.val_fraction, data.test_fraction),
+                                   seed)
         counts = {"train": data.n_train, "val": data.n_val, "test": data.n_test}
         return {split: seg.shapes(n, data.size, data.num_classes, data.max_objects, derive(seed, "shapes", split))
                 for split, n in counts.items()}

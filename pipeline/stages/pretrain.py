@@ -1,4 +1,5 @@
-"""PT: train a backbone on its source task, or take it from a checkpoint file (strictly)."""
+"""PT: train a backbone on its source task (from `model.weights` when given), or take it
+from a checkpoint file; files are loaded strictly."""
 from __future__ import annotations
 
 from .. import paths
@@ -26,10 +27,12 @@ def pretrain(study: Study, name: str, seed: int, rt: Runtime) -> None:
     out = paths.backbone(name, seed)
     seed_everything(derive(seed, "pretrain", name))
     backbone = family.backbone(model_cfg)
+    weights = cfg.checkpoint if name in study.imports else cfg.model.get("weights")  # the weights it starts from
+    if weights:
+        load_strict(backbone, read_state(weights), weights)
+        progress(f"pretrain {name}", loaded=weights)
     if name in study.imports:
-        load_strict(backbone, read_state(cfg.checkpoint), cfg.checkpoint)
         info = {"source": str(cfg.checkpoint)}
-        progress(f"pretrain {name}", loaded=cfg.checkpoint)
     else:
         data_cfg = family.DataCfg(**study.data_cfg(cfg.data))
         splits = family.splits(read_prepared(paths.dataset(cfg.data), family.name), data_cfg, augment=cfg.augment)

@@ -40,10 +40,17 @@ def dataset_of(w):
     return paths.dataset(STUDY.settings[w.setting].data)
 
 
+def data_input(w):
+    """A user's data files (`path`: a folder or a CSV): a change of them reruns `prepare`."""
+    return STUDY.datasets[w.dataset].get("path") or []
+
+
 def pretrain_input(w):
-    """A backbone trained here needs its dataset; an imported one, its checkpoint file."""
+    """A backbone trained here needs its dataset (and the weights it starts from, if any);
+    an imported one, its checkpoint file."""
     if w.name in STUDY.pretrain:
-        return paths.dataset(STUDY.pretrain[w.name].data)
+        entry = STUDY.pretrain[w.name]
+        return [paths.dataset(entry.data)] + ([entry.model["weights"]] if entry.model.get("weights") else [])
     return STUDY.imports[w.name].checkpoint
 
 

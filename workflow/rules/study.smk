@@ -22,6 +22,7 @@ rule check:
 
 
 rule prepare:
+    input: data_input
     output: paths.dataset("{dataset}")
     params:
         values=stage_params("prepare", dataset=lambda w: w.dataset),
