@@ -24,9 +24,8 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"the study's params file (default: ${PARAMS_ENV}, else params.yaml)")
     sub = p.add_subparsers(dest="stage", required=True)
     sub.add_parser("validate", help="check params.yaml and exit")
-    c = sub.add_parser("check", help="validate the params, then write each stage's code fingerprint (results/code/)")
-    c.add_argument("--dvc", action="store_true", help="also refuse keys a stage reads but the file leaves to "
-                   "their defaults (DVC tracks every such key)")
+    sub.add_parser("check", help="validate the params, then write the study with its defaults (results/params.json, "
+                   "DVC's params) and each stage's code fingerprint (results/code/)")
     sub.add_parser("prepare", help="build one dataset once").add_argument("--dataset", required=True)
     sub.add_parser("fetch", help="download an imported checkpoint (or check it is there)").add_argument(
         "--name", required=True)
@@ -110,14 +109,12 @@ def _dispatch(args) -> int:
               f"taus {study.taus})")
         return 0
     if args.stage == "check":
-        from . import code
-        from .atomic import write_text
+        from . import code, paths
+        from .atomic import write_json, write_text
 
-        missing = params.missing_tracked_keys(params.read_raw(args.params), study) if args.dvc else []
-        if missing:
-            raise PipelineError(f"{args.params}: expected every key that a stage reads written out (DVC tracks "
-                                f"them), found these left to their defaults: {', '.join(missing)}")
-
+        # DVC reads every stage's params from this file: JSON (parsed once per stage in C,
+        # where YAML would be parsed in Python), with every default written out.
+        write_json(paths.PARAMS_JSON, study.model_dump(mode="json"))
         for name in code.STAGES:
             write_text(code.fingerprint_file(name), code.fingerprint(name))
         return 0

@@ -351,24 +351,6 @@ STAGE_KEYS = {
 PER_SEED_KEYS = ("seeds",)  # what a Snakemake job of one replicate seed leaves out
 
 
-def missing_tracked_keys(raw: dict, study: Study) -> list[str]:
-    """The keys some stage reads that the file leaves to their defaults. DVC tracks every key
-    a stage reads (dvc.yaml) and refuses a key that is not written out in the file."""
-    jobs = [("prepare", {"dataset": d}) for d in study.datasets]
-    jobs += [("pretrain", {"pretrain": p}) for p in study.pretrain] + [("import", {"pretrain": p}) for p in study.imports]
-    jobs += [(st, {"setting": s}) for s in study.settings for st in ("probe", "finetune", "evaluate")]
-    jobs += [("exchange", {"setting": s}) for s in study.exchange] + [("aggregate", {})]
-    missing = []
-    for stage, names in jobs:
-        for key in stage_keys(stage, **names):
-            node = raw
-            for part in key.split("."):
-                node = node.get(part, KeyError) if isinstance(node, dict) else KeyError
-            if node is KeyError and key not in missing:
-                missing.append(key)
-    return missing
-
-
 def stage_keys(stage: str, **names) -> list[str]:
     return [k.format(**names) for k in STAGE_KEYS[stage]]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 RUNS = Path("runs")
 RESULTS = Path("results")
+PARAMS_JSON = RESULTS / "params.json"  # the validated study with its defaults: what DVC's stages read
 
 
 def dataset(name: str) -> Path:

@@ -18,6 +18,6 @@ def ft_dirs(study: Study, setting: str) -> list:
 def final_targets(study: Study) -> list:
     """The results, and the finetuned checkpoints too: the result tables are committed to
     git, so on a fresh clone only the missing checkpoints make Snakemake run the study."""
-    return [*paths.AGGREGATE_OUTS, *(code.fingerprint_file(s) for s in code.STAGES), *(paths.exchange(s, ext) for s in study.exchange for ext in ("csv", "png")),
+    return [*paths.AGGREGATE_OUTS, paths.PARAMS_JSON, *(code.fingerprint_file(s) for s in code.STAGES), *(paths.exchange(s, ext) for s in study.exchange for ext in ("csv", "png")),
             *(d for s in study.settings for d in (paths.curves(s), paths.train_curves(s))),
             *(d for s in study.settings for d in ft_dirs(study, s))]

@@ -79,3 +79,13 @@ def test_bench_runs_end_to_end_on_the_toy(capsys, monkeypatch):
     out = capsys.readouterr().out
     for goal in (1, 3):
         assert f"goal {goal}: " in out and "2 pairs)" in out
+
+
+def test_faked_outputs_give_a_recorded_lock_and_a_clean_status(project):
+    """Goal 5's set-up: every DVC output faked, committed, and `dvc status` finds nothing to do."""
+    from conftest import run_cli, sh
+
+    run_cli("check", cwd=project)
+    assert bench.fake_outputs(project) == len(sh(["dvc", "stage", "list", "--all"], project).stdout.splitlines())
+    sh(["dvc", "commit", "-f", "-q"], project)
+    assert "up to date" in sh(["dvc", "status"], project).stdout

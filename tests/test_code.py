@@ -2,6 +2,7 @@
 committed code and params (what `dvc status` on a fresh clone checks)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -39,14 +40,19 @@ def test_a_fingerprint_follows_the_contents(tmp_path):
 
 def test_committed_results_belong_to_the_committed_code_and_params():
     """results/code/STAGE.txt (written by the run that made the results) is the code of HEAD,
-    and dvc.lock recorded the params of params.yaml: `dvc status` on a fresh clone reports no
+    and dvc.lock recorded the params of params.yaml (read from results/params.json, which
+    holds its study with every default): `dvc status` on a fresh clone reports no
     changed dependency. Rerun `make run` and commit when this fails."""
     for stage in code.STAGES:
         committed = (ROOT / code.fingerprint_file(stage)).read_text()
         assert committed == code.fingerprint(stage), f"results/code/{stage}.txt is stale: rerun the study"
     from dvc.repo import Repo
 
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    from pipeline import params as P
+
+    params = P.load(ROOT / "params.yaml", check_files=False).model_dump(mode="json")
+    assert json.loads((ROOT / "results" / "params.json").read_text()) == params, \
+        "results/params.json is not params.yaml's study: rerun the study"
     lock = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
     with Repo(str(ROOT)) as repo:
         current = {s.addressing for s in repo.index.stages}
@@ -54,7 +60,7 @@ def test_committed_results_belong_to_the_committed_code_and_params():
     for name, stage in lock.items():
         if name not in current:  # DVC keeps the entries of stages that dvc.yaml no longer makes
             continue
-        for key, value in stage.get("params", {}).get("params.yaml", {}).items():
+        for key, value in stage.get("params", {}).get("results/params.json", {}).items():
             node = params
             for part in key.split("."):
                 node = node[part]

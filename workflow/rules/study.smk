@@ -12,10 +12,14 @@ ENV = "../../envs/taskhead.yaml"  # used with --software-deployment-method conda
 
 
 # The code fingerprint of every stage (results/code/STAGE.txt), committed with the results:
-# which code made them. DVC's `check` stage writes the same files.
+# which code made them; and the study with its defaults (results/params.json), where DVC's
+# stages read their params. DVC's `check` stage writes the same files. It reruns on any
+# change of the study, so that the file DVC reads is never behind params.yaml.
 rule check:
-    output: [pipeline_code.fingerprint_file(stage) for stage in pipeline_code.STAGES]
-    params: code=[code(stage) for stage in pipeline_code.STAGES]
+    output: paths.PARAMS_JSON, [pipeline_code.fingerprint_file(stage) for stage in pipeline_code.STAGES]
+    params:
+        code=[code(stage) for stage in pipeline_code.STAGES],
+        study=STUDY.model_dump_json(),
     conda: ENV
     log: "logs/check.log"
     shell: "python -m pipeline check 2>&1 | tee {log}"
