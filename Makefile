@@ -20,7 +20,7 @@ test: $(BIN)/.installed
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q
 
 bench: $(BIN)/.installed
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pipeline.bench
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pipeline.bench --out docs/bench.md $(ARGS)
 
 # After any `git checkout` of params.yaml, dvc.lock or results/: restore the checkpoints that
 # the lock names from DVC's cache, then bring Snakemake's records in line with them, so that

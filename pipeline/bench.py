@@ -52,7 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager, redirect_stderr
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
@@ -418,11 +418,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--job-epochs", type=int, default=3, help="FT epochs of a job in goals 3-4 (default 3)")
     ap.add_argument("--goals", default="1,2,3,4,5", help="which goals to measure (default 1,2,3,4,5)")
     ap.add_argument("--params", default="params.yaml", help="the study the settings come from")
+    ap.add_argument("--out", help="also write what it prints to this Markdown file (the README quotes "
+                    "docs/bench.md)")
     ap.add_argument("--full", action="store_true", help="also goals 6-8: the default study at one seed, cold then "
                     "warm, and its fixed-cost share (minutes)")
     args = ap.parse_args(argv)
     if args.pairs < 1 or args.job_epochs < 1:
         ap.error("--pairs and --job-epochs: expected at least 1")
+    printed = io.StringIO()
+    with redirect_stdout(Tee(sys.stdout, printed)):
+        run_goals(args)
+    if args.out:
+        from .atomic import write_text
+
+        command = " ".join(["python -m pipeline.bench", *(argv if argv is not None else sys.argv[1:])])
+        write_text(args.out, f"# Benchmark\n\n## Last run\n\n`{command}`, {os.cpu_count()} CPU cores, "
+                             f"no GPU:\n\n```\n{printed.getvalue().strip()}\n```\n")
+    return 0
+
+
+class Tee(io.TextIOBase):
+    """Writes to several streams at once."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for s in self.streams:
+            s.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for s in self.streams:
+            s.flush()
+
+
+def run_goals(args) -> None:
     goals = {int(g) for g in args.goals.split(",") if g.strip()}
     root = Path.cwd()
     from .device import runtime
@@ -456,7 +487,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         goal_bookkeeping(root, args.pairs)
     if args.full:
         full_study(root)
-    return 0
 
 
 if __name__ == "__main__":

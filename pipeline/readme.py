@@ -24,6 +24,7 @@ BLOCKS = {
     "batchnorm": ("results/trend.md", "BatchNorm: statistics part and weights part of the feature change"),
     "threads": ("docs/verdicts-threads.md", None),
     "cost": ("results/cost.md", "Totals"),
+    "bench": ("docs/bench.md", "Last run"),
 }
 
 
