@@ -320,7 +320,7 @@ def goal_seeds(jobs: Jobs, job_setting: str, pairs: int) -> None:
 def scratch_repo(root: Path, tmp: Path, params: Path) -> dict:
     """A git + DVC repository in `tmp` with this checkout's workflow and `params` as its
     params.yaml; returns the environment to run its tools in (this venv, this package)."""
-    for name in ("Snakefile", "dvc.yaml", "workflow", "pipeline", ".gitignore", ".dvc", "requirements.txt"):
+    for name in ("Snakefile", "dvc.yaml", "workflow", "envs", "pipeline", ".gitignore", ".dvc", "requirements.txt"):
         src = root / name
         if src.is_dir():
             shutil.copytree(src, tmp / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -160,6 +161,17 @@ def fingerprint(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+RESUME_EVERY_ENV = "TASKHEAD_RESUME_EVERY"
+
+
+def resume_every() -> float:
+    """Seconds between resume files of a run (default 10; 0: every epoch). A resume file holds
+    the model, the optimiser and the best weights: written every epoch, a ResNet's filled
+    most of an FT job's wall time with disk writes (see the job's benchmark: io_out against
+    cpu_time). An interrupted run loses at most this much training."""
+    return float(os.environ.get(RESUME_EVERY_ENV, "10"))
+
+
 def fit(model: nn.Module, family: Family, train_ds, val_ds, num_outputs: int, rt: Runtime, *,
         lr: float, epochs: int, weight_decay: float, eta: float, batch_size: int, seed: int,
         patience: int | None, resume: Path, key: dict, stage: str, schedule: str = "cosine") -> dict:
@@ -167,7 +179,8 @@ def fit(model: nn.Module, family: Family, train_ds, val_ds, num_outputs: int, rt
 
     With `patience`, the model of the best validation score is kept and training stops
     after `patience` epochs without improvement; without it the last model is kept.
-    Every epoch writes `resume`; a rerun with the same `key` continues from it.
+    `resume` is written after an epoch when RESUME_EVERY seconds have passed since it was
+    last written, and after the last epoch; a rerun with the same `key` continues from it.
     Returns the history and leaves the selected weights in `model`.
     """
     opt = sgd(model.parameters(), lr, weight_decay)
@@ -180,7 +193,12 @@ def fit(model: nn.Module, family: Family, train_ds, val_ds, num_outputs: int, rt
         state = saved["state"]
         progress(stage, resumed_from_epoch=state["epoch"])
     val_loader = family.loader(val_ds, batch_size, False, seed, rt.workers, rt.pin_memory)
-    while state["epoch"] < epochs and (patience is None or state["bad"] < patience):
+    last_saved = time.monotonic()
+
+    def running() -> bool:
+        return state["epoch"] < epochs and (patience is None or state["bad"] < patience)
+
+    while running():
         epoch = state["epoch"] + 1
         t0 = time.monotonic()
         # Dropout and augmentation draws depend on the seed and the epoch alone: identical on
@@ -200,8 +218,10 @@ def fit(model: nn.Module, family: Family, train_ds, val_ds, num_outputs: int, rt
         state["epoch"] = epoch
         progress(stage, epoch=f"{epoch}/{epochs}", loss=tr["loss"], train_acc=tr["acc"],
                  val_score=va["score"], secs=f"{time.monotonic() - t0:.1f}")
-        save_torch(resume, {"key": state["key"], "model": model.state_dict(), "opt": opt.state_dict(),
-                            "sched": sched.state_dict(), "state": state})
+        if not running() or time.monotonic() - last_saved >= resume_every():
+            save_torch(resume, {"key": state["key"], "model": model.state_dict(), "opt": opt.state_dict(),
+                                "sched": sched.state_dict(), "state": state})
+            last_saved = time.monotonic()
     if patience is not None:
         model.load_state_dict(state["best"]["weights"])
     # Through JSON: entries restored from a resume file and fresh ones then pickle alike, so a

@@ -421,3 +421,14 @@ def test_a_progress_bar_within_long_epochs_only_on_a_terminal(monkeypatch, capsy
     assert "train:" in bar and "3/3" in bar
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     assert loop.batches(slow, "train") is slow
+
+
+@pytest.mark.parametrize("every, writes", [("0", 2), ("1e9", 1)])
+def test_resume_files_are_written_at_most_every_few_seconds_and_at_the_end(study, monkeypatch, every, writes):
+    monkeypatch.setenv("TASKHEAD_RESUME_EVERY", every)
+    written = []
+    real = loop.save_torch
+    monkeypatch.setattr(loop, "save_torch", lambda path, obj: (written.append(path), real(path, obj)))
+    probe.run(study, "toy", CPU)
+    finetune.run(study, "toy", [0], [0], CPU)  # 2 epochs
+    assert len(written) == writes and written[-1].name == "tau0.pt.resume"
