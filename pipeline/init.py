@@ -40,9 +40,9 @@ datasets:
     family: classification
     dataset: imagefolder
     path: {path}
-    size: 224              # the input size of ImageNet backbones (appendix B)
+    size: {size}              # {size_note}
     channels: 3
-    normalize: imagenet    # the ImageNet mean and std that ImageNet weights expect
+    normalize: {normalize}    # {normalize_note}
     flip: true             # augmentation: random crop and horizontal flip (appendix B)
     val_fraction: 0.1      # when val/ is missing: 10% of train, as the paper's profile holds out
     test_fraction: 0.2     # when test/ is missing
@@ -102,6 +102,31 @@ def _backbone(spec: str, family: str) -> str:
     return f"{{arch: resnet, depth: {match.group(1)}, in_channels: 3}}"
 
 
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+def preprocessing(backbone: str) -> dict:
+    """Input size and normalisation: a timm model's own (its pretrained config, which timm
+    ships: nothing downloads), else appendix B's ImageNet defaults."""
+    out = {"size": 224, "size_note": "the input size of ImageNet backbones (appendix B)",
+           "normalize": "imagenet", "normalize_note": "the ImageNet mean and std that ImageNet weights expect"}
+    if not backbone.startswith("timm:"):
+        return out
+    import timm
+
+    cfg = timm.models.get_pretrained_cfg(backbone[5:])
+    if cfg is None:
+        return out
+    name = backbone[5:]
+    out.update(size=cfg.input_size[-1], size_note=f"{name}'s input size (its timm pretrained config)")
+    if all(abs(a - b) < 1e-3 for a, b in zip((*cfg.mean, *cfg.std), (*IMAGENET[0], *IMAGENET[1]))):
+        out["normalize_note"] = f"{name}'s mean and std (its timm pretrained config) are ImageNet's"
+    else:
+        out.update(normalize="none", normalize_note=f"{name} expects mean {tuple(round(m, 4) for m in cfg.mean)} "
+                   f"and std {tuple(round(s, 4) for s in cfg.std)}, which `normalize` cannot express: inputs stay in [0, 1]")
+    return out
+
+
 def _weights(weights: str) -> str:
     """The import's checkpoint lines: a file, or a URL that the `fetch` stage downloads."""
     if re.match(r"^(https?|file)://", weights):
@@ -127,7 +152,7 @@ def render(data: str, kind: str, backbone: str, weights: str, out: str) -> str:
     model = _backbone(backbone, family)
     classes = _classes(Path(data)) if kind == "maskfolder" else None
     hp, ft = SETTINGS[family]
-    text = HEADER.format(out=out) + DATA[kind].format(path=data, classes=classes)
+    text = HEADER.format(out=out) + DATA[kind].format(path=data, classes=classes, **preprocessing(backbone))
     text += ("imports:\n  backbone:   # fixed pretrained weights, loaded strictly (every key must match)\n"
              f"    family: {'molecules' if family == 'molecules' else 'classification'}\n"
              f"    model: {model}\n" + _weights(weights))

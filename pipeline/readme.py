@@ -23,6 +23,7 @@ BLOCKS = {
     "verdicts": ("results/conclusions.md", "Verdicts at a glance"),
     "batchnorm": ("results/trend.md", "BatchNorm: statistics part and weights part of the feature change"),
     "threads": ("docs/verdicts-threads.md", None),
+    "seeds": ("docs/verdicts-seeds.md", None),
     "cost": ("results/cost.md", "Totals"),
     "bench": ("docs/bench.md", "Last run"),
 }

@@ -248,6 +248,10 @@ def test_init_writes_a_valid_study_for_each_kind(in_tmp, r10t, capsys):
         assert len(load(f"{kind}.yaml", check_files=False).settings) == (3 if kind == "imagefolder" else 2)
     assert "classes: 3 " in (in_tmp / "maskfolder.yaml").read_text()
     assert "url: https://example.org/w.pth" in (in_tmp / "imagefolder.yaml").read_text()
+    # a timm model's own preprocessing (its pretrained config) is the default
+    images = load("imagefolder.yaml", check_files=False).datasets["own"]
+    assert (images["size"], images["normalize"]) == (176, "imagenet")  # resnet10t: 176 px, ImageNet's mean and std
+    assert init.preprocessing("timm:vit_tiny_patch16_224")["normalize"] == "none"  # mean and std 0.5
     with pytest.raises(PipelineError, match="csv.yaml: expected a new file"):
         init.run("mols.csv", "csv", "gcn", str(gcn), "csv.yaml")
 
