@@ -16,8 +16,9 @@ $(BIN)/.installed: requirements.txt constraints.txt pyproject.toml
 run: $(BIN)/.installed
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pipeline.launch --cores $(CORES) --resources gpu=$$($(BIN)/python -m pipeline gpus)
 
+# Two workers (pytest-xdist), one test file each at a time: most tests are single-threaded.
 test: $(BIN)/.installed
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -n $(CORES) --dist loadfile
 
 bench: $(BIN)/.installed
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pipeline.bench --out docs/bench.md $(ARGS)

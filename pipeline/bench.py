@@ -432,9 +432,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .atomic import write_text
 
         command = " ".join(["python -m pipeline.bench", *(argv if argv is not None else sys.argv[1:])])
-        write_text(args.out, f"# Benchmark\n\n## Last run\n\n`{command}`, {os.cpu_count()} CPU cores, "
-                             f"no GPU:\n\n```\n{printed.getvalue().strip()}\n```\n")
+        write_text(args.out, report(command, printed.getvalue()))
     return 0
+
+
+def report(command: str, printed: str) -> str:
+    """docs/bench.md: the goal lines as a list (the README quotes them), then all it printed."""
+    goals = [line for line in printed.splitlines() if line.startswith("goal ")]
+    return (f"# Benchmark\n\n`{command}`, {os.cpu_count()} CPU cores, no GPU, one run.\n\n## Goals\n\n"
+            + "".join(f"- {line}\n" for line in goals)
+            + f"\n## Everything it printed\n\n```\n{printed.strip()}\n```\n")
 
 
 class Tee(io.TextIOBase):

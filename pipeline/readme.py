@@ -25,7 +25,7 @@ BLOCKS = {
     "threads": ("docs/verdicts-threads.md", None),
     "seeds": ("docs/verdicts-seeds.md", None),
     "cost": ("results/cost.md", "Totals"),
-    "bench": ("docs/bench.md", "Last run"),
+    "bench": ("docs/bench.md", "Goals"),
 }
 
 

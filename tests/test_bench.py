@@ -89,3 +89,10 @@ def test_faked_outputs_give_a_recorded_lock_and_a_clean_status(project):
     assert bench.fake_outputs(project) == len(sh(["dvc", "stage", "list", "--all"], project).stdout.splitlines())
     sh(["dvc", "commit", "-f", "-q"], project)
     assert "up to date" in sh(["dvc", "status"], project).stdout
+
+
+def test_the_report_lists_the_goal_lines_then_everything():
+    text = bench.report("python -m pipeline.bench --full", "bench: 3 pairs\ngoal 1: a MET\n    detail\ngoal 2: b NOT MET\n")
+    goals = text.split("## Goals\n\n")[1].split("\n\n## ")[0]
+    assert goals.splitlines() == ["- goal 1: a MET", "- goal 2: b NOT MET"]
+    assert "    detail" in text.split("## Everything it printed")[1]
