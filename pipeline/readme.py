@@ -4,8 +4,8 @@
     python -m pipeline.readme            # rewrite every block of README.md from results/
     python -m pipeline.readme --check    # exit 1 if a block differs from its source
 
-A block is a section of a generated file (from its `## Title` line to the next title), or a
-whole file. tests/test_readme.py checks that the committed README quotes the committed
+A block is a section of a generated file (from its `## Title` line to the next title), its
+first paragraph (SUMMARY), or a whole file. tests/test_readme.py checks that the committed README quotes the committed
 results.
 """
 from __future__ import annotations
@@ -18,12 +18,13 @@ from pathlib import Path
 from .errors import PipelineError
 
 COMMAND = "python -m pipeline.readme"
+SUMMARY = ""  # a block's title for the first paragraph of its file
 # block name -> (file, section title or None for the whole file)
 BLOCKS = {
     "verdicts": ("results/conclusions.md", "Verdicts at a glance"),
     "batchnorm": ("results/trend.md", "BatchNorm: statistics part and weights part of the feature change"),
-    "threads": ("docs/verdicts-threads.md", None),
-    "seeds": ("docs/verdicts-seeds.md", None),
+    "threads": ("docs/verdicts-threads.md", SUMMARY),
+    "seeds": ("docs/verdicts-seeds.md", SUMMARY),
     "cost": ("results/cost.md", "Totals"),
     "bench": ("docs/bench.md", "Goals"),
 }
@@ -43,10 +44,13 @@ def replace_block(text: str, name: str, block: str, command: str = COMMAND, sour
 
 
 def section(path: str, title: str | None) -> str:
-    """A `## title` section of a Markdown file (without its title line), or the whole file."""
+    """A `## title` section of a Markdown file (without its title line), its first paragraph
+    (title SUMMARY), or the whole file (title None)."""
     text = Path(path).read_text()
     if title is None:
         return text.strip()
+    if title == SUMMARY:
+        return text.strip().split("\n\n")[0]
     found = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^#{{1,2}} |\Z)", text, re.M | re.S)
     if not found:
         raise PipelineError(f"{path}: expected a section '## {title}', found none")
