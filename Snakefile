@@ -9,7 +9,7 @@ import os
 import re
 import sys
 
-from pipeline import code as pipeline_code, dvcsync, params as P, paths, studyfile, targets
+from pipeline import checkfiles, code as pipeline_code, dvcsync, params as P, paths, studyfile, targets
 from pipeline.errors import PipelineError
 from pipeline.targets import final_targets
 
@@ -33,6 +33,9 @@ include: "workflow/rules/common.smk"
 
 
 GPU = gpu_per_job()
+# Without Snakemake's records (a fresh clone), an edit of params.yaml or of the code after the
+# committed results/params.json and results/code/ were written still reruns `check`.
+CHECK_STALE = checkfiles.stale_marker(STUDY)
 CHECKPOINTS = {imp.checkpoint: name for name, imp in STUDY.imports.items()}
 
 wildcard_constraints:
@@ -50,6 +53,7 @@ include: "workflow/rules/study.smk"
 rule all:
     input:
         final_targets(STUDY),
+        CHECK_STALE,
 
 
 onsuccess:

@@ -109,14 +109,11 @@ def _dispatch(args) -> int:
               f"taus {study.taus})")
         return 0
     if args.stage == "check":
-        from . import code, paths
-        from .atomic import write_json, write_text
+        from . import checkfiles
 
-        # DVC reads every stage's params from this file: JSON (parsed once per stage in C,
-        # where YAML would be parsed in Python), with every default written out.
-        write_json(paths.PARAMS_JSON, study.model_dump(mode="json"))
-        for name in code.STAGES:
-            write_text(code.fingerprint_file(name), code.fingerprint(name))
+        # DVC reads every stage's params from results/params.json: JSON (parsed once per
+        # stage in C, where YAML would be parsed in Python), with every default written out.
+        checkfiles.write(study)
         return 0
     if args.stage == "targets":
         from .targets import final_targets

@@ -211,3 +211,22 @@ def test_the_conda_env_pins_exactly_requirements_txt():
     listed = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert listed == envfile.pins(requirements) and not any(p.startswith("-r") for p in listed)
     assert "torch==2.14.1" in listed and "torchvision==0.29.1" in listed
+
+
+def test_a_fresh_clone_reruns_check_after_an_edit_of_the_params(project):
+    """Without Snakemake's records (a fresh clone), results/params.json and results/code/ that
+    differ from what `check` would write still rerun `check`; once it ran, they are current."""
+    run_cli("check", cwd=project)
+    assert "check" not in _to_run(project)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["settings"]["toy"]["hp"]["lr"] = 0.123
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    assert not any((project / ".snakemake" / "metadata").iterdir())  # no records of `check`
+    assert "check" in _to_run(project)
+    sh(["snakemake", "--cores", "1", "--until", "check"], project)
+    assert json.loads((project / "results" / "params.json").read_text())["settings"]["toy"]["hp"]["lr"] == 0.123
+    assert "check" not in _to_run(project)
+    sh(["rm", "-rf", ".snakemake"], project)
+    with open(project / "pipeline" / "tables.py", "a") as f:
+        f.write("\n# an edit\n")
+    assert "check" in _to_run(project)

@@ -14,15 +14,23 @@ ENV = "../../envs/taskhead.yaml"  # used with --software-deployment-method conda
 # The code fingerprint of every stage (results/code/STAGE.txt), committed with the results:
 # which code made them; and the study with its defaults (results/params.json), where DVC's
 # stages read their params. DVC's `check` stage writes the same files. It reruns on any
-# change of the study, so that the file DVC reads is never behind params.yaml.
+# change of the study, so that the file DVC reads is never behind params.yaml; where
+# Snakemake has no records of it (a fresh clone), a marker (`stale`, pipeline.checkfiles)
+# requests the rerun when the files on disk differ from what `check` would write.
 rule check:
-    output: paths.PARAMS_JSON, [pipeline_code.fingerprint_file(stage) for stage in pipeline_code.STAGES]
+    output:
+        paths.PARAMS_JSON,
+        [pipeline_code.fingerprint_file(stage) for stage in pipeline_code.STAGES],
+        stale=CHECK_STALE,
     params:
         code=[code(stage) for stage in pipeline_code.STAGES],
         study=STUDY.model_dump_json(),
+        markers=checkfiles.MARKERS,
     conda: ENV
     log: "logs/check.log"
-    shell: "python -m pipeline check 2>&1 | tee {log}"
+    shell:
+        "rm -f {params.markers}/check-stale-*; python -m pipeline check 2>&1 | tee {log}; "
+        "for marker in {output.stale}; do touch $marker; done"
 
 
 rule prepare:
