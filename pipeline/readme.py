@@ -24,7 +24,10 @@ BLOCKS = {
     "verdicts": ("results/conclusions.md", "Verdicts at a glance"),
     "batchnorm": ("results/trend.md", "BatchNorm: statistics part and weights part of the feature change"),
     "threads": ("docs/verdicts-threads.md", SUMMARY),
-    "seeds": ("docs/verdicts-seeds.md", SUMMARY),
+    "pretrained": ("docs/pretrained-threads.md", SUMMARY),
+    "threads-shared": ("docs/shared-backbone/verdicts-threads.md", SUMMARY),
+    "backbone": ("docs/verdicts-backbone.md", SUMMARY),
+    "cpu": ("docs/verdicts-cpu.md", SUMMARY),
     "cost": ("results/cost.md", "Totals"),
     "bench": ("docs/bench.md", "Goals"),
 }

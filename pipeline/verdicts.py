@@ -26,10 +26,10 @@ def read(path: str) -> pd.DataFrame:
 
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, labels: tuple[str, str]) -> str:
-    """Markdown: how many verdicts agree, and every one that differs."""
+    """Markdown: how many of the verdicts that both runs give agree, and every one that differs."""
     common = a.index.intersection(b.index)
     pairs = [(s, c, a.at[s, c], b.at[s, c]) for s in common for c in a.columns if c in b.columns
-             and (a.at[s, c] or b.at[s, c])]
+             and a.at[s, c] and b.at[s, c]]  # a claim that one run does not make (e.g. (f) without a companion)
     differ = [p for p in pairs if p[2] != p[3]]
     flips = [p for p in differ if frozenset(p[2:]) in FLIPS]
     lines = [f"{len(pairs) - len(differ)} of {len(pairs)} verdicts are the same with {labels[0]} and {labels[1]}; "

@@ -41,3 +41,12 @@ def test_verdicts_of_two_runs_are_compared_claim_by_claim(tmp_path):
     text = verdicts.compare(verdicts.read(a), verdicts.read(b), ("1 thread", "2 threads"))
     assert text.startswith("1 of 3 verdicts are the same with 1 thread and 2 threads; 1 go straight")
     assert "| toy | (f) | holds | does not hold |" in text and "| res | (a) | inconclusive | holds |" in text
+
+
+def test_a_claim_only_one_run_makes_is_left_out_of_the_comparison(tmp_path):
+    """(f) exists only where a setting has a label-smoothed companion: a study with more
+    companions makes claims that the other does not, which are no disagreement."""
+    a = _glance(tmp_path, "a.md", [("toy", "holds", ""), ("res", "holds", "holds")])
+    b = _glance(tmp_path, "b.md", [("toy", "holds", "inconclusive"), ("res", "holds", "holds")])
+    assert verdicts.compare(verdicts.read(a), verdicts.read(b), ("A", "B")) == (
+        "3 of 3 verdicts are the same with A and B; 0 go straight between `holds` and `does not hold`.\n")
