@@ -28,6 +28,7 @@ BLOCKS = {
     "threads-shared": ("docs/shared-backbone/verdicts-threads.md", SUMMARY),
     "backbone": ("docs/verdicts-backbone.md", SUMMARY),
     "cpu": ("docs/verdicts-cpu.md", SUMMARY),
+    "cpu-threads": ("docs/verdicts-cpu-threads.md", SUMMARY),
     "cost": ("results/cost.md", "Totals"),
     "bench": ("docs/bench.md", "Goals"),
 }
