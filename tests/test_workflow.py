@@ -57,7 +57,12 @@ def test_the_two_dags_agree(project):
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     jobs, stages = snakemake_jobs(project), dvc_stages(project)
     by_cmd = {}
+    # the edit above makes `check`'s files stale: Snakemake's `check` also touches a marker of
+    # its own bookkeeping (pipeline.checkfiles), which is no result and so no DVC out
+    marker = [o for j in jobs for o in j["output"] if o.startswith(".snakemake/taskhead/check-stale-")]
+    assert len(marker) == 1 and [j["rule"] for j in jobs if marker[0] in j["output"]] == ["check"]
     for j in jobs:  # `finetune --setting S --seed K` jobs together stand for `finetune --setting S`
+        j["output"] = [o for o in j["output"] if o not in marker]
         cmd = re.sub(r" --seed \d+$", "", j["cmd"])
         merged = by_cmd.setdefault(cmd, {"rule": j["rule"], "input": [], "output": []})
         merged["input"] += j["input"]
