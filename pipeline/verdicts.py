@@ -33,7 +33,7 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, labels: tuple[str, str]) -> str:
     differ = [p for p in pairs if p[2] != p[3]]
     flips = [p for p in differ if frozenset(p[2:]) in FLIPS]
     lines = [f"{len(pairs) - len(differ)} of {len(pairs)} verdicts are the same with {labels[0]} and {labels[1]}; "
-             f"{len(flips)} go straight between `holds` and `does not hold`."]
+             f"{len(flips)} {'goes' if len(flips) == 1 else 'go'} straight between `holds` and `does not hold`."]
     if differ:
         lines += ["", f"| setting | claim | {labels[0]} | {labels[1]} |", "|---|---|---|---|"]
         lines += [f"| {s} | {c} | {x} | {y} |" for s, c, x, y in differ]

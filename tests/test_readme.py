@@ -39,7 +39,7 @@ def test_verdicts_of_two_runs_are_compared_claim_by_claim(tmp_path):
     a = _glance(tmp_path, "a.md", [("toy", "holds", "holds"), ("res", "inconclusive", "")])
     b = _glance(tmp_path, "b.md", [("toy", "holds", "does not hold"), ("res", "holds", "")])
     text = verdicts.compare(verdicts.read(a), verdicts.read(b), ("1 thread", "2 threads"))
-    assert text.startswith("1 of 3 verdicts are the same with 1 thread and 2 threads; 1 go straight")
+    assert text.startswith("1 of 3 verdicts are the same with 1 thread and 2 threads; 1 goes straight")
     assert "| toy | (f) | holds | does not hold |" in text and "| res | (a) | inconclusive | holds |" in text
 
 
