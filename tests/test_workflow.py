@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_cli, sh
+from pipeline.checkfiles import MARKERS
 from pipeline.params import STAGE_KEYS, stage_keys
 
 DVC_TO_RULE = {"import": "pretrain"}
@@ -59,7 +60,7 @@ def test_the_two_dags_agree(project):
     by_cmd = {}
     # the edit above makes `check`'s files stale: Snakemake's `check` also touches a marker of
     # its own bookkeeping (pipeline.checkfiles), which is no result and so no DVC out
-    marker = [o for j in jobs for o in j["output"] if o.startswith(".snakemake/taskhead/check-stale-")]
+    marker = [o for j in jobs for o in j["output"] if o.startswith(f"{MARKERS}/check-stale-")]
     assert len(marker) == 1 and [j["rule"] for j in jobs if marker[0] in j["output"]] == ["check"]
     for j in jobs:  # `finetune --setting S --seed K` jobs together stand for `finetune --setting S`
         j["output"] = [o for o in j["output"] if o not in marker]
