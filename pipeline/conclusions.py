@@ -12,32 +12,44 @@ from .trends import TRENDS, rho_text, rhos
 
 HOLDS, FAILS, UNSURE = "holds", "does not hold", "inconclusive"
 MIN_SEEDS = 3
+# The smallest effect a definite verdict may rest on (see RULES).
+MIN_RHO = 0.5     # mean Spearman rho of a trend
+MIN_SCORE = 0.01  # a score difference: one percentage point
+MIN_SHARE = 0.1   # (f): this share of the baseline's mean at its smallest tau
 NEAR_CHANCE = 0.1  # HP gained less than this share of its headroom to a perfect fit
 
 RULES = f"""\
 A CI is the 95% t-interval over seeds (Student's t) of a mean, or of a difference paired by
-seed. Every verdict asks on which side of 0 a CI lies: `holds` if it lies entirely on the side
-the paper expects, `does not hold` if it lies entirely on the other side, `inconclusive` if it
-contains 0 or if fewer than {MIN_SEEDS} seeds give a value. A small perturbation of every number
-(another thread count, another GPU) can thus move a verdict to or from `inconclusive`, but
-not straight between `holds` and `does not hold`.
+seed. Every verdict asks on which side of 0 a CI lies, and whether the effect is large enough
+to matter: `holds` if the CI lies entirely on the side the paper expects, `does not hold` if
+it lies entirely on the other side, and `inconclusive` if it contains 0, if fewer than
+{MIN_SEEDS} seeds give a value, or if the mean is smaller in size than the claim's minimum
+effect below. A small perturbation of every number (another thread count, another GPU) can
+thus move a verdict to or from `inconclusive`, but not straight between `holds` and `does
+not hold`. The minimum effects keep a verdict off what three seeds cannot carry: with n = 3
+the width of a t-interval is itself a matter of luck, and three seeds that land close
+together give a narrow interval around a negligible mean.
 
 - (a) E_aie falls with tau, (b) ‖z_T - z_0‖² falls with tau, (c) cos(z_T, z_0) rises with tau:
   per seed, Spearman's rho of the quantity against tau over the setting's grid; the CI of the
-  mean rho must lie below 0 for "falls", above 0 for "rises".
+  mean rho must lie below 0 for "falls", above 0 for "rises". Minimum effect: |mean rho| >=
+  {MIN_RHO:g}, a strong monotone trend (over 4 taus, one adjacent pair out of order gives 0.8,
+  two give 0.6).
 - (d) tau* is interior: the best interior tau is the one (neither the smallest nor the largest
   of the grid) with the highest mean validation score, ties to the smaller. Per seed, its
   validation score minus that at the smallest tau, and minus that at the largest tau. Holds if
   both CIs lie above 0; does not hold if either lies below 0; inconclusive otherwise, or with
   fewer than 3 taus. (The best interior tau is chosen on the same scores, which favours holds.)
+  Minimum effect of each difference: {100 * MIN_SCORE:g} percentage point of score.
 - (e) HPtau*-FT beats HP0-FT: per seed, the test score at that seed's tau* (chosen on
   validation) minus the test score at tau 0; the CI must lie above 0. Without tau 0 in the
-  grid or a test split: inconclusive.
+  grid or a test split: inconclusive. Minimum effect: {100 * MIN_SCORE:g} percentage point.
 - (f) label-smoothed HP keeps more energy and adapts the features more: for each setting with
   eta_HP = 1 and its companion (same family, pretrain, downstream, head, bn and eta_FT; eta_HP
   < 1), each at its largest tau, per seed: companion minus baseline E_aie, and companion minus
   baseline ‖z_T - z_0‖². Holds if both CIs lie above 0; does not hold if either lies below 0;
-  inconclusive otherwise.
+  inconclusive otherwise. Minimum effect of each difference: {MIN_SHARE:g} of the baseline's mean
+  at its smallest tau (the energy, or the feature change, that FT has from a fresh head).
 
 Warnings:
 - HP stayed near chance: the mean HP-train fit (`hp_train_fit`) at the largest tau gained less
@@ -50,10 +62,11 @@ Warnings:
 """
 
 
-def verdict(iv: Interval, expected: int) -> str:
+def verdict(iv: Interval, expected: int, smallest: float = 0.0) -> str:
     """By the side of 0 the CI lies on (`expected`: +1 above, -1 below); inconclusive with
-    fewer than MIN_SEEDS values."""
-    if iv.n < MIN_SEEDS or not iv.side:
+    fewer than MIN_SEEDS values or a mean smaller in size than `smallest` (compared at 9
+    decimals, so that a mean printed as the threshold meets it)."""
+    if iv.n < MIN_SEEDS or not iv.side or round(abs(iv.mean), 9) < smallest:
         return UNSURE
     return HOLDS if iv.side == expected else FAILS
 
@@ -73,7 +86,7 @@ def trend_claims(df: pd.DataFrame) -> list[tuple[str, str, str]]:
     for letter, (col, label, how) in zip("abc", TRENDS):
         rho = rhos(df, col)
         out.append((f"({letter}) {label} {how} with tau", f"rho {rho_text(rho, how)}",
-                    verdict(interval(rho), -1 if how == "falls" else 1)))
+                    verdict(interval(rho), -1 if how == "falls" else 1, MIN_RHO)))
     return out
 
 
@@ -88,23 +101,26 @@ def interior_claim(df: pd.DataFrame) -> tuple[str, str, str]:
     lo, hi = (paired(pick(df, best, "val_score"), pick(df, edge, "val_score")) for edge in (taus[0], taus[-1]))
     stats = (f"best interior tau {best}: val − val at tau {taus[0]} {_pp(lo)}, val − val at tau {taus[-1]} "
              f"{_pp(hi)}; tau* {mode_text(tau_stars(df))}")
-    return claim, stats, both(verdict(lo, 1), verdict(hi, 1))
+    return claim, stats, both(verdict(lo, 1, MIN_SCORE), verdict(hi, 1, MIN_SCORE))
 
 
 def ft_claim(df: pd.DataFrame) -> tuple[str, str, str]:
     """(e) for one setting."""
     s = seed_table(df)
     diff = paired(s["hp_tau_star_ft"], s["hp0_ft"])
-    return "(e) HPtau*-FT beats HP0-FT", f"test HPtau*-FT − HP0-FT {_pp(diff)}", verdict(diff, 1)
+    return "(e) HPtau*-FT beats HP0-FT", f"test HPtau*-FT − HP0-FT {_pp(diff)}", verdict(diff, 1, MIN_SCORE)
 
 
 def ls_claim(base: pd.DataFrame, ls: pd.DataFrame) -> tuple[str, str]:
     """(f) for one (baseline, companion) pair: (statistics, verdict)."""
     at_max = [(d, int(d["tau"].max())) for d in (ls, base)]
-    energy, dist = (paired(*(pick(d, t, col) for d, t in at_max)) for col in ("energy", "z_dist_sq"))
-    stats = (f"companion − baseline at tau max: E_aie {energy.text(signed=True)} (n={energy.n}), "
-             f"‖z_T - z_0‖² {dist.text(signed=True)} (n={dist.n})")
-    return stats, both(verdict(energy, 1), verdict(dist, 1))
+    parts, verdicts = [], []
+    for col, label in (("energy", "E_aie"), ("z_dist_sq", "‖z_T - z_0‖²")):
+        diff = paired(*(pick(d, t, col) for d, t in at_max))
+        smallest = MIN_SHARE * abs(pick(base, int(base["tau"].min()), col).mean())
+        parts.append(f"{label} {diff.text(signed=True)} (n={diff.n}; minimum {smallest:.3g})")
+        verdicts.append(verdict(diff, 1, smallest))
+    return f"companion − baseline at tau max: {', '.join(parts)}", both(*verdicts)
 
 
 def claims(summary: pd.DataFrame) -> pd.DataFrame:

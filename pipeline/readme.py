@@ -29,6 +29,7 @@ BLOCKS = {
     "backbone": ("docs/verdicts-backbone.md", SUMMARY),
     "cpu": ("docs/verdicts-cpu.md", SUMMARY),
     "cpu-threads": ("docs/verdicts-cpu-threads.md", SUMMARY),
+    "machines": ("docs/verdicts-machines.md", SUMMARY),
     "cost": ("results/cost.md", "Totals"),
     "bench": ("docs/bench.md", "Goals"),
 }

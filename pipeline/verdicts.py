@@ -1,8 +1,10 @@
 """Do two runs reach the same verdicts? Compares the "Verdicts at a glance" tables of two
-results/conclusions.md files (e.g. the default study at TASKHEAD_THREADS=1 and =2, a
-perturbation that changes every number).
+runs (e.g. the default study at TASKHEAD_THREADS=1 and =2, a perturbation that changes every
+number). A run is its summary.csv, judged by today's rules (pipeline/conclusions.py), or a
+conclusions.md, whose verdicts are those of the rules it was written with.
 
-    python -m pipeline.verdicts A/conclusions.md B/conclusions.md --labels "1 thread" "2 threads" [--out F.md]
+    python -m pipeline.verdicts A/summary.csv B/summary.csv --labels "1 thread" "2 threads" [--out F.md]
+    python -m pipeline.verdicts --all    # rewrite every comparison in COMPARISONS
 """
 from __future__ import annotations
 
@@ -11,14 +13,28 @@ import sys
 
 import pandas as pd
 
+from . import conclusions
 from .atomic import write_text
 from .readme import section
 
 FLIPS = {frozenset({"holds", "does not hold"})}
+# The comparisons the README quotes: output -> (run A, run B, labels), each run a summary.csv.
+COMPARISONS = {
+    "docs/verdicts-threads.md": ("results/summary.csv", "docs/threads2/summary.csv",
+                                 ("TASKHEAD_THREADS=1", "TASKHEAD_THREADS=2")),
+    "docs/verdicts-cpu.md": ("results/summary.csv", "docs/cpu/summary.csv",
+                             ("the default study (3 seeds)", "studies/cpu.yaml (5 seeds)")),
+    "docs/verdicts-machines.md": ("docs/machine-a/summary.csv", "docs/machine-b/summary.csv",
+                                  ("machine A", "machine B")),
+}
 
 
 def read(path: str) -> pd.DataFrame:
-    """The verdict table of a conclusions.md: settings x claims."""
+    """The verdict table of a run, settings x claims: from a summary.csv by today's rules, or
+    from a conclusions.md as written."""
+    if path.endswith(".csv"):
+        summary = pd.read_csv(path)
+        return conclusions.glance(conclusions.claims(summary), conclusions.ls_claims(summary))
     lines = [ln for ln in section(path, "Verdicts at a glance").splitlines() if ln.startswith("|")]
     rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
     header, body = rows[0], [r for r in rows[2:]]
@@ -40,13 +56,27 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, labels: tuple[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def comparison(out: str) -> str:
+    """The text of one of the COMPARISONS, from its two summaries."""
+    a, b, labels = COMPARISONS[out]
+    return compare(read(a), read(b), labels)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m pipeline.verdicts", description=__doc__.split("\n\n")[0])
-    ap.add_argument("a")
-    ap.add_argument("b")
+    ap.add_argument("a", nargs="?")
+    ap.add_argument("b", nargs="?")
     ap.add_argument("--labels", nargs=2, default=("A", "B"))
     ap.add_argument("--out")
+    ap.add_argument("--all", action="store_true", help="rewrite every comparison in COMPARISONS")
     args = ap.parse_args(argv)
+    if args.all:
+        for out in COMPARISONS:
+            write_text(out, comparison(out))
+            print(f"{out}: {comparison(out).splitlines()[0]}")
+        return 0
+    if not (args.a and args.b):
+        ap.error("give two runs (summary.csv or conclusions.md), or --all")
     text = compare(read(args.a), read(args.b), tuple(args.labels))
     if args.out:
         write_text(args.out, text)

@@ -39,6 +39,22 @@ def test_verdict_rule_by_the_side_of_zero():
     assert c.both(c.UNSURE, c.FAILS) == c.FAILS
 
 
+def test_a_definite_verdict_needs_the_minimum_effect():
+    # three seeds close together around a small mean: the CI excludes 0, the effect is negligible
+    assert c.verdict(interval([0.2, 0.4, 0.4]), +1) == c.HOLDS
+    assert c.verdict(interval([0.2, 0.4, 0.4]), +1, c.MIN_RHO) == c.UNSURE
+    assert c.verdict(interval([-0.2, -0.4, -0.4]), +1, c.MIN_RHO) == c.UNSURE  # not "does not hold" either
+    assert c.verdict(interval([0.5, 0.5, 0.5]), +1, 0.5) == c.HOLDS             # the minimum itself is enough
+    assert c.verdict(interval([0.6, 0.8, 0.7]), -1, c.MIN_RHO) == c.FAILS
+
+
+def test_seg_like_trends_over_four_taus_are_inconclusive_below_the_minimum_rho():
+    # rho +0.2, +0.4, +0.4 (CI [+0.05, +0.62] above 0) for a quantity that should fall: mean 0.33 < 0.5
+    df = _setting("s", {"z_dist_sq": [[1, 4, 3, 2], [3, 1, 2, 4], [3, 1, 2, 4]]}, taus=(0, 1, 16, 64))
+    (_, sb, vb) = c.trend_claims(df)[1]
+    assert sb == "rho +0.33 [+0.05, +0.62], 0/3 negative" and vb == c.UNSURE
+
+
 def test_trend_claims_each_verdict():
     df = _setting("s", {"energy": [[0.9, 0.5, 0.1]] * 3,                               # rho -1 every seed
                         "z_cos": [[0.9, 0.5, 0.1]] * 3,                                # falls: cos should rise
@@ -87,9 +103,14 @@ def test_label_smoothing_pairs_at_tau_max():
                            "z_dist_sq": [[1, 1, 1.2], [1, 1, 1.3], [1, 1, 1.25]]}, eta_hp=0.9)
     out = c.ls_claims(pd.concat([base, more]))
     assert out[["baseline", "companion", "verdict"]].values.tolist() == [["base", "ls", c.HOLDS]]
-    assert "E_aie +0.103 ± 0.0379 (n=3)" in out["statistics"].iloc[0]  # 0.10, 0.09, 0.12: 2.4841 * 0.015275
     less = more.assign(z_dist_sq=more["z_dist_sq"] - 0.5)  # keeps more energy but adapts less
     assert c.ls_claims(pd.concat([base, less]))["verdict"].tolist() == [c.FAILS]
+    # minimum effect: 0.1 of the baseline's mean at its smallest tau (energy 0.9, z 1.0)
+    # 0.10, 0.09, 0.12: 2.4841 * 0.015275
+    assert "E_aie +0.103 ± 0.0379 (n=3; minimum 0.09)" in out["statistics"].iloc[0]
+    small = more.assign(z_dist_sq=more["z_dist_sq"] - 0.2)  # +0.05 ± 0.06 over a baseline of 1: negligible
+    small.loc[small["tau"] == 16, "z_dist_sq"] = [0.95, 0.96, 0.97]  # -0.05, -0.04, -0.03: CI below 0
+    assert c.ls_claims(pd.concat([base, small]))["verdict"].tolist() == [c.UNSURE]
     other_bn = more.assign(bn="target")  # not a companion
     assert c.ls_claims(pd.concat([base, other_bn])).empty
 

@@ -50,3 +50,26 @@ def test_a_claim_only_one_run_makes_is_left_out_of_the_comparison(tmp_path):
     b = _glance(tmp_path, "b.md", [("toy", "holds", "inconclusive"), ("res", "holds", "holds")])
     assert verdicts.compare(verdicts.read(a), verdicts.read(b), ("A", "B")) == (
         "3 of 3 verdicts are the same with A and B; 0 go straight between `holds` and `does not hold`.\n")
+
+
+def test_the_committed_verdict_comparisons_follow_todays_rules(monkeypatch):
+    """docs/verdicts-*.md are recomputed from the runs' summaries by the current rules: a
+    change to pipeline/conclusions.py that is not carried into them fails here."""
+    monkeypatch.chdir(ROOT)
+    for out in verdicts.COMPARISONS:
+        assert (ROOT / out).read_text() == verdicts.comparison(out), f"{out}: run python -m pipeline.verdicts --all"
+
+
+def test_a_summary_is_judged_by_todays_rules(tmp_path, monkeypatch):
+    from test_conclusions import _setting
+
+    falls = _setting("s", {"energy": [[0.9, 0.5, 0.1]] * 3})
+    falls.to_csv(tmp_path / "a.csv", index=False)
+    flat = falls.assign(energy=0.5)  # no trend: rho undefined in every seed
+    flat.to_csv(tmp_path / "b.csv", index=False)
+    assert verdicts.read(str(tmp_path / "a.csv")).at["s", "(a)"] == "holds"
+    text = verdicts.compare(verdicts.read(str(tmp_path / "a.csv")), verdicts.read(str(tmp_path / "b.csv")), ("A", "B"))
+    assert "| s | (a) | holds | inconclusive |" in text
+    monkeypatch.setattr(verdicts, "COMPARISONS", {str(tmp_path / "c.md"): (str(tmp_path / "a.csv"),
+                                                                            str(tmp_path / "b.csv"), ("A", "B"))})
+    assert verdicts.main(["--all"]) == 0 and (tmp_path / "c.md").read_text() == text
