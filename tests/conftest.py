@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -76,6 +77,16 @@ def sh(cmd: list[str], cwd, check=True, env=None) -> subprocess.CompletedProcess
     if check and proc.returncode:
         raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc
+
+
+def dvc_ran(dvc_output: str) -> set[str]:
+    """The stages a `dvc repro` ran, from its output."""
+    return set(re.findall(r"Running stage '([^']+)'", dvc_output))
+
+
+def to_run(cwd) -> set[str]:
+    """The rules of the jobs a Snakemake dry run would run."""
+    return set(re.findall(r"^rule (\w+):", sh(["snakemake", "-n"], cwd).stdout, re.M)) - {"all"}
 
 
 @pytest.fixture

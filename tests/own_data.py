@@ -1,5 +1,6 @@
 """A user's own files, generated: an ImageFolder of scikit-learn's digits as PNGs, a mask
-folder of shape scenes, and random timm weights in a .safetensors file."""
+folder of shape scenes, random timm weights in a .safetensors file, and all of them together
+as docs/your-own-study.md reads them."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,3 +53,20 @@ def timm_weights(path: Path, name: str = "resnet10t") -> Path:
     torch.manual_seed(0)
     save_file({k: v.contiguous() for k, v in timm.create_model(name, pretrained=False).state_dict().items()}, path)
     return path
+
+
+def own_files(root) -> None:
+    """What the page's commands read: photos/, scenes/, molecules.csv and three weight files."""
+    import pandas as pd
+    import torch
+
+    from pipeline.families import get_family
+    from pipeline.models.resnet import ResNetBackbone
+
+    digits_folder(root / "photos", per_class=12)
+    mask_folder(root / "scenes", n=6)
+    pd.DataFrame({"smiles": ["CCO", "c1ccccc1O"], "toxic": [1, 0]}).to_csv(root / "molecules.csv", index=False)
+    timm_weights(root / "resnet10t.safetensors")
+    torch.save(ResNetBackbone(18).state_dict(), root / "resnet18.pth")
+    mol = get_family("molecules")
+    torch.save(mol.backbone(mol.ModelCfg()).state_dict(), root / "gcn.pt")
