@@ -72,9 +72,14 @@ def test_scratch_study_is_valid_and_finetunes_the_job_setting_at_tau0():
 
 
 @pytest.mark.e2e
-def test_bench_runs_end_to_end_on_the_toy(capsys, monkeypatch):
+def test_bench_runs_end_to_end_on_the_toy(capsys, monkeypatch, tmp_path):
+    """Goals 1 and 3 on the tiny study's toy (a grid of 3 taus: the default study's toy probes
+    up to 1024 epochs, which only makes the test slower)."""
+    from conftest import tiny_study, write_params
+
+    study = write_params(tmp_path / "tiny.yaml", tiny_study())
     monkeypatch.chdir(ROOT)
-    assert bench.main(["--pairs", "2", "--setting", "toy_digits012", "--job-setting", "toy_digits012",
+    assert bench.main(["--pairs", "2", "--setting", "toy", "--job-setting", "toy", "--params", str(study),
                        "--goals", "1,3", "--job-epochs", "1"]) == 0
     out = capsys.readouterr().out
     for goal in (1, 3):
