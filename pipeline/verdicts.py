@@ -72,8 +72,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.all:
         for out in COMPARISONS:
-            write_text(out, comparison(out))
-            print(f"{out}: {comparison(out).splitlines()[0]}")
+            text = comparison(out)
+            write_text(out, text)
+            print(f"{out}: {text.splitlines()[0]}")
         return 0
     if not (args.a and args.b):
         ap.error("give two runs (summary.csv or conclusions.md), or --all")
