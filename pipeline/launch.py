@@ -117,7 +117,8 @@ def _is_snakemake(argv: list[bytes]) -> bool:
 
 
 def check_configfiles(argv: list[str]) -> None:
-    """Read each --configfile with our reader: one line for a duplicate key, bad bytes or a syntax error."""
+    """Read each --configfile with our reader: one line for a duplicate key, bad bytes, a syntax error
+    or a file that is not a study (often a target that `--configfile FILE TARGET` swallowed)."""
     from .yamlfile import read
 
     for i, arg in enumerate(argv):
@@ -132,7 +133,12 @@ def check_configfiles(argv: list[str]) -> None:
         else:
             continue
         for file in files:
-            read(file, what="study file")
+            data = read(file, what="study file")
+            if not isinstance(data, dict):
+                found = "nothing" if data is None else f"a {type(data).__name__}"
+                raise PipelineError(f"{file}: expected a study file (a mapping of keys at the top level), found "
+                                    f"{found}; --configfile takes every argument up to the next option, so give "
+                                    f"targets before it")
 
 
 if __name__ == "__main__":

@@ -114,3 +114,17 @@ def test_a_bad_configfile_is_one_line(checkout):
     proc = launcher(checkout, "--cores", "1", "--configfile", "study.yaml")
     assert proc.returncode == 2 and not (checkout / "started").exists()
     assert proc.stderr == "error: study.yaml:2:1: duplicate key seed (first at line 1)\n"
+
+
+def test_a_target_after_configfile_is_named(checkout):
+    """Snakemake's --configfile takes every argument up to the next option, so a target given
+    after it is read as a study file: Snakemake's own message does not name it."""
+    (checkout / "study.yaml").write_text("seed: 0\n")
+    (checkout / "results").mkdir()
+    (checkout / "results" / "seg.json").write_text("[1, 2]\n")
+    proc = launcher(checkout, "--cores", "1", "--configfile", "study.yaml", "results/seg.json")
+    assert proc.returncode == 2 and not (checkout / "started").exists()
+    assert proc.stderr == ("error: results/seg.json: expected a study file (a mapping of keys at the top level), "
+                           "found a list; --configfile takes every argument up to the next option, so give "
+                           "targets before it\n")
+    assert launcher(checkout, "results/seg.json", "--cores", "1", "--configfile", "study.yaml").returncode == 0
