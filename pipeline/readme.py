@@ -29,6 +29,8 @@ BLOCKS = {
     "backbone": ("docs/verdicts-backbone.md", SUMMARY),
     "cpu": ("docs/verdicts-cpu.md", SUMMARY),
     "cpu-threads": ("docs/verdicts-cpu-threads.md", SUMMARY),
+    "cpu-seg-threads": ("docs/verdicts-cpu-seg-threads.md", SUMMARY),
+    "cpu-seg-pretrained": ("docs/cpu-threads2/segmentation/pretrained-threads.md", SUMMARY),
     "machines": ("docs/verdicts-machines.md", SUMMARY),
     "cost": ("results/cost.md", "Totals"),
     "bench": ("docs/bench.md", "Goals"),

@@ -24,6 +24,8 @@ COMPARISONS = {
                                  ("TASKHEAD_THREADS=1", "TASKHEAD_THREADS=2")),
     "docs/verdicts-cpu.md": ("results/summary.csv", "docs/cpu/summary.csv",
                              ("the default study (3 seeds)", "studies/cpu.yaml (5 seeds)")),
+    "docs/verdicts-cpu-seg-threads.md": ("docs/cpu/summary.csv", "docs/cpu-threads2/segmentation/summary.csv",
+                                         ("TASKHEAD_THREADS=1 (5 seeds)", "TASKHEAD_THREADS=2 (5 seeds)")),
     "docs/verdicts-machines.md": ("docs/machine-a/summary.csv", "docs/machine-b/summary.csv",
                                   ("machine A", "machine B")),
 }
