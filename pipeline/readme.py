@@ -33,6 +33,7 @@ BLOCKS = {
     "cpu-seg-pretrained": ("docs/cpu-threads2/segmentation/pretrained-threads.md", SUMMARY),
     "machines": ("docs/verdicts-machines.md", SUMMARY),
     "cost": ("results/cost.md", "Totals"),
+    "make-run": ("docs/make-run.md", SUMMARY),
     "bench": ("docs/bench.md", "Goals"),
 }
 
