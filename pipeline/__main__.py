@@ -1,4 +1,5 @@
 """`python -m pipeline STAGE ...`: the command line that Snakemake and DVC call."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,39 +21,72 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m pipeline", description=__doc__)
-    p.add_argument("--params", default=os.environ.get(PARAMS_ENV, "params.yaml"),
-                   help=f"the study's params file (default: ${PARAMS_ENV}, else params.yaml)")
+    p.add_argument(
+        "--params",
+        default=os.environ.get(PARAMS_ENV, "params.yaml"),
+        help=f"the study's params file (default: ${PARAMS_ENV}, else params.yaml)",
+    )
     sub = p.add_subparsers(dest="stage", required=True)
     sub.add_parser("validate", help="check params.yaml and exit")
-    sub.add_parser("check", help="validate the params, then write the study with its defaults (results/params.json, "
-                   "DVC's params) and each stage's code fingerprint (results/code/)")
-    sub.add_parser("prepare", help="build one dataset once").add_argument("--dataset", required=True)
-    sub.add_parser("fetch", help="download an imported checkpoint (or check it is there)").add_argument(
-        "--name", required=True)
-    s = sub.add_parser("pretrain", help="PT: train or load one backbone (default: at every pretraining seed)")
+    sub.add_parser(
+        "check",
+        help="validate the params, then write the study with its defaults (results/params.json, "
+        "DVC's params) and each stage's code fingerprint (results/code/)",
+    )
+    sub.add_parser("prepare", help="build one dataset once").add_argument(
+        "--dataset", required=True
+    )
+    sub.add_parser(
+        "fetch", help="download an imported checkpoint (or check it is there)"
+    ).add_argument("--name", required=True)
+    s = sub.add_parser(
+        "pretrain", help="PT: train or load one backbone (default: at every pretraining seed)"
+    )
     s.add_argument("--name", required=True)
-    s.add_argument("--seed", type=int, action="append", help="a pretraining seed of the study (repeatable)")
+    s.add_argument(
+        "--seed", type=int, action="append", help="a pretraining seed of the study (repeatable)"
+    )
     sub.add_parser("probe", help="HP: one run per setting, heads saved at every tau").add_argument(
-        "--setting", required=True)
-    s = sub.add_parser("finetune", help="FT of a setting at the given taus (default: every tau of its grid)")
+        "--setting", required=True
+    )
+    s = sub.add_parser(
+        "finetune", help="FT of a setting at the given taus (default: every tau of its grid)"
+    )
     s.add_argument("--setting", required=True)
-    s.add_argument("--tau", type=int, action="append", help="a tau of the setting's grid (repeatable)")
-    s.add_argument("--seed", type=int, action="append", help="a replicate seed of the study (repeatable)")
-    sub.add_parser("evaluate", help="scores, energy and z metrics of a setting at every tau").add_argument(
-        "--setting", required=True)
-    sub.add_parser("exchange", help="head exchange heat-map of one setting").add_argument("--setting", required=True)
+    s.add_argument(
+        "--tau", type=int, action="append", help="a tau of the setting's grid (repeatable)"
+    )
+    s.add_argument(
+        "--seed", type=int, action="append", help="a replicate seed of the study (repeatable)"
+    )
+    sub.add_parser(
+        "evaluate", help="scores, energy and z metrics of a setting at every tau"
+    ).add_argument("--setting", required=True)
+    sub.add_parser("exchange", help="head exchange heat-map of one setting").add_argument(
+        "--setting", required=True
+    )
     sub.add_parser("aggregate", help="summary.csv, tables, metrics.json and plots")
     c = sub.add_parser("compare", help="Table 1 of two revisions and their deltas")
     c.add_argument("rev_a", nargs="?", default="HEAD")
-    c.add_argument("rev_b", nargs="?", default="WORKTREE", help="a git revision, or WORKTREE (default)")
-    g = sub.add_parser("gpus", help="print how many CUDA devices this machine has (the driver's count: no torch)")
-    g.add_argument("--torch", action="store_true", help="ask torch instead (slower: it imports torch and CUDA)")
+    c.add_argument(
+        "rev_b", nargs="?", default="WORKTREE", help="a git revision, or WORKTREE (default)"
+    )
+    g = sub.add_parser(
+        "gpus", help="print how many CUDA devices this machine has (the driver's count: no torch)"
+    )
+    g.add_argument(
+        "--torch", action="store_true", help="ask torch instead (slower: it imports torch and CUDA)"
+    )
     sub.add_parser("targets", help="list the final files of the study, one per line")
     i = sub.add_parser("init", help="write a commented study file for your own data and backbone")
-    i.add_argument("--data", required=True, help="the data folder (imagefolder, maskfolder) or CSV file")
+    i.add_argument(
+        "--data", required=True, help="the data folder (imagefolder, maskfolder) or CSV file"
+    )
     i.add_argument("--kind", required=True, choices=["imagefolder", "maskfolder", "csv"])
     i.add_argument("--backbone", required=True, help="timm:NAME, resnet10/18/34/50, or gcn (csv)")
-    i.add_argument("--weights", required=True, help="the backbone's pretrained weights: a file or a URL")
+    i.add_argument(
+        "--weights", required=True, help="the backbone's pretrained weights: a file or a URL"
+    )
     i.add_argument("--out", default="study.yaml")
     return p
 
@@ -105,8 +139,10 @@ def _dispatch(args) -> int:
 
     study = params.load(args.params)
     if args.stage == "validate":
-        print(f"{args.params}: ok ({len(study.pretrain)} pretrain, {len(study.settings)} settings, "
-              f"taus {study.taus})")
+        print(
+            f"{args.params}: ok ({len(study.pretrain)} pretrain, {len(study.settings)} settings, "
+            f"taus {study.taus})"
+        )
         return 0
     if args.stage == "check":
         from . import checkfiles
@@ -120,18 +156,28 @@ def _dispatch(args) -> int:
 
         print("\n".join(str(t) for t in final_targets(study)))
         return 0
-    for name, pool in (("setting", study.settings), ("name", study.backbones), ("dataset", study.datasets)):
+    for name, pool in (
+        ("setting", study.settings),
+        ("name", study.backbones),
+        ("dataset", study.datasets),
+    ):
         value = getattr(args, name, None)
         if value is not None and value not in pool:
-            raise PipelineError(f"{args.params}: expected a {name} among {sorted(pool)}, found {value!r}")
+            raise PipelineError(
+                f"{args.params}: expected a {name} among {sorted(pool)}, found {value!r}"
+            )
     allowed = study.pretrain_seeds if args.stage == "pretrain" else study.seeds
     for seed in getattr(args, "seed", None) or []:
         if seed not in allowed:
-            raise PipelineError(f"{args.params}: expected --seed {seed} among the study's seeds {allowed}")
+            raise PipelineError(
+                f"{args.params}: expected --seed {seed} among the study's seeds {allowed}"
+            )
     for tau in getattr(args, "tau", None) or []:
         grid = study.taus_of(args.setting)
         if tau not in grid:
-            raise PipelineError(f"{args.params}: settings.{args.setting}: expected --tau {tau} in its grid {grid}")
+            raise PipelineError(
+                f"{args.params}: settings.{args.setting}: expected --tau {tau} in its grid {grid}"
+            )
     import importlib
 
     # Only the stage that runs is imported: exchange's pandas and matplotlib stay out of
@@ -154,7 +200,13 @@ def _dispatch(args) -> int:
         if args.stage == "pretrain":
             stage.run(study, args.name, args.seed or study.pretrain_seeds, rt)
         elif args.stage == "finetune":
-            stage.run(study, args.setting, args.seed or study.seeds, args.tau or study.taus_of(args.setting), rt)
+            stage.run(
+                study,
+                args.setting,
+                args.seed or study.seeds,
+                args.tau or study.taus_of(args.setting),
+                rt,
+            )
         else:  # probe, evaluate, exchange
             stage.run(study, args.setting, rt)
     return 0

@@ -2,6 +2,7 @@
 that names it, what was expected, what was found and the stage that writes it. Never a
 traceback, and never a silent use.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,9 @@ from .errors import PipelineError
 
 
 def fail(path, what: str, found: str, stage: str) -> NoReturn:
-    raise PipelineError(f"{path}: expected {what}, found {found}; rerun the `{stage}` stage that writes it")
+    raise PipelineError(
+        f"{path}: expected {what}, found {found}; rerun the `{stage}` stage that writes it"
+    )
 
 
 def first_line(err: BaseException) -> str:
@@ -33,7 +36,9 @@ def expect_keys(obj: Any, keys: tuple[str, ...], path, what: str, stage: str) ->
         fail(path, f"{what} with {list(keys)}", describe(obj), stage)
 
 
-def read_torch(path, what: str, stage: str, keys: tuple[str, ...] = (), trusted: bool = False) -> Any:
+def read_torch(
+    path, what: str, stage: str, keys: tuple[str, ...] = (), trusted: bool = False
+) -> Any:
     """torch.load of a file this pipeline wrote; `trusted` allows any pickled object (the
     prepared datasets hold PyG and numpy objects), otherwise tensors and plain data only."""
     import torch
@@ -86,15 +91,21 @@ def read_resume(path, key: str, device) -> dict | None:
     if not path.is_file():
         return None
     try:
-        saved = torch.load(path, map_location=device, weights_only=False)  # this pipeline's own file
+        saved = torch.load(
+            path, map_location=device, weights_only=False
+        )  # this pipeline's own file
     except Exception as err:
-        print(f"warning: {path}: an unreadable resume file ({first_line(err)}); starting over",
-              file=sys.stderr, flush=True)
+        print(
+            f"warning: {path}: an unreadable resume file ({first_line(err)}); starting over",
+            file=sys.stderr,
+            flush=True,
+        )
         return None
     return saved if isinstance(saved, dict) and saved.get("key") == key else None
 
 
 # ---- the prepared datasets: each carries the family that wrote it -----------------------
+
 
 def save_prepared(path, family: str, prepared: Any) -> None:
     from .atomic import save_torch

@@ -1,12 +1,13 @@
 """Atomic file output: write to a temporary file beside the target, then rename."""
+
 from __future__ import annotations
 
 import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 @contextlib.contextmanager

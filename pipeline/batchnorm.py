@@ -4,6 +4,7 @@ A backbone pretrained on another domain carries that domain's running statistics
 FT trains in batch-statistics mode, so the features FT starts from are those computed
 with the downstream data's statistics; `bn: target` gives HP, E_aie and z_0 the same.
 """
+
 from __future__ import annotations
 
 import torch

@@ -5,6 +5,7 @@ and whether the files on disk already hold exactly that.
 Snakemake reruns `check` on a change of the study or the code through its own records,
 but a fresh clone has none: there, `stale` is what tells it that params.yaml or the code
 was edited after the committed files were written."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,7 +20,10 @@ MARKERS = Path(".snakemake") / "taskhead"  # where the Snakefile's `check` leave
 
 def expected(study) -> dict[Path, str]:
     """Each file `check` writes, with its text."""
-    files = {Path(paths.PARAMS_JSON): json.dumps(study.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"}
+    files = {
+        Path(paths.PARAMS_JSON): json.dumps(study.model_dump(mode="json"), indent=2, sort_keys=True)
+        + "\n"
+    }
     files.update({Path(code.fingerprint_file(s)): code.fingerprint(s) for s in code.STAGES})
     return files
 

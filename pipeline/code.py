@@ -9,6 +9,7 @@ with the results), which that stage's entries depend on. So a change to
 loop.py reruns the training stages, and a change to tables.py reruns only `aggregate`.
 Read with `ast`, without importing anything.
 """
+
 from __future__ import annotations
 
 import ast
@@ -45,7 +46,11 @@ def _package_of(path: Path) -> str:
 def imports(path: Path) -> frozenset[Path]:
     """The package files that `path` imports, directly."""
     found = set()
-    package = _package_of(path) if path.name != "__init__.py" else ".".join(path.relative_to(ROOT).parent.parts)
+    package = (
+        _package_of(path)
+        if path.name != "__init__.py"
+        else ".".join(path.relative_to(ROOT).parent.parts)
+    )
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         names = []
         if isinstance(node, ast.Import):
@@ -56,7 +61,11 @@ def imports(path: Path) -> frozenset[Path]:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([node.module] if node.module else []))
             names = [base] + [f"{base}.{a.name}" for a in node.names]
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("pipeline."):
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.startswith("pipeline.")
+        ):
             names = [node.value]  # importlib.import_module("pipeline.families.x"), by name
         found |= {f for f in map(_module_file, names) if f is not None and f != path}
     return frozenset(found)

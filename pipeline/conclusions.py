@@ -1,6 +1,7 @@
 """results/conclusions.md: each of the paper's claims per setting (and per label-smoothing
 pair), the statistics over seeds behind it, and a verdict by the rules in RULES; then the
 warnings a reader must know (also printed by the aggregate stage)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,9 +14,9 @@ from .trends import TRENDS, rho_text, rhos
 HOLDS, FAILS, UNSURE = "holds", "does not hold", "inconclusive"
 MIN_SEEDS = 3
 # The smallest effect a definite verdict may rest on (see RULES).
-MIN_RHO = 0.5     # mean Spearman rho of a trend
+MIN_RHO = 0.5  # mean Spearman rho of a trend
 MIN_SCORE = 0.01  # a score difference: one percentage point
-MIN_SHARE = 0.1   # (f): this share of the baseline's mean at its smallest tau
+MIN_SHARE = 0.1  # (f): this share of the baseline's mean at its smallest tau
 NEAR_CHANCE = 0.1  # HP gained less than this share of its headroom to a perfect fit
 
 RULES = f"""\
@@ -85,8 +86,13 @@ def trend_claims(df: pd.DataFrame) -> list[tuple[str, str, str]]:
     out = []
     for letter, (col, label, how) in zip("abc", TRENDS):
         rho = rhos(df, col)
-        out.append((f"({letter}) {label} {how} with tau", f"rho {rho_text(rho, how)}",
-                    verdict(interval(rho), -1 if how == "falls" else 1, MIN_RHO)))
+        out.append(
+            (
+                f"({letter}) {label} {how} with tau",
+                f"rho {rho_text(rho, how)}",
+                verdict(interval(rho), -1 if how == "falls" else 1, MIN_RHO),
+            )
+        )
     return out
 
 
@@ -98,9 +104,14 @@ def interior_claim(df: pd.DataFrame) -> tuple[str, str, str]:
         return claim, f"grid {taus} has no interior tau", UNSURE
     means = df[df["tau"].isin(taus[1:-1])].groupby("tau")["val_score"].mean()
     best = int(means[means == means.max()].index.min())
-    lo, hi = (paired(pick(df, best, "val_score"), pick(df, edge, "val_score")) for edge in (taus[0], taus[-1]))
-    stats = (f"best interior tau {best}: val − val at tau {taus[0]} {_pp(lo)}, val − val at tau {taus[-1]} "
-             f"{_pp(hi)}; tau* {mode_text(tau_stars(df))}")
+    lo, hi = (
+        paired(pick(df, best, "val_score"), pick(df, edge, "val_score"))
+        for edge in (taus[0], taus[-1])
+    )
+    stats = (
+        f"best interior tau {best}: val − val at tau {taus[0]} {_pp(lo)}, val − val at tau {taus[-1]} "
+        f"{_pp(hi)}; tau* {mode_text(tau_stars(df))}"
+    )
     return claim, stats, both(verdict(lo, 1, MIN_SCORE), verdict(hi, 1, MIN_SCORE))
 
 
@@ -108,7 +119,11 @@ def ft_claim(df: pd.DataFrame) -> tuple[str, str, str]:
     """(e) for one setting."""
     s = seed_table(df)
     diff = paired(s["hp_tau_star_ft"], s["hp0_ft"])
-    return "(e) HPtau*-FT beats HP0-FT", f"test HPtau*-FT − HP0-FT {_pp(diff)}", verdict(diff, 1, MIN_SCORE)
+    return (
+        "(e) HPtau*-FT beats HP0-FT",
+        f"test HPtau*-FT − HP0-FT {_pp(diff)}",
+        verdict(diff, 1, MIN_SCORE),
+    )
 
 
 def ls_claim(base: pd.DataFrame, ls: pd.DataFrame) -> tuple[str, str]:
@@ -140,7 +155,14 @@ def ls_claims(summary: pd.DataFrame) -> pd.DataFrame:
         if df["eta_hp"].iloc[0] != 1 or ls.empty:
             continue
         stats, v = ls_claim(df, ls)
-        rows.append({"baseline": setting, "companion": ls["setting"].iloc[0], "statistics": stats, "verdict": v})
+        rows.append(
+            {
+                "baseline": setting,
+                "companion": ls["setting"].iloc[0],
+                "statistics": stats,
+                "verdict": v,
+            }
+        )
     return pd.DataFrame(rows, columns=["baseline", "companion", "statistics", "verdict"])
 
 
@@ -151,17 +173,23 @@ def warnings(summary: pd.DataFrame) -> list[str]:
         tmin, tmax = int(df["tau"].min()), int(df["tau"].max())
         fit0, fit1 = pick(df, tmin, "hp_train_fit").mean(), pick(df, tmax, "hp_train_fit").mean()
         if fit1 - fit0 < NEAR_CHANCE * (1 - fit0):
-            out.append(f"{setting}: HP stayed near chance: mean HP-train fit {100 * fit0:.1f}% at tau {tmin}, "
-                       f"{100 * fit1:.1f}% at tau {tmax} (gain under {NEAR_CHANCE:g} of the headroom)")
+            out.append(
+                f"{setting}: HP stayed near chance: mean HP-train fit {100 * fit0:.1f}% at tau {tmin}, "
+                f"{100 * fit1:.1f}% at tau {tmax} (gain under {NEAR_CHANCE:g} of the headroom)"
+            )
         capped = int((~df["stopped_early"].astype(bool)).sum())
         if capped:
-            out.append(f"{setting}: {capped}/{len(df)} FT runs ({capped / len(df):.0%}) hit the epoch cap "
-                       f"({int(df['ft_epochs'].max())} epochs) without stopping early")
+            out.append(
+                f"{setting}: {capped}/{len(df)} FT runs ({capped / len(df):.0%}) hit the epoch cap "
+                f"({int(df['ft_epochs'].max())} epochs) without stopping early"
+            )
         ts = tau_stars(df)
         edge = {t: int((ts == t).sum()) for t in dict.fromkeys((tmin, tmax))}
         if sum(edge.values()):
             counts = ", ".join(f"tau {t} in {k}" for t, k in edge.items() if k)
-            out.append(f"{setting}: tau* at the edge of the grid in {sum(edge.values())}/{len(ts)} seeds ({counts})")
+            out.append(
+                f"{setting}: tau* at the edge of the grid in {sum(edge.values())}/{len(ts)} seeds ({counts})"
+            )
         for col in ("val_score", "test_score"):
             bad = int((~np.isfinite(pd.to_numeric(df[col], errors="coerce"))).sum())
             if bad:
@@ -171,7 +199,9 @@ def warnings(summary: pd.DataFrame) -> list[str]:
 
 def glance(found: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     """Verdicts only: one row per setting, one column per claim ((f) on the baseline's row)."""
-    table = found.assign(claim=found["claim"].str[:3]).pivot(index="setting", columns="claim", values="verdict")
+    table = found.assign(claim=found["claim"].str[:3]).pivot(
+        index="setting", columns="claim", values="verdict"
+    )
     table = table.reindex(list(dict.fromkeys(found["setting"])))
     table["(f)"] = pairs.set_index("baseline")["verdict"].reindex(table.index).fillna("")
     return table.rename_axis(columns=None)
@@ -184,12 +214,16 @@ def markdown(summary: pd.DataFrame) -> str:
     count = ", ".join(f"{verdicts.get(v, 0)} {v}" for v in (HOLDS, FAILS, UNSURE))
     seeds = ", ".join(str(s) for s in sorted(summary["seed"].unique()))
     warned = "\n".join(f"- {w}" for w in warnings(summary)) or "_none_"
-    text = (f"# Conclusions: the paper's claims\n\nn = {n_seeds(summary)} replicate seeds ({seeds}), from "
-            f"`results/summary.csv`. Verdicts: {count}.\n\n## Verdicts at a glance\n\n"
-            f"n = {n_seeds(summary)} seeds; the claims, statistics and rules are below.\n\n"
-            f"{render(glance(found, pairs), 'left')}\n\n## Rules\n\n{RULES}\n## Warnings\n\n{warned}\n\n"
-            f"## Claims (a)-(e), per setting\n\n{render(found.set_index('setting'), 'left')}\n")
+    text = (
+        f"# Conclusions: the paper's claims\n\nn = {n_seeds(summary)} replicate seeds ({seeds}), from "
+        f"`results/summary.csv`. Verdicts: {count}.\n\n## Verdicts at a glance\n\n"
+        f"n = {n_seeds(summary)} seeds; the claims, statistics and rules are below.\n\n"
+        f"{render(glance(found, pairs), 'left')}\n\n## Rules\n\n{RULES}\n## Warnings\n\n{warned}\n\n"
+        f"## Claims (a)-(e), per setting\n\n{render(found.set_index('setting'), 'left')}\n"
+    )
     if len(pairs):
-        text += (f"\n## Claim (f): label-smoothed HP against its eta_HP = 1 baseline\n\n"
-                 f"{render(pairs.set_index('baseline'), 'left')}\n")
+        text += (
+            f"\n## Claim (f): label-smoothed HP against its eta_HP = 1 baseline\n\n"
+            f"{render(pairs.set_index('baseline'), 'left')}\n"
+        )
     return text

@@ -1,4 +1,5 @@
 """One setting of the study, resolved: its family, configs, data and pretrained parts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,8 +12,8 @@ from . import paths
 from .artifacts import load_weights, read_prepared, read_torch
 from .batchnorm import reestimate_bn
 from .checkpoints import load_strict, read_state
-from .families import get_family
 from .device import Runtime
+from .families import get_family
 from .families.base import Family, Splits
 from .params import ImportCfg, PretrainCfg, SettingCfg, Study
 from .seeding import derive, seed_everything
@@ -55,7 +56,9 @@ class Setting:
     def seed_for(self, purpose: str) -> int:
         """A seed shared by settings that differ only in eta or optimiser values (a setting
         and its label-smoothed companion start from the same head and see the same draws)."""
-        return derive(self.seed, purpose, self.cfg.pretrain, self.cfg.data, self.cfg.head.model_dump())
+        return derive(
+            self.seed, purpose, self.cfg.pretrain, self.cfg.data, self.cfg.head.model_dump()
+        )
 
     @property
     def backbone_path(self):
@@ -73,20 +76,37 @@ class Setting:
         backbone = self.family.backbone(self.model_cfg)
         load_strict(backbone, self.backbone_state, self.backbone_path)
         seed_everything(self.seed_for("head"))
-        backbone, head = self.family.task_model(backbone, self.model_cfg, self.cfg.head, splits.num_outputs)
+        backbone, head = self.family.task_model(
+            backbone, self.model_cfg, self.cfg.head, splits.num_outputs
+        )
         backbone, head = rt.prepare(backbone), rt.prepare(head)
         if (bn or self.cfg.bn) == "target":
-            loader = self.family.loader(splits.train_plain, self.cfg.hp.batch_size, False, self.seed_for("bn"),
-                                        rt.workers, rt.pin_memory)
+            loader = self.family.loader(
+                splits.train_plain,
+                self.cfg.hp.batch_size,
+                False,
+                self.seed_for("bn"),
+                rt.workers,
+                rt.pin_memory,
+            )
             with rt.autocast():  # the precision HP, FT and evaluation compute features in
                 reestimate_bn(backbone, loader, self.family, rt.device)
         return backbone, head
 
     def row_labels(self) -> dict:
         """The descriptive columns of results/summary.csv for this setting."""
-        return {"setting": self.name, "family": self.family.name, "pretrain": self.cfg.pretrain,
-                "downstream": self.data_cfg.dataset, "head": self.family.head_label(self.cfg.head), "eta_hp": self.cfg.hp.eta,
-                "eta_ft": self.cfg.ft.eta, "bn": self.cfg.bn, "metric": self.family.metric, "seed": self.seed}
+        return {
+            "setting": self.name,
+            "family": self.family.name,
+            "pretrain": self.cfg.pretrain,
+            "downstream": self.data_cfg.dataset,
+            "head": self.family.head_label(self.cfg.head),
+            "eta_hp": self.cfg.hp.eta,
+            "eta_ft": self.cfg.ft.eta,
+            "bn": self.cfg.bn,
+            "metric": self.family.metric,
+            "seed": self.seed,
+        }
 
 
 def settings_at_seeds(study: Study, name: str) -> list[Setting]:
@@ -105,5 +125,7 @@ FT_KEYS = ("state_dict", "best_epoch", "epochs_run", "epochs", "history")
 def load_ft_model(model: torch.nn.Module, path) -> dict:
     """A finetuned model, as the `finetune` stage saved it, into `model`; returns the record."""
     saved = read_torch(path, "an FT model", "finetune", keys=FT_KEYS)
-    load_weights(model, saved["state_dict"], path, "an FT model of this setting's shape", "finetune")
+    load_weights(
+        model, saved["state_dict"], path, "an FT model of this setting's shape", "finetune"
+    )
     return saved

@@ -31,6 +31,7 @@ time minus that work: the interpreter's start, the imports, reading the params, 
 The aggregate stage writes `markdown(Path("benchmarks"), study)` to results/cost.md. A run that
 records no benchmarks (`dvc repro`) gets a one-line file that says so.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,15 @@ from pathlib import Path
 import pandas as pd
 
 # stage -> which names of the study its jobs are named after (first path component)
-KIND = {"probe": "setting", "finetune": "setting", "evaluate": "setting", "exchange": "setting",
-        "pretrain": "backbone", "prepare": "dataset", "fetch": "checkpoint"}
+KIND = {
+    "probe": "setting",
+    "finetune": "setting",
+    "evaluate": "setting",
+    "exchange": "setting",
+    "pretrain": "backbone",
+    "prepare": "dataset",
+    "fetch": "checkpoint",
+}
 GPU_RESOURCE = re.compile(r"""['"]?gpu['"]?\s*[:=]\s*(\d+)""")
 COLUMNS = ["stage", "job", "family", "device", "s", "cpu_time", "max_rss", "work_s"]
 WORK = re.compile(r"\bwork_s=([0-9.]+)")
@@ -60,7 +68,11 @@ def _device(table: pd.DataFrame) -> str:
         values = table["device"].dropna().astype(str).str.lower()
         return "gpu" if values.str.startswith(("cuda", "gpu")).any() else "cpu"
     if "resources" in table.columns:
-        gpus = [int(m.group(1)) for v in table["resources"].dropna().astype(str) for m in GPU_RESOURCE.finditer(v)]
+        gpus = [
+            int(m.group(1))
+            for v in table["resources"].dropna().astype(str)
+            for m in GPU_RESOURCE.finditer(v)
+        ]
         return "gpu" if any(gpus) else "cpu"
     return "cpu"
 
@@ -81,20 +93,36 @@ def read(bench_dir: Path, log_dir: Path = Path("logs")) -> tuple[pd.DataFrame, l
         if table is None or table.empty or "s" not in table.columns:
             bad.append(str(rel))
             continue
-        num = lambda col: pd.to_numeric(table[col], errors="coerce") if col in table.columns \
-            else pd.Series(dtype=float)  # noqa: E731
-        rows.append({"stage": stage, "job": job, "family": "-", "device": _device(table),
-                     "s": num("s").sum(min_count=1), "cpu_time": num("cpu_time").sum(min_count=1),
-                     "max_rss": num("max_rss").max(), "work_s": work_seconds(Path(log_dir) / rel.with_suffix(".log"))})
+        num = lambda col: (
+            pd.to_numeric(table[col], errors="coerce")
+            if col in table.columns
+            else pd.Series(dtype=float)
+        )
+        rows.append(
+            {
+                "stage": stage,
+                "job": job,
+                "family": "-",
+                "device": _device(table),
+                "s": num("s").sum(min_count=1),
+                "cpu_time": num("cpu_time").sum(min_count=1),
+                "max_rss": num("max_rss").max(),
+                "work_s": work_seconds(Path(log_dir) / rel.with_suffix(".log")),
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS), bad
 
 
 def _names(study) -> dict[str, dict[str, str]]:
     """kind -> name -> family, for the names a job can carry."""
-    return {"setting": {s: study.datasets[c.data].get("family", "-") for s, c in study.settings.items()},
-            "backbone": {n: b.family for n, b in study.backbones.items()},
-            "dataset": {d: v.get("family", "-") for d, v in study.datasets.items()},
-            "checkpoint": {imp.checkpoint: imp.family for imp in study.imports.values()}}
+    return {
+        "setting": {
+            s: study.datasets[c.data].get("family", "-") for s, c in study.settings.items()
+        },
+        "backbone": {n: b.family for n, b in study.backbones.items()},
+        "dataset": {d: v.get("family", "-") for d, v in study.datasets.items()},
+        "checkpoint": {imp.checkpoint: imp.family for imp in study.imports.values()},
+    }
 
 
 def _seeds(study, stage: str) -> set[int]:
@@ -104,7 +132,9 @@ def _seeds(study, stage: str) -> set[int]:
     return set(seeds if seeds is not None else [getattr(study, "seed", 0)])
 
 
-def family_of(stage: str, job: str, names: dict[str, dict[str, str]], seeds: set[int] | None = None) -> str | None:
+def family_of(
+    stage: str, job: str, names: dict[str, dict[str, str]], seeds: set[int] | None = None
+) -> str | None:
     """The family of a job of the study, "-" for a stage-level job, None for a job the
     study lacks. A stage not in KIND is looked up among settings, backbones, datasets.
     Below the name, only `seedN` with N in `seeds` (when given) is the study's."""
@@ -125,19 +155,37 @@ def family_of(stage: str, job: str, names: dict[str, dict[str, str]], seeds: set
 def fixed_share(jobs: pd.DataFrame) -> float:
     """Fixed cost / wall time, summed over the jobs whose work is known (NaN if none)."""
     known = jobs[jobs["work_s"].notna() & jobs["s"].notna()]
-    return float((known["s"] - known["work_s"]).sum() / known["s"].sum()) if len(known) else float("nan")
+    return (
+        float((known["s"] - known["work_s"]).sum() / known["s"].sum())
+        if len(known)
+        else float("nan")
+    )
 
 
 def _table(jobs: pd.DataFrame, by: str) -> str:
     g = jobs.groupby(by, sort=True)
-    df = pd.DataFrame({"jobs": g.size(), "wall s": g["s"].sum(min_count=1),
-                       "CPU s": g["cpu_time"].sum(min_count=1),
-                       "peak RSS (MiB)": g["max_rss"].max(),
-                       "fixed %": g[["s", "work_s"]].apply(fixed_share) * 100})
-    cells = pd.DataFrame({"jobs": df["jobs"].map(str),
-                          **{c: df[c].map(lambda v: "n/a" if pd.isna(v) else f"{v:.1f}")
-                             for c in ("wall s", "CPU s", "peak RSS (MiB)", "fixed %")}}, index=df.index)
-    return cells.to_markdown(disable_numparse=True, colalign=("left",) + ("right",) * len(cells.columns))
+    df = pd.DataFrame(
+        {
+            "jobs": g.size(),
+            "wall s": g["s"].sum(min_count=1),
+            "CPU s": g["cpu_time"].sum(min_count=1),
+            "peak RSS (MiB)": g["max_rss"].max(),
+            "fixed %": g[["s", "work_s"]].apply(fixed_share) * 100,
+        }
+    )
+    cells = pd.DataFrame(
+        {
+            "jobs": df["jobs"].map(str),
+            **{
+                c: df[c].map(lambda v: "n/a" if pd.isna(v) else f"{v:.1f}")
+                for c in ("wall s", "CPU s", "peak RSS (MiB)", "fixed %")
+            },
+        },
+        index=df.index,
+    )
+    return cells.to_markdown(
+        disable_numparse=True, colalign=("left",) + ("right",) * len(cells.columns)
+    )
 
 
 def _percent(share: float) -> str:
@@ -152,24 +200,38 @@ def markdown(bench_dir: Path, study=None) -> str:
     left_out = 0
     if study is not None and not jobs.empty:
         names = _names(study)
-        jobs["family"] = [family_of(st, jb, names, _seeds(study, st)) for st, jb in zip(jobs["stage"], jobs["job"])]
+        jobs["family"] = [
+            family_of(st, jb, names, _seeds(study, st))
+            for st, jb in zip(jobs["stage"], jobs["job"])
+        ]
         left_out = int(jobs["family"].isna().sum())
         jobs = jobs[jobs["family"].notna()]
     if jobs.empty:
         what = "of this study's jobs " if left_out else ""
-        return (f"No benchmarks {what}under {bench_dir}/ (a `dvc repro` run records none): "
-                "no cost to report.\n")
+        return (
+            f"No benchmarks {what}under {bench_dir}/ (a `dvc repro` run records none): "
+            "no cost to report.\n"
+        )
     gpu = jobs["device"] == "gpu"
-    totals = pd.DataFrame({"value": {
-        "jobs": str(len(jobs)),
-        "wall seconds (sum over jobs)": f"{jobs['s'].sum():.1f}",
-        "CPU-hours": f"{jobs['cpu_time'].sum() / 3600:.4f}",
-        "GPU-hours": f"{jobs.loc[gpu, 's'].sum() / 3600:.4f}",
-        "peak RSS of a job (MiB)": "n/a" if jobs["max_rss"].isna().all() else f"{jobs['max_rss'].max():.1f}",
-        "fixed cost, % of wall": _percent(fixed_share(jobs))}})
+    totals = pd.DataFrame(
+        {
+            "value": {
+                "jobs": str(len(jobs)),
+                "wall seconds (sum over jobs)": f"{jobs['s'].sum():.1f}",
+                "CPU-hours": f"{jobs['cpu_time'].sum() / 3600:.4f}",
+                "GPU-hours": f"{jobs.loc[gpu, 's'].sum() / 3600:.4f}",
+                "peak RSS of a job (MiB)": "n/a"
+                if jobs["max_rss"].isna().all()
+                else f"{jobs['max_rss'].max():.1f}",
+                "fixed cost, % of wall": _percent(fixed_share(jobs)),
+            }
+        }
+    )
     notes = []
     if left_out:
-        notes.append(f"{left_out} benchmark file(s) of jobs not in this study (older runs) left out.")
+        notes.append(
+            f"{left_out} benchmark file(s) of jobs not in this study (older runs) left out."
+        )
     if bad:
         notes.append(f"{len(bad)} unreadable benchmark file(s) skipped: {', '.join(bad)}.")
     parts = [
@@ -181,9 +243,13 @@ def markdown(bench_dir: Path, study=None) -> str:
         "of its stage's own work that it logs (`work_s`): the interpreter's start, imports, params "
         "and exit; its share is over the jobs that logged their work.\n",
         *[n + "\n" for n in notes],
-        "## Totals\n", totals.to_markdown(disable_numparse=True, colalign=("left", "right")) + "\n",
-        "## Per stage\n", _table(jobs, "stage") + "\n",
-        "## Per family\n", _table(jobs, "family") + "\n",
-        "## Per device\n", _table(jobs, "device") + "\n",
+        "## Totals\n",
+        totals.to_markdown(disable_numparse=True, colalign=("left", "right")) + "\n",
+        "## Per stage\n",
+        _table(jobs, "stage") + "\n",
+        "## Per family\n",
+        _table(jobs, "family") + "\n",
+        "## Per device\n",
+        _table(jobs, "device") + "\n",
     ]
     return "\n".join(parts)

@@ -8,6 +8,7 @@ already narrowed CUDA_VISIBLE_DEVICES to the job's own GPU, and no slot is neede
 Importing this module imports no torch: visible_gpus() is the Snakefile's cheap probe,
 and runtime() the job's real check.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -30,8 +31,12 @@ LOCK_DIR_ENV = "TASKHEAD_GPU_LOCK_DIR"
 _held = []  # open lock files: closing one releases its slot
 
 
-def claim_slot(n_devices: int, lock_dir: str | os.PathLike | None = None, poll_s: float = 0.5,
-               timeout_s: float | None = None) -> int:
+def claim_slot(
+    n_devices: int,
+    lock_dir: str | os.PathLike | None = None,
+    poll_s: float = 0.5,
+    timeout_s: float | None = None,
+) -> int:
     """Block until one of `n_devices` slots is free; return its index and hold it."""
     lock_dir = Path(lock_dir or os.environ.get(LOCK_DIR_ENV, "/tmp/taskhead-gpu-locks"))
     lock_dir.mkdir(parents=True, exist_ok=True)
@@ -101,8 +106,10 @@ def _one_line_per_op(message, category, filename, lineno, file=None, line=None):
     text = str(message)
     if NONDETERMINISTIC in text:
         op = text.split(NONDETERMINISTIC)[0].strip()
-        print(f"[device] warning: {op} has no deterministic CUDA kernel; runs may differ in the last digits",
-              file=file or sys.stderr)
+        print(
+            f"[device] warning: {op} has no deterministic CUDA kernel; runs may differ in the last digits",
+            file=file or sys.stderr,
+        )
     else:
         _show_warning(message, category, filename, lineno, file, line)
 
@@ -124,7 +131,9 @@ def deterministic_cuda() -> None:
     if "torch._inductor.config" in sys.modules:
         torch.use_deterministic_algorithms(True, warn_only=True)
     else:
-        torch._C._set_deterministic_algorithms(True, warn_only=True)  # use_deterministic_algorithms' own call
+        torch._C._set_deterministic_algorithms(
+            True, warn_only=True
+        )  # use_deterministic_algorithms' own call
     warnings.filterwarnings("once", message=f".*{NONDETERMINISTIC}")
     warnings.showwarning = _one_line_per_op
 
@@ -153,7 +162,9 @@ class Runtime:
         return module.to(memory_format=torch.channels_last) if self.channels_last else module
 
 
-def runtime(preference: str = "auto", cuda_available: bool | None = None, n_devices: int | None = None) -> Runtime:
+def runtime(
+    preference: str = "auto", cuda_available: bool | None = None, n_devices: int | None = None
+) -> Runtime:
     """A Runtime for this job: on CUDA one claimed device with bf16 autocast, else the CPU.
     Called once at a job's start (it also spares the job torch's compiler, see startup.py)."""
     import torch
@@ -163,9 +174,11 @@ def runtime(preference: str = "auto", cuda_available: bool | None = None, n_devi
     skip_dynamo_import()
     cuda = torch.cuda.is_available() if cuda_available is None else cuda_available
     if os.environ.get("SLURM_JOB_ID"):
-        print(f"[device] SLURM job {os.environ['SLURM_JOB_ID']}: CUDA_VISIBLE_DEVICES="
-              f"{os.environ.get('CUDA_VISIBLE_DEVICES', '')} SLURM_JOB_GPUS={os.environ.get('SLURM_JOB_GPUS', '')}",
-              file=sys.stderr)
+        print(
+            f"[device] SLURM job {os.environ['SLURM_JOB_ID']}: CUDA_VISIBLE_DEVICES="
+            f"{os.environ.get('CUDA_VISIBLE_DEVICES', '')} SLURM_JOB_GPUS={os.environ.get('SLURM_JOB_GPUS', '')}",
+            file=sys.stderr,
+        )
     if preference == "cuda" and not cuda:
         raise SystemExit("params.yaml: device: expected a CUDA device for 'cuda', found none")
     if preference == "cpu" or not cuda:
@@ -181,5 +194,10 @@ def runtime(preference: str = "auto", cuda_available: bool | None = None, n_devi
         index = claim_slot(n)
     print(f"[device] job {os.getpid()} uses cuda:{index}", file=sys.stderr)
     deterministic_cuda()
-    return Runtime(torch.device("cuda", index), amp_dtype=torch.bfloat16, channels_last=True,
-                   pin_memory=True, workers=4)
+    return Runtime(
+        torch.device("cuda", index),
+        amp_dtype=torch.bfloat16,
+        channels_last=True,
+        pin_memory=True,
+        workers=4,
+    )

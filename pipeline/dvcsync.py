@@ -7,6 +7,7 @@ which Snakemake would read as newer inputs: their mtimes are put back, so Snakem
 records stay as the run wrote them. A ledger left by an interrupted hook is committed by
 the next one.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,7 +44,9 @@ def note(stage: str, args) -> None:
 def _mtimes(paths: list[Path]) -> dict[Path, int]:
     found = {}
     for p in paths:
-        files = [p] if p.is_file() else [f for f in p.rglob("*") if f.is_file()] if p.is_dir() else []
+        files = (
+            [p] if p.is_file() else [f for f in p.rglob("*") if f.is_file()] if p.is_dir() else []
+        )
         found.update({f: f.stat().st_mtime_ns for f in files})
     return found
 

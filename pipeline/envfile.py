@@ -17,6 +17,7 @@ would not make a new environment).
     python -m pipeline.envfile   # after installing a changed requirements.txt into the venv:
                                  # rewrite constraints.txt (from the venv) and envs/taskhead.yaml
 """
+
 from __future__ import annotations
 
 import importlib.metadata as md
@@ -72,10 +73,14 @@ def closure(direct: list[str]) -> list[str]:
         try:
             version = md.version(req.name)
         except md.PackageNotFoundError:
-            raise PipelineError(f"requirements.txt: {pin} is not installed; install requirements.txt first") from None
+            raise PipelineError(
+                f"requirements.txt: {pin} is not installed; install requirements.txt first"
+            ) from None
         if not req.specifier.contains(version, prereleases=True):
-            raise PipelineError(f"requirements.txt: expected {pin} installed, found {req.name}=={version}; "
-                                "install requirements.txt first")
+            raise PipelineError(
+                f"requirements.txt: expected {pin} installed, found {req.name}=={version}; "
+                "install requirements.txt first"
+            )
         todo.append((req.name, set(req.extras)))
     while todo:
         name, extras = todo.pop()

@@ -16,6 +16,7 @@
 
 `--scale`, `--steps` and `--batch-cap` shrink it to a smoke test on the CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -107,7 +108,13 @@ def workloads(study) -> dict[str, tuple]:
     for name in study.settings:
         ctx = Setting(study, name, study.seeds[0])  # the workload is the same at every seed
         for batch in {ctx.cfg.hp.batch_size, ctx.cfg.ft.batch_size}:
-            out[gpu_hours.key_of(study, name, batch)] = (ctx.family, ctx.data_cfg, ctx.model_cfg, ctx.cfg.head, batch)
+            out[gpu_hours.key_of(study, name, batch)] = (
+                ctx.family,
+                ctx.data_cfg,
+                ctx.model_cfg,
+                ctx.cfg.head,
+                batch,
+            )
     for name, p in study.pretrain.items():
         family = get_family(p.family)
         key, data = gpu_hours.pretrain_workload(study, name)
@@ -126,11 +133,24 @@ def _epoch_study(raw: dict, setting: str, hp_taus: list[int], ft_epochs: int) ->
     data = {**raw["datasets"][s["data"]], "download": False}
     s["hp"] = {**s["hp"], "taus": hp_taus}
     s["ft"] = {**s["ft"], "epochs": ft_epochs, "patience": ft_epochs}
-    return {"seed": 0, "seeds": [0], "device": raw.get("device", "auto"), "taus": hp_taus, "z_split": "train",
-            "datasets": {s["data"]: data}, "pretrain": {}, "exchange": {},
-            "imports": {s["pretrain"]: {"family": backbone["family"], "model": backbone["model"],
-                                        "checkpoint": str(RANDOM_BACKBONE)}},
-            "settings": {setting: s}}
+    return {
+        "seed": 0,
+        "seeds": [0],
+        "device": raw.get("device", "auto"),
+        "taus": hp_taus,
+        "z_split": "train",
+        "datasets": {s["data"]: data},
+        "pretrain": {},
+        "exchange": {},
+        "imports": {
+            s["pretrain"]: {
+                "family": backbone["family"],
+                "model": backbone["model"],
+                "checkpoint": str(RANDOM_BACKBONE),
+            }
+        },
+        "settings": {setting: s},
+    }
 
 
 def real_epochs(raw: dict, setting: str, rt, scale: float) -> dict:
@@ -152,8 +172,11 @@ def real_epochs(raw: dict, setting: str, rt, scale: float) -> dict:
     study = study_of([0, 1], 1)
     ctx = Setting(study, setting, 0)
     sizes = {k: max(2, round(n * scale)) for k, n in gpu_hours.split_sizes(ctx.data_cfg).items()}
-    save_prepared(paths.dataset(ctx.cfg.data), ctx.family.name,
-                  ctx.family.synthetic(ctx.data_cfg, sizes, gpu_hours.num_outputs(ctx.data_cfg), 0))
+    save_prepared(
+        paths.dataset(ctx.cfg.data),
+        ctx.family.name,
+        ctx.family.synthetic(ctx.data_cfg, sizes, gpu_hours.num_outputs(ctx.data_cfg), 0),
+    )
     pre = study.imports[ctx.cfg.pretrain]
     save_torch(RANDOM_BACKBONE, get_family(pre.family).backbone(ctx.model_cfg).state_dict())
     pretrain.run(study, ctx.cfg.pretrain, study.pretrain_seeds, rt)
@@ -168,18 +191,28 @@ def real_epochs(raw: dict, setting: str, rt, scale: float) -> dict:
     again = torch.load(paths.ft_model(setting, 0, 0), weights_only=False)["state_dict"]
     same = all(torch.equal(first[k], again[k]) for k in first)
     hp_epoch, ft_epoch = hp1 - hp0, ft[2] - ft[1]
-    return {"sizes": sizes, "hp_augment": ctx.cfg.hp.augment, "hp_epoch_s": hp_epoch, "ft_epoch_s": ft_epoch,
-            "ft_images_per_s": (sizes["train"] + sizes["val"]) / ft_epoch,
-            "hp_images_per_s": sizes["train"] / hp_epoch, "ft_bitwise_repeatable": same}
+    return {
+        "sizes": sizes,
+        "hp_augment": ctx.cfg.hp.augment,
+        "hp_epoch_s": hp_epoch,
+        "ft_epoch_s": ft_epoch,
+        "ft_images_per_s": (sizes["train"] + sizes["val"]) / ft_epoch,
+        "hp_images_per_s": sizes["train"] / hp_epoch,
+        "ft_bitwise_repeatable": same,
+    }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--params", default="studies/paper.yaml")
     ap.add_argument("--out", help="write the measurements here (JSON)")
     ap.add_argument("--steps", type=int, default=20, help="timed steps per rate")
     ap.add_argument("--batch-cap", type=int, help="cap every batch size (a CPU smoke test)")
-    ap.add_argument("--scale", type=float, default=1.0, help="fraction of the paper's dataset sizes")
+    ap.add_argument(
+        "--scale", type=float, default=1.0, help="fraction of the paper's dataset sizes"
+    )
     ap.add_argument("--epoch-settings", nargs="*", default=list(EPOCH_SETTINGS))
     args = ap.parse_args()
     raw = read_raw(args.params)
@@ -187,8 +220,16 @@ def main() -> None:
     rt = runtime(study.device)
     card = torch.cuda.get_device_name(rt.device) if rt.device.type == "cuda" else "CPU"
     print(f"[gpu_check] {card}, torch {torch.__version__}", flush=True)
-    report = {"card": card, "torch": torch.__version__, "params": args.params, "steps": args.steps,
-              "batch_cap": args.batch_cap, "scale": args.scale, "rates": {}, "epochs": {}}
+    report = {
+        "card": card,
+        "torch": torch.__version__,
+        "params": args.params,
+        "steps": args.steps,
+        "batch_cap": args.batch_cap,
+        "scale": args.scale,
+        "rates": {},
+        "epochs": {},
+    }
 
     def save():  # after every measurement: a run cut short keeps what it measured
         if args.out:
@@ -197,8 +238,11 @@ def main() -> None:
     for key, (family, data, model_cfg, head_cfg, batch) in workloads(study).items():
         bs = min(batch, args.batch_cap or batch)
         report["rates"][key] = measure(family, data, model_cfg, head_cfg, bs, rt, args.steps)
-        print(f"[gpu_check] {key}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in report["rates"][key].items()),
-              flush=True)
+        print(
+            f"[gpu_check] {key}: "
+            + ", ".join(f"{k} {v:,.0f}/s" for k, v in report["rates"][key].items()),
+            flush=True,
+        )
         save()
     root = Path.cwd()
     with tempfile.TemporaryDirectory() as tmp:
@@ -211,6 +255,7 @@ def main() -> None:
         finally:
             os.chdir(root)
     print(gpu_hours.markdown(study, report), flush=True)
+
 
 if __name__ == "__main__":
     main()

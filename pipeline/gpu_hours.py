@@ -10,6 +10,7 @@ job that builds the backbone first re-estimates its BatchNorm statistics (one ev
 pass over the training split). FT is counted at its epoch cap: an upper bound, since
 early stopping ends most runs sooner.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,13 +18,33 @@ import json
 from .errors import PipelineError
 
 # dataset kind -> (training pool, test set); a validation share is drawn from the pool.
-POOLS = {"stl10": (5000, 8000), "cifar10": (50000, 10000), "cifar100": (50000, 10000),
-         "flowers102": (6149, 2040), "mnist": (60000, 10000), "voc2012": (1464, 1449)}
+POOLS = {
+    "stl10": (5000, 8000),
+    "cifar10": (50000, 10000),
+    "cifar100": (50000, 10000),
+    "flowers102": (6149, 2040),
+    "mnist": (60000, 10000),
+    "voc2012": (1464, 1449),
+}
 # OGB's fixed scaffold splits: (train, val, test).
-FIXED = {"ogbg-moltox21": (6264, 783, 784), "ogbg-molpcba": (350343, 43793, 43793),
-         "ogbg-molhiv": (32901, 4113, 4113)}
-CLASSES = {"stl10": 10, "cifar10": 10, "cifar100": 100, "flowers102": 102, "mnist": 10, "mnist012": 3,
-           "digits012": 3, "voc2012": 21, "ogbg-moltox21": 12, "ogbg-molpcba": 128, "ogbg-molhiv": 1}
+FIXED = {
+    "ogbg-moltox21": (6264, 783, 784),
+    "ogbg-molpcba": (350343, 43793, 43793),
+    "ogbg-molhiv": (32901, 4113, 4113),
+}
+CLASSES = {
+    "stl10": 10,
+    "cifar10": 10,
+    "cifar100": 100,
+    "flowers102": 102,
+    "mnist": 10,
+    "mnist012": 3,
+    "digits012": 3,
+    "voc2012": 21,
+    "ogbg-moltox21": 12,
+    "ogbg-molpcba": 128,
+    "ogbg-molhiv": 1,
+}
 
 
 def split_sizes(data) -> dict[str, int]:
@@ -36,8 +57,10 @@ def split_sizes(data) -> dict[str, int]:
         val, test = round(total * data.val_fraction), round(total * data.test_fraction)
         return {"train": total - val - test, "val": val, "test": test}
     if kind not in POOLS:
-        raise PipelineError(f"dataset {kind!r}: expected one of {sorted(POOLS) + sorted(FIXED)} "
-                            "(the paper's datasets, whose sizes are known), found another")
+        raise PipelineError(
+            f"dataset {kind!r}: expected one of {sorted(POOLS) + sorted(FIXED)} "
+            "(the paper's datasets, whose sizes are known), found another"
+        )
     pool, test = POOLS[kind]
     val = round(pool * data.val_fraction)
     return {"train": pool - val, "val": val, "test": test}
@@ -53,9 +76,17 @@ def workload_key(family: str, model: dict, size: int | None, head: str, batch: i
     return f"{family} {arch} {size or '-'}px head={head} batch={batch}"
 
 
-def setting_hours(n: dict[str, int], taus: list[int], hp_augment: bool, ft_epochs: int,
-                  hp_rates: dict, ft_rates: dict, exchange: int, z_split: str = "train",
-                  bn_target: bool = False) -> dict:
+def setting_hours(
+    n: dict[str, int],
+    taus: list[int],
+    hp_augment: bool,
+    ft_epochs: int,
+    hp_rates: dict,
+    ft_rates: dict,
+    exchange: int,
+    z_split: str = "train",
+    bn_target: bool = False,
+) -> dict:
     """Seconds of one setting's HP, FT, evaluation and exchange at one replicate seed
     (rates in samples/s): hp_rates and ft_rates each hold `train`, `frozen`, `head` and
     `eval`. `bn_target`: HP, each FT run and evaluation's z_0 first re-estimate the
@@ -68,7 +99,7 @@ def setting_hours(n: dict[str, int], taus: list[int], hp_augment: bool, ft_epoch
         hp = tr / hp_rates["eval"] + tau_max * tr / hp_rates["head"]
     ft = len(taus) * ft_epochs * (tr / ft_rates["train"] + va / ft_rates["eval"])
     evaluate = nz / ft_rates["eval"] + len(taus) * (va + te + tr + nz) / ft_rates["eval"]
-    ex = exchange ** 2 * (tr + va) / ft_rates["eval"]
+    ex = exchange**2 * (tr + va) / ft_rates["eval"]
     if bn_target:
         hp += tr / hp_rates["eval"]
         ft += len(taus) * tr / ft_rates["eval"]
@@ -90,8 +121,13 @@ def _setting(study, name: str):
 def key_of(study, setting: str, batch: int) -> str:
     """The workload of a setting's HP or FT at `batch`."""
     ctx = _setting(study, setting)
-    return workload_key(ctx.family.name, ctx.pre.model, getattr(ctx.data_cfg, "size", None),
-                        ctx.family.head_label(ctx.cfg.head), batch)
+    return workload_key(
+        ctx.family.name,
+        ctx.pre.model,
+        getattr(ctx.data_cfg, "size", None),
+        ctx.family.head_label(ctx.cfg.head),
+        batch,
+    )
 
 
 def pretrain_workload(study, name: str) -> tuple[str, object]:
@@ -100,7 +136,9 @@ def pretrain_workload(study, name: str) -> tuple[str, object]:
 
     p = study.pretrain[name]
     data = get_family(p.family).DataCfg(**study.data_cfg(p.data))
-    return workload_key(p.family, p.model, getattr(data, "size", None), "linear", p.batch_size), data
+    return workload_key(
+        p.family, p.model, getattr(data, "size", None), "linear", p.batch_size
+    ), data
 
 
 def _mixed(rates: dict, n: dict[str, int], stage: str) -> float:
@@ -121,8 +159,11 @@ def calibration(study, report: dict) -> dict[str, dict[str, float]]:
             continue
         ctx, n = _setting(study, setting), e["sizes"]
         ft = _mixed(report["rates"][key_of(study, setting, ctx.cfg.ft.batch_size)], n, "ft")
-        hp = _mixed(report["rates"][key_of(study, setting, ctx.cfg.hp.batch_size)], n,
-                    "frozen" if e["hp_augment"] else "head")
+        hp = _mixed(
+            report["rates"][key_of(study, setting, ctx.cfg.hp.batch_size)],
+            n,
+            "frozen" if e["hp_augment"] else "head",
+        )
         out[ctx.family.name] = {"ft": e["ft_images_per_s"] / ft, "hp": e["hp_images_per_s"] / hp}
     return out
 
@@ -136,15 +177,26 @@ def study_seconds(study, rates: dict, factors: dict) -> dict[str, dict[str, floa
     for name, s in study.settings.items():
         ctx = _setting(study, name)
         f = factors.get(ctx.family.name, {"hp": 1.0, "ft": 1.0})
-        secs = setting_hours(split_sizes(ctx.data_cfg), study.taus_of(name), s.hp.augment, s.ft.epochs,
-                             rates[key_of(study, name, s.hp.batch_size)], rates[key_of(study, name, s.ft.batch_size)],
-                             len(study.exchange.get(name, [])), study.z_split, bn_target=s.bn == "target")
+        secs = setting_hours(
+            split_sizes(ctx.data_cfg),
+            study.taus_of(name),
+            s.hp.augment,
+            s.ft.epochs,
+            rates[key_of(study, name, s.hp.batch_size)],
+            rates[key_of(study, name, s.ft.batch_size)],
+            len(study.exchange.get(name, [])),
+            study.z_split,
+            bn_target=s.bn == "target",
+        )
         out[name] = {k: seeds * v / (f["hp"] if k == "hp" else f["ft"]) for k, v in secs.items()}
     for name, p in study.pretrain.items():
         key, data = pretrain_workload(study, name)
         f = factors.get(p.family, {"ft": 1.0})["ft"]
-        out[f"pretrain {name}"] = {"pretrain": pretrain_seeds * pretrain_seconds(split_sizes(data), p.epochs,
-                                                                                 rates[key]) / f}
+        out[f"pretrain {name}"] = {
+            "pretrain": pretrain_seeds
+            * pretrain_seconds(split_sizes(data), p.epochs, rates[key])
+            / f
+        }
     return out
 
 
@@ -157,38 +209,51 @@ def markdown(study, report: dict) -> str:
     rows = []
     for name in raw:
         r, c = raw[name], cal[name]
-        rows.append(f"| {name} | " + " | ".join(f"{c.get(k, 0) / 3600:.2f}" for k in
-                                                 ("pretrain", "hp", "ft", "evaluate", "exchange"))
-                    + f" | {sum(r.values()) / 3600:.2f} | {sum(c.values()) / 3600:.2f} |")
+        rows.append(
+            f"| {name} | "
+            + " | ".join(
+                f"{c.get(k, 0) / 3600:.2f}"
+                for k in ("pretrain", "hp", "ft", "evaluate", "exchange")
+            )
+            + f" | {sum(r.values()) / 3600:.2f} | {sum(c.values()) / 3600:.2f} |"
+        )
     total_raw = sum(sum(v.values()) for v in raw.values()) / 3600
     total_cal = sum(sum(v.values()) for v in cal.values()) / 3600
-    fac = "; ".join(f"{fam}: FT x{1 / f['ft']:.2f}, HP x{1 / f['hp']:.2f}" for fam, f in sorted(factors.items()))
-    epochs = "\n".join(f"- {s}: {e['sizes']} samples; one HP epoch {e['hp_epoch_s']:.2f} s "
-                       f"({e['hp_images_per_s']:,.0f} samples/s, {'through the backbone' if e['hp_augment'] else 'cached features'}); "
-                       f"one FT epoch with validation {e['ft_epoch_s']:.2f} s ({e['ft_images_per_s']:,.0f} samples/s); "
-                       f"FT repeats bit for bit: {'yes' if e['ft_bitwise_repeatable'] else 'no'}"
-                       for s, e in report.get("epochs", {}).items())
-    rates = "\n".join(f"| {k} | " + " | ".join(f"{v[r]:,.0f}" for r in ("train", "frozen", "head", "eval")) + " |"
-                      for k, v in report["rates"].items())
+    fac = "; ".join(
+        f"{fam}: FT x{1 / f['ft']:.2f}, HP x{1 / f['hp']:.2f}" for fam, f in sorted(factors.items())
+    )
+    epochs = "\n".join(
+        f"- {s}: {e['sizes']} samples; one HP epoch {e['hp_epoch_s']:.2f} s "
+        f"({e['hp_images_per_s']:,.0f} samples/s, {'through the backbone' if e['hp_augment'] else 'cached features'}); "
+        f"one FT epoch with validation {e['ft_epoch_s']:.2f} s ({e['ft_images_per_s']:,.0f} samples/s); "
+        f"FT repeats bit for bit: {'yes' if e['ft_bitwise_repeatable'] else 'no'}"
+        for s, e in report.get("epochs", {}).items()
+    )
+    rates = "\n".join(
+        f"| {k} | " + " | ".join(f"{v[r]:,.0f}" for r in ("train", "frozen", "head", "eval")) + " |"
+        for k, v in report["rates"].items()
+    )
     replicates = ""
     if len(study.seeds) > 1 or len(study.pretrain_seeds) > 1:
-        replicates = (f"\nEvery setting is counted at its {len(study.seeds)} replicate seeds {study.seeds}, every "
-                      f"backbone trained here at its {len(study.pretrain_seeds)} pretraining seeds.\n")
-    return f"""# GPU-hours of {report['params']} on {report['card']}
+        replicates = (
+            f"\nEvery setting is counted at its {len(study.seeds)} replicate seeds {study.seeds}, every "
+            f"backbone trained here at its {len(study.pretrain_seeds)} pretraining seeds.\n"
+        )
+    return f"""# GPU-hours of {report["params"]} on {report["card"]}
 
 Generated by `python -m pipeline.gpu_hours` from the measurements of `python -m pipeline.gpu_check`
-(torch {report['torch']}, {report['steps']} timed steps per rate, bf16 autocast, channels_last,
+(torch {report["torch"]}, {report["steps"]} timed steps per rate, bf16 autocast, channels_last,
 deterministic kernels). FT is counted at its epoch cap: an upper bound, since early stopping
 ends most runs sooner. Step rates time the GPU work alone; the calibrated column divides each
 family's time by what its real epoch (real stages on synthetic data of the paper's sizes) showed
-against the step rates ({fac or 'no real epoch measured'}; families without one keep their step
+against the step rates ({fac or "no real epoch measured"}; families without one keep their step
 rates).
 
 **Total: {total_raw:,.1f} GPU-hours from step rates, {total_cal:,.1f} calibrated by the real epochs.**
 {replicates}
 ## Real epochs
 
-{epochs or '_none measured_'}
+{epochs or "_none measured_"}
 
 ## GPU-hours per setting (calibrated) and in total
 
@@ -220,22 +285,40 @@ def summary(study, report: dict, source: str) -> str:
     study's GPU-hours, all read off the measurements (nothing typed by hand)."""
     factors = calibration(study, report)
     raw = sum(sum(v.values()) for v in study_seconds(study, report["rates"], {}).values()) / 3600
-    cal = sum(sum(v.values()) for v in study_seconds(study, report["rates"], factors).values()) / 3600
-    r50 = next((v for k, v in report["rates"].items() if k.startswith('classification {"arch":"resnet","depth":50')
-                and " 224px head=linear " in k), None)
-    lines = [f"Measured on **{report['card']}** (torch {report['torch']}, bf16 autocast, channels_last, "
-             f"deterministic kernels), from `{source}`:", ""]
+    cal = (
+        sum(sum(v.values()) for v in study_seconds(study, report["rates"], factors).values()) / 3600
+    )
+    r50 = next(
+        (
+            v
+            for k, v in report["rates"].items()
+            if k.startswith('classification {"arch":"resnet","depth":50')
+            and " 224px head=linear " in k
+        ),
+        None,
+    )
+    lines = [
+        f"Measured on **{report['card']}** (torch {report['torch']}, bf16 autocast, channels_last, "
+        f"deterministic kernels), from `{source}`:",
+        "",
+    ]
     if r50:
-        lines.append(f"- ResNet50 at 224 px, batch 128: FT step {r50['train']:,.0f} images/s (forward + backward + "
-                     f"SGD), HP step through the frozen backbone {r50['frozen']:,.0f} images/s, evaluation "
-                     f"{r50['eval']:,.0f} images/s.")
+        lines.append(
+            f"- ResNet50 at 224 px, batch 128: FT step {r50['train']:,.0f} images/s (forward + backward + "
+            f"SGD), HP step through the frozen backbone {r50['frozen']:,.0f} images/s, evaluation "
+            f"{r50['eval']:,.0f} images/s."
+        )
     for name, e in report.get("epochs", {}).items():
-        lines.append(f"- `{name}`, a real epoch of the stages on synthetic data ({e['sizes']['train']:,} training "
-                     f"samples): FT with validation {e['ft_images_per_s']:,.0f} samples/s, HP "
-                     f"{e['hp_images_per_s']:,.0f} samples/s ({'through the backbone' if e['hp_augment'] else 'cached features'}); "
-                     f"FT repeats bit for bit: {'yes' if e['ft_bitwise_repeatable'] else 'no'}.")
-    lines.append(f"- `{report['params']}` in all: **{cal:,.0f} GPU-hours** calibrated by the real epochs "
-                 f"({raw:,.0f} from step rates alone), FT counted at its epoch cap.")
+        lines.append(
+            f"- `{name}`, a real epoch of the stages on synthetic data ({e['sizes']['train']:,} training "
+            f"samples): FT with validation {e['ft_images_per_s']:,.0f} samples/s, HP "
+            f"{e['hp_images_per_s']:,.0f} samples/s ({'through the backbone' if e['hp_augment'] else 'cached features'}); "
+            f"FT repeats bit for bit: {'yes' if e['ft_bitwise_repeatable'] else 'no'}."
+        )
+    lines.append(
+        f"- `{report['params']}` in all: **{cal:,.0f} GPU-hours** calibrated by the real epochs "
+        f"({raw:,.0f} from step rates alone), FT counted at its epoch cap."
+    )
     return "\n".join(lines)
 
 
@@ -254,10 +337,14 @@ def read_report(path, names: dict[str, str] | None = None) -> dict:
         if m := re.match(r"\[gpu_check\] (.+), torch (\S+)$", line):
             report["card"], report["torch"] = m.groups()
         elif m := re.match(r"\[gpu_check\] (.+ batch=\d+): (.*)$", line):
-            report["rates"][m.group(1)] = {k: float(v.replace(",", "")) for k, v in
-                                           re.findall(r"(\w+) ([\d,.]+)/s", m.group(2))}
+            report["rates"][m.group(1)] = {
+                k: float(v.replace(",", ""))
+                for k, v in re.findall(r"(\w+) ([\d,.]+)/s", m.group(2))
+            }
         elif m := re.match(r"(?:\[gpu_check\] )?(\w+):? (\{'sizes'.*\})", line):
-            report["epochs"][(names or {}).get(m.group(1), m.group(1))] = ast.literal_eval(m.group(2))
+            report["epochs"][(names or {}).get(m.group(1), m.group(1))] = ast.literal_eval(
+                m.group(2)
+            )
     return report
 
 
@@ -272,23 +359,37 @@ def main() -> None:
     ap.add_argument("reports", nargs="+", help="gpu_check's --out JSON, or its logs")
     ap.add_argument("--params", default="studies/paper.yaml")
     ap.add_argument("--out", help="write the Markdown here")
-    ap.add_argument("--name", action="append", default=[], metavar="LABEL=SETTING",
-                    help="the setting a log's real-epoch line LABEL measured")
-    ap.add_argument("--readme", help="also rewrite the summary between the gpu-figures markers of this file")
+    ap.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="LABEL=SETTING",
+        help="the setting a log's real-epoch line LABEL measured",
+    )
+    ap.add_argument(
+        "--readme", help="also rewrite the summary between the gpu-figures markers of this file"
+    )
     args = ap.parse_args()
     names = dict(n.split("=", 1) for n in args.name)
     report = {"rates": {}, "epochs": {}}
     for path in args.reports:
         part = read_report(path, names)
-        report = {**part, **report, "rates": {**report["rates"], **part["rates"]},
-                  "epochs": {**report["epochs"], **part["epochs"]}}
+        report = {
+            **part,
+            **report,
+            "rates": {**report["rates"], **part["rates"]},
+            "epochs": {**report["epochs"], **part["epochs"]},
+        }
     study = load(args.params, check_files=False)
     text = markdown(study, report)
     if args.out:
         write_text(args.out, text)
     if args.readme:
         readme = Path(args.readme)
-        write_text(readme, replace_block(readme.read_text(), summary(study, report, args.out or args.reports[0])))
+        write_text(
+            readme,
+            replace_block(readme.read_text(), summary(study, report, args.out or args.reports[0])),
+        )
     print(text)
 
 

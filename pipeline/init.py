@@ -6,6 +6,7 @@ docs/paper-conformance.md): the tau grid, three replicate seeds, the label-smoot
 `imports` entry: fixed pretrained weights, as in the paper. The data folder's layout is
 checked first (pipeline.data.layout), and the file is validated before it is written.
 """
+
 from __future__ import annotations
 
 import os
@@ -72,15 +73,22 @@ datasets:
 }
 
 SETTINGS = {  # (HP, FT) of appendix B: ImageNet classification, VOC, Tox21
-    "classification": ({"lr": 0.01, "augment": True}, {"lr": 0.0003, "epochs": 200, "patience": 20, "augment": True}),
-    "segmentation": ({"lr": 0.3, "batch_size": 16},
-                     {"lr": 0.01, "epochs": 200, "patience": 20, "batch_size": 16, "schedule": "none"}),
+    "classification": (
+        {"lr": 0.01, "augment": True},
+        {"lr": 0.0003, "epochs": 200, "patience": 20, "augment": True},
+    ),
+    "segmentation": (
+        {"lr": 0.3, "batch_size": 16},
+        {"lr": 0.01, "epochs": 200, "patience": 20, "batch_size": 16, "schedule": "none"},
+    ),
     "molecules": ({"lr": 0.01}, {"lr": 0.001, "epochs": 100, "patience": 10}),
 }
 
 
 def _setting(hp: dict, ft: dict, head: str = "{kind: linear}") -> str:
-    flow = lambda d: yaml.safe_dump(d, default_flow_style=True, sort_keys=False, width=10**6).strip()  # noqa: E731
+    flow = lambda d: yaml.safe_dump(
+        d, default_flow_style=True, sort_keys=False, width=10**6
+    ).strip()
     return f"{{pretrain: backbone, data: own, head: {head}, bn: source, hp: {flow(hp)}, ft: {flow(ft)}}}"
 
 
@@ -92,13 +100,17 @@ def _backbone(spec: str, family: str) -> str:
         return "{layers: 5, hidden: 300, dropout: 0.5}   # the paper's GCN (OGB's sizes)"
     if spec.startswith("timm:") and len(spec) > 5:
         if family == "segmentation":
-            raise PipelineError(f"--backbone: expected resnet10, resnet18, resnet34 or resnet50 for --kind maskfolder "
-                                f"(DeepLabV3's encoder here), found {spec!r}")
+            raise PipelineError(
+                f"--backbone: expected resnet10, resnet18, resnet34 or resnet50 for --kind maskfolder "
+                f"(DeepLabV3's encoder here), found {spec!r}"
+            )
         return f"{{arch: timm, name: {spec[5:]}, in_channels: 3}}"
     match = re.fullmatch(r"resnet(10|18|34|50)", spec)
     if not match:
-        raise PipelineError(f"--backbone: expected timm:NAME, resnet10, resnet18, resnet34, resnet50 or gcn, "
-                            f"found {spec!r}")
+        raise PipelineError(
+            f"--backbone: expected timm:NAME, resnet10, resnet18, resnet34, resnet50 or gcn, "
+            f"found {spec!r}"
+        )
     return f"{{arch: resnet, depth: {match.group(1)}, in_channels: 3}}"
 
 
@@ -108,8 +120,12 @@ IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 def preprocessing(backbone: str) -> dict:
     """Input size and normalisation: a timm model's own (its pretrained config, which timm
     ships: nothing downloads), else appendix B's ImageNet defaults."""
-    out = {"size": 224, "size_note": "the input size of ImageNet backbones (appendix B)",
-           "normalize": "imagenet", "normalize_note": "the ImageNet mean and std that ImageNet weights expect"}
+    out = {
+        "size": 224,
+        "size_note": "the input size of ImageNet backbones (appendix B)",
+        "normalize": "imagenet",
+        "normalize_note": "the ImageNet mean and std that ImageNet weights expect",
+    }
     if not backbone.startswith("timm:"):
         return out
     import timm
@@ -118,20 +134,27 @@ def preprocessing(backbone: str) -> dict:
     if cfg is None:
         return out
     name = backbone[5:]
-    out.update(size=cfg.input_size[-1], size_note=f"{name}'s input size (its timm pretrained config)")
+    out.update(
+        size=cfg.input_size[-1], size_note=f"{name}'s input size (its timm pretrained config)"
+    )
     if all(abs(a - b) < 1e-3 for a, b in zip((*cfg.mean, *cfg.std), (*IMAGENET[0], *IMAGENET[1]))):
         out["normalize_note"] = f"{name}'s mean and std (its timm pretrained config) are ImageNet's"
     else:
-        out.update(normalize="none", normalize_note=f"{name} expects mean {tuple(round(m, 4) for m in cfg.mean)} "
-                   f"and std {tuple(round(s, 4) for s in cfg.std)}, which `normalize` cannot express: inputs stay in [0, 1]")
+        out.update(
+            normalize="none",
+            normalize_note=f"{name} expects mean {tuple(round(m, 4) for m in cfg.mean)} "
+            f"and std {tuple(round(s, 4) for s in cfg.std)}, which `normalize` cannot express: inputs stay in [0, 1]",
+        )
     return out
 
 
 def _weights(weights: str) -> str:
     """The import's checkpoint lines: a file, or a URL that the `fetch` stage downloads."""
     if re.match(r"^(https?|file)://", weights):
-        return f"    checkpoint: checkpoints/{Path(weights.split('?')[0]).name}   # fetched once by `fetch`\n" \
-               f"    url: {weights}\n"
+        return (
+            f"    checkpoint: checkpoints/{Path(weights.split('?')[0]).name}   # fetched once by `fetch`\n"
+            f"    url: {weights}\n"
+        )
     return f"    checkpoint: {weights}\n"
 
 
@@ -152,14 +175,20 @@ def render(data: str, kind: str, backbone: str, weights: str, out: str) -> str:
     model = _backbone(backbone, family)
     classes = _classes(Path(data)) if kind == "maskfolder" else None
     hp, ft = SETTINGS[family]
-    text = HEADER.format(out=out) + DATA[kind].format(path=data, classes=classes, **preprocessing(backbone))
-    text += ("imports:\n  backbone:   # fixed pretrained weights, loaded strictly (every key must match)\n"
-             f"    family: {'molecules' if family == 'molecules' else 'classification'}\n"
-             f"    model: {model}\n" + _weights(weights))
-    text += ("settings:   # appendix B's learning rates; FT: SGD, momentum 0.9, cosine schedule, early stopping\n"
-             f"  own:        {_setting(hp, ft)}\n"
-             "  # label-smoothed HP (eta 0.9): Table 1's lsHPmax-FT row\n"
-             f"  own_ls:     {_setting({**hp, 'eta': 0.9}, ft)}\n")
+    text = HEADER.format(out=out) + DATA[kind].format(
+        path=data, classes=classes, **preprocessing(backbone)
+    )
+    text += (
+        "imports:\n  backbone:   # fixed pretrained weights, loaded strictly (every key must match)\n"
+        f"    family: {'molecules' if family == 'molecules' else 'classification'}\n"
+        f"    model: {model}\n" + _weights(weights)
+    )
+    text += (
+        "settings:   # appendix B's learning rates; FT: SGD, momentum 0.9, cosine schedule, early stopping\n"
+        f"  own:        {_setting(hp, ft)}\n"
+        "  # label-smoothed HP (eta 0.9): Table 1's lsHPmax-FT row\n"
+        f"  own_ls:     {_setting({**hp, 'eta': 0.9}, ft)}\n"
+    )
     if family == "classification":
         mlp = _setting(hp, ft, "{kind: mlp, hidden: 256}")
         text += f"  # a 2-layer MLP head (width 256): Table 2\n  own_mlp:    {mlp}\n"
@@ -176,8 +205,11 @@ def run(data: str, kind: str, backbone: str, weights: str, out: str) -> None:
         raise PipelineError(f"{target}: expected a new file for the study, found one already there")
     text = render(data, kind, backbone, weights, out)
     raw = yaml.safe_load(text)
-    layout.check(get_config(KINDS[kind]).DataCfg(**{k: v for k, v in raw["datasets"]["own"].items()
-                                                   if k != "family"}))
+    layout.check(
+        get_config(KINDS[kind]).DataCfg(
+            **{k: v for k, v in raw["datasets"]["own"].items() if k != "family"}
+        )
+    )
     params.validate(raw, str(target), check_files="url" not in raw["imports"]["backbone"])
     write_text(target, text)
     print(f"wrote {target}; next: snakemake --cores {os.cpu_count() or 1} --configfile {target}")

@@ -16,6 +16,7 @@ at Snakemake's "Directory cannot be locked" or "Incomplete files".
 A `--configfile` is read with pipeline.yamlfile first, so a bad study file gets one line
 rather than Snakemake's "Config file is not valid JSON or YAML".
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -28,7 +29,9 @@ from .errors import PipelineError
 
 LOCK = Path(".snakemake") / "taskhead-launch.lock"
 SNAKEMAKE_LOCKS = Path(".snakemake") / "locks"
-MARK = "TASKHEAD_LAUNCH"  # in the environment of the Snakemake a launcher starts, and of all its jobs
+MARK = (
+    "TASKHEAD_LAUNCH"  # in the environment of the Snakemake a launcher starts, and of all its jobs
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,12 +47,16 @@ def launch(argv: list[str]) -> int:
     root = Path.cwd().resolve()
     snakemake = shutil.which("snakemake")
     if snakemake is None:
-        raise PipelineError("expected a snakemake executable on PATH, found none (is the venv's bin on PATH?)")
+        raise PipelineError(
+            "expected a snakemake executable on PATH, found none (is the venv's bin on PATH?)"
+        )
     lock = hold_lock(LOCK)
     busy = live_processes(root)
     if busy:
         pid, what, cmd = busy[0]
-        raise PipelineError(f"{what} is still running in this checkout (pid {pid}: {cmd}); wait for it or stop it")
+        raise PipelineError(
+            f"{what} is still running in this checkout (pid {pid}: {cmd}); wait for it or stop it"
+        )
     check_configfiles(argv)
     if SNAKEMAKE_LOCKS.is_dir() and any(SNAKEMAKE_LOCKS.iterdir()):
         shutil.rmtree(SNAKEMAKE_LOCKS)
@@ -61,7 +68,9 @@ def launch(argv: list[str]) -> int:
     try:
         os.execv(snakemake, ["snakemake", "--rerun-incomplete", *argv])
     except OSError as err:
-        raise PipelineError(f"{snakemake}: expected an executable snakemake, found {err.strerror}") from None
+        raise PipelineError(
+            f"{snakemake}: expected an executable snakemake, found {err.strerror}"
+        ) from None
     return 1  # not reached
 
 
@@ -75,8 +84,9 @@ def hold_lock(path: Path) -> int:
     except BlockingIOError:
         holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
         os.close(fd)
-        raise PipelineError(f"another run is active in this checkout (pid {holder}); wait for it or stop it") \
-            from None
+        raise PipelineError(
+            f"another run is active in this checkout (pid {holder}); wait for it or stop it"
+        ) from None
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd
@@ -113,7 +123,11 @@ def _state(proc: Path) -> str:
 def _is_snakemake(argv: list[bytes]) -> bool:
     """`snakemake ...`, `python .../bin/snakemake ...` or `python -m snakemake ...`."""
     names = [os.path.basename(a) for a in argv[:3]]
-    return names[0] == b"snakemake" or names[1:2] == [b"snakemake"] or names[1:3] == [b"-m", b"snakemake"]
+    return (
+        names[0] == b"snakemake"
+        or names[1:2] == [b"snakemake"]
+        or names[1:3] == [b"-m", b"snakemake"]
+    )
 
 
 def check_configfiles(argv: list[str]) -> None:
@@ -126,7 +140,7 @@ def check_configfiles(argv: list[str]) -> None:
             files = [arg.split("=", 1)[1]]
         elif arg in ("--configfile", "--configfiles"):
             files = []
-            for value in argv[i + 1:]:
+            for value in argv[i + 1 :]:
                 if value.startswith("-"):
                     break
                 files.append(value)
@@ -136,9 +150,11 @@ def check_configfiles(argv: list[str]) -> None:
             data = read(file, what="study file")
             if not isinstance(data, dict):
                 found = "nothing" if data is None else f"a {type(data).__name__}"
-                raise PipelineError(f"{file}: expected a study file (a mapping of keys at the top level), found "
-                                    f"{found}; --configfile takes every argument up to the next option, so give "
-                                    f"targets before it")
+                raise PipelineError(
+                    f"{file}: expected a study file (a mapping of keys at the top level), found "
+                    f"{found}; --configfile takes every argument up to the next option, so give "
+                    f"targets before it"
+                )
 
 
 if __name__ == "__main__":

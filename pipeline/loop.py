@@ -4,6 +4,7 @@ Families supply data, models and the comparison of outputs q with targets y;
 this module supplies epochs, optimisers, schedules, early stopping, resuming,
 feature caching and progress lines. It has no family-specific branches.
 """
+
 from __future__ import annotations
 
 import copy
@@ -12,8 +13,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -45,7 +46,9 @@ def freeze(module: nn.Module) -> nn.Module:
 
 
 def sgd(params, lr: float, weight_decay: float) -> torch.optim.SGD:
-    return torch.optim.SGD([p for p in params if p.requires_grad], lr=lr, momentum=0.9, weight_decay=weight_decay)
+    return torch.optim.SGD(
+        [p for p in params if p.requires_grad], lr=lr, momentum=0.9, weight_decay=weight_decay
+    )
 
 
 def default_unpack(batch, device):
@@ -68,8 +71,16 @@ def batches(loader, desc: str):
     return tqdm(loader, desc=desc, unit="batch", leave=False, delay=1.0, dynamic_ncols=True)
 
 
-def train_epoch(model: nn.Module, loader, family: Family, opt, eta: float, rt: Runtime,
-                unpack: Callable = None, sched=None) -> dict:
+def train_epoch(
+    model: nn.Module,
+    loader,
+    family: Family,
+    opt,
+    eta: float,
+    rt: Runtime,
+    unpack: Callable = None,
+    sched=None,
+) -> dict:
     """One pass of SGD over `loader`; returns the sample-averaged loss and accuracy."""
     unpack = unpack or family.unpack
     loss_sum, n, correct, counted = 0.0, 0, 0.0, 0
@@ -91,8 +102,9 @@ def train_epoch(model: nn.Module, loader, family: Family, opt, eta: float, rt: R
 
 
 @torch.no_grad()
-def assess(model: nn.Module, loader, family: Family, rt: Runtime, num_outputs: int,
-           unpack: Callable = None) -> dict:
+def assess(
+    model: nn.Module, loader, family: Family, rt: Runtime, num_outputs: int, unpack: Callable = None
+) -> dict:
     """Score, accuracy and average energy of `model` (in eval mode) over a whole split."""
     unpack = unpack or family.unpack
     was_training = model.training
@@ -110,11 +122,17 @@ def assess(model: nn.Module, loader, family: Family, rt: Runtime, num_outputs: i
         s, m = family.energy(q, y)
         correct, counted, e_sum, e_n = correct + c, counted + k, e_sum + s, e_n + m
     model.train(was_training)
-    return {"score": scorer.compute(), "acc": correct / max(counted, 1), "energy": e_sum / max(e_n, 1)}
+    return {
+        "score": scorer.compute(),
+        "acc": correct / max(counted, 1),
+        "energy": e_sum / max(e_n, 1),
+    }
 
 
 @torch.no_grad()
-def features(backbone: nn.Module, loader, family: Family, rt: Runtime) -> tuple[torch.Tensor, torch.Tensor]:
+def features(
+    backbone: nn.Module, loader, family: Family, rt: Runtime
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(z, y) for a whole split, computed once by a frozen backbone, kept on the CPU in the
     standard layout (a channels_last feature map, sliced per sample and stacked into
     batches, would cost a strided copy of every batch: measured 2x slower here)."""
@@ -172,9 +190,26 @@ def resume_every() -> float:
     return float(os.environ.get(RESUME_EVERY_ENV, "10"))
 
 
-def fit(model: nn.Module, family: Family, train_ds, val_ds, num_outputs: int, rt: Runtime, *,
-        lr: float, epochs: int, weight_decay: float, eta: float, batch_size: int, seed: int,
-        patience: int | None, resume: Path, key: dict, stage: str, schedule: str = "cosine") -> dict:
+def fit(
+    model: nn.Module,
+    family: Family,
+    train_ds,
+    val_ds,
+    num_outputs: int,
+    rt: Runtime,
+    *,
+    lr: float,
+    epochs: int,
+    weight_decay: float,
+    eta: float,
+    batch_size: int,
+    seed: int,
+    patience: int | None,
+    resume: Path,
+    key: dict,
+    stage: str,
+    schedule: str = "cosine",
+) -> dict:
     """SGD with momentum 0.9, the lr following `schedule` (see `scheduler`) over `epochs`.
 
     With `patience`, the model of the best validation score is kept and training stops
@@ -185,7 +220,14 @@ def fit(model: nn.Module, family: Family, train_ds, val_ds, num_outputs: int, rt
     """
     opt = sgd(model.parameters(), lr, weight_decay)
     sched = scheduler(opt, schedule, epochs)
-    state = {"epoch": 0, "best": None, "best_epoch": 0, "bad": 0, "history": [], "key": fingerprint(key)}
+    state = {
+        "epoch": 0,
+        "best": None,
+        "best_epoch": 0,
+        "bad": 0,
+        "history": [],
+        "key": fingerprint(key),
+    }
     saved = read_resume(resume, state["key"], rt.device)
     if saved is not None:
         model.load_state_dict(saved["model"]), opt.load_state_dict(saved["opt"])
@@ -204,27 +246,52 @@ def fit(model: nn.Module, family: Family, train_ds, val_ds, num_outputs: int, rt
         # Dropout and augmentation draws depend on the seed and the epoch alone: identical on
         # resume, across the taus of a setting and between a setting and its companions.
         torch.manual_seed(derive(seed, "draws", epoch))
-        loader = family.loader(train_ds, batch_size, True, derive(seed, "order", epoch), rt.workers, rt.pin_memory)
+        loader = family.loader(
+            train_ds, batch_size, True, derive(seed, "order", epoch), rt.workers, rt.pin_memory
+        )
         model.train()
         tr = train_epoch(model, loader, family, opt, eta, rt, sched=sched)
         va = assess(model, val_loader, family, rt, num_outputs)
-        state["history"].append({"epoch": epoch, "train_loss": tr["loss"], "train_acc": tr["acc"],
-                                 "val_score": va["score"]})
+        state["history"].append(
+            {
+                "epoch": epoch,
+                "train_loss": tr["loss"],
+                "train_acc": tr["acc"],
+                "val_score": va["score"],
+            }
+        )
         if state["best"] is None or va["score"] > state["best"]["score"]:
             state["best"] = {"score": va["score"], "weights": copy.deepcopy(model.state_dict())}
             state["best_epoch"], state["bad"] = epoch, 0
         else:
             state["bad"] += 1
         state["epoch"] = epoch
-        progress(stage, epoch=f"{epoch}/{epochs}", loss=tr["loss"], train_acc=tr["acc"],
-                 val_score=va["score"], secs=f"{time.monotonic() - t0:.1f}")
+        progress(
+            stage,
+            epoch=f"{epoch}/{epochs}",
+            loss=tr["loss"],
+            train_acc=tr["acc"],
+            val_score=va["score"],
+            secs=f"{time.monotonic() - t0:.1f}",
+        )
         if not running() or time.monotonic() - last_saved >= resume_every():
-            save_torch(resume, {"key": state["key"], "model": model.state_dict(), "opt": opt.state_dict(),
-                                "sched": sched.state_dict(), "state": state})
+            save_torch(
+                resume,
+                {
+                    "key": state["key"],
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "state": state,
+                },
+            )
             last_saved = time.monotonic()
     if patience is not None:
         model.load_state_dict(state["best"]["weights"])
     # Through JSON: entries restored from a resume file and fresh ones then pickle alike, so a
     # resumed run saves the same bytes as an uninterrupted one.
-    return {"history": json.loads(json.dumps(state["history"])),
-            "best_epoch": state["best_epoch"] if patience else state["epoch"], "epochs_run": state["epoch"]}
+    return {
+        "history": json.loads(json.dumps(state["history"])),
+        "best_epoch": state["best_epoch"] if patience else state["epoch"],
+        "epochs_run": state["epoch"],
+    }

@@ -2,6 +2,7 @@
 
 Everything is averaged over samples, never over batches.
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,7 +22,9 @@ def energy_sigmoid(q: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torc
     flagged False, so that callers can leave them out of the mean.
     """
     labelled = ~torch.isnan(y)
-    diff = torch.where(labelled, y.float() - torch.sigmoid(q.float()), torch.zeros_like(q, dtype=torch.float))
+    diff = torch.where(
+        labelled, y.float() - torch.sigmoid(q.float()), torch.zeros_like(q, dtype=torch.float)
+    )
     return diff.norm(dim=1), labelled.any(dim=1)
 
 

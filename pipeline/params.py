@@ -3,15 +3,23 @@
 The generic skeleton lives here; each family validates its own `model` and `data`
 blocks with the pydantic classes it exports (see pipeline/families/base.py).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import PipelineError
 from .families.configs import Use
@@ -173,26 +181,36 @@ class Study(Strict):
     def _references(self):
         def family(where, dataset):
             if dataset not in self.datasets:
-                raise ValueError(f"{where}.data: expected one of {sorted(self.datasets)}, found {dataset!r}")
+                raise ValueError(
+                    f"{where}.data: expected one of {sorted(self.datasets)}, found {dataset!r}"
+                )
             return self.datasets[dataset].get("family")
 
         for name in set(self.pretrain) & set(self.imports):
-            raise ValueError(f"imports.{name}: expected a name not used under `pretrain`, found {name!r} in both")
+            raise ValueError(
+                f"imports.{name}: expected a name not used under `pretrain`, found {name!r} in both"
+            )
         for name, p in self.pretrain.items():
             if family(f"pretrain.{name}", p.data) != p.family:
-                raise ValueError(f"pretrain.{name}.data: expected a {p.family} dataset, found {p.data!r} "
-                                 f"of family {self.datasets[p.data].get('family')!r}")
+                raise ValueError(
+                    f"pretrain.{name}.data: expected a {p.family} dataset, found {p.data!r} "
+                    f"of family {self.datasets[p.data].get('family')!r}"
+                )
         for name, s in self.settings.items():
             if s.pretrain not in self.backbones:
-                raise ValueError(f"settings.{name}.pretrain: expected one of {sorted(self.backbones)} "
-                                 f"(under `pretrain` or `imports`), found {s.pretrain!r}")
+                raise ValueError(
+                    f"settings.{name}.pretrain: expected one of {sorted(self.backbones)} "
+                    f"(under `pretrain` or `imports`), found {s.pretrain!r}"
+                )
             family(f"settings.{name}", s.data)
         for name, taus in self.exchange.items():
             if name not in self.settings:
                 raise ValueError(f"exchange.{name}: expected a setting name, found {name!r}")
             if not set(taus) <= set(self.taus_of(name)):
-                raise ValueError(f"exchange.{name}: expected a subset of the setting's taus "
-                                 f"{self.taus_of(name)}, found {taus}")
+                raise ValueError(
+                    f"exchange.{name}: expected a subset of the setting's taus "
+                    f"{self.taus_of(name)}, found {taus}"
+                )
         return self
 
     def taus_of(self, setting: str) -> list[int]:
@@ -235,7 +253,9 @@ def validate(raw: dict, source: str = "params.yaml", check_files: bool = True) -
     from .families import get_config, known_families  # the families' config classes: no torch
 
     if not isinstance(raw, dict):
-        raise PipelineError(f"{source}: expected a mapping at the top level, found {type(raw).__name__}")
+        raise PipelineError(
+            f"{source}: expected a mapping at the top level, found {type(raw).__name__}"
+        )
     try:
         study = Study.model_validate(raw)
     except ValidationError as err:
@@ -244,30 +264,55 @@ def validate(raw: dict, source: str = "params.yaml", check_files: bool = True) -
     for name, d in study.datasets.items():
         fam = d.get("family")
         if fam not in known_families():
-            problems.append(f"{source}: datasets.{name}.family: expected one of {known_families()}, found {fam!r}")
+            problems.append(
+                f"{source}: datasets.{name}.family: expected one of {known_families()}, found {fam!r}"
+            )
         else:
-            problems += _check(get_config(fam).DataCfg, study.data_cfg(name), f"datasets.{name}", source,
-                               check_files and layout.check)
-    for section, name, p in [("pretrain", n, p) for n, p in study.pretrain.items()] + \
-            [("imports", n, p) for n, p in study.imports.items()]:
+            problems += _check(
+                get_config(fam).DataCfg,
+                study.data_cfg(name),
+                f"datasets.{name}",
+                source,
+                check_files and layout.check,
+            )
+    for section, name, p in [("pretrain", n, p) for n, p in study.pretrain.items()] + [
+        ("imports", n, p) for n, p in study.imports.items()
+    ]:
         if p.family not in known_families():
-            problems.append(f"{source}: {section}.{name}.family: expected one of {known_families()}, found {p.family!r}")
+            problems.append(
+                f"{source}: {section}.{name}.family: expected one of {known_families()}, found {p.family!r}"
+            )
             continue
-        problems += _check(get_config(p.family).ModelCfg, p.model, f"{section}.{name}.model", source)
+        problems += _check(
+            get_config(p.family).ModelCfg, p.model, f"{section}.{name}.model", source
+        )
         weights = p.checkpoint if section == "imports" else p.model.get("weights")
         if section == "imports" and p.model.get("weights"):
-            problems.append(f"{source}: imports.{name}.model.weights: expected none (an import's weights are its "
-                            f"`checkpoint`), found {p.model['weights']!r}")
-        elif check_files and weights and getattr(p, "url", None) is None and not Path(weights).is_file():
+            problems.append(
+                f"{source}: imports.{name}.model.weights: expected none (an import's weights are its "
+                f"`checkpoint`), found {p.model['weights']!r}"
+            )
+        elif (
+            check_files
+            and weights
+            and getattr(p, "url", None) is None
+            and not Path(weights).is_file()
+        ):
             key = "checkpoint" if section == "imports" else "model.weights"
-            problems.append(f"{source}: {section}.{name}.{key}: expected an existing file, found {weights!r}")
+            problems.append(
+                f"{source}: {section}.{name}.{key}: expected an existing file, found {weights!r}"
+            )
     for name, s in study.settings.items():
         fam, pre = study.datasets[s.data].get("family"), study.backbones[s.pretrain].family
         if fam in known_families() and pre != fam and pre not in get_config(fam).backbone_from:
-            problems.append(f"{source}: settings.{name}.data: expected a dataset of family {pre!r} (the family of "
-                            f"its pretrain {s.pretrain!r}), found {s.data!r} of family {fam!r}")
+            problems.append(
+                f"{source}: settings.{name}.data: expected a dataset of family {pre!r} (the family of "
+                f"its pretrain {s.pretrain!r}), found {s.data!r} of family {fam!r}"
+            )
     if not problems:  # every block is valid: each family checks what it is asked to run
-        problems = [f"{source}: {p}" for use in uses(study) for p in get_config(use.family).check(use.use)]
+        problems = [
+            f"{source}: {p}" for use in uses(study) for p in get_config(use.family).check(use.use)
+        ]
     if problems:
         raise refusal(problems, source)
     return study
@@ -276,7 +321,9 @@ def validate(raw: dict, source: str = "params.yaml", check_files: bool = True) -
 def refusal(problems: list[str], source: str, max_lines: int = 3) -> PipelineError:
     """One error of at most `max_lines` lines: the first problems, then how many more."""
     if len(problems) > max_lines:
-        problems = problems[:max_lines - 1] + [f"{source}: ... and {len(problems) - max_lines + 1} more problems"]
+        problems = problems[: max_lines - 1] + [
+            f"{source}: ... and {len(problems) - max_lines + 1} more problems"
+        ]
     return PipelineError("\n".join(problems))
 
 
@@ -292,15 +339,34 @@ def uses(study: Study) -> list[FamilyUse]:
 
     def make(where, family_of_model, model, data, **kw):
         fam = study.datasets[data]["family"]
-        return FamilyUse(fam, Use(where, get_config(family_of_model).ModelCfg.model_validate(model),
-                                  get_config(fam).DataCfg.model_validate(study.data_cfg(data)), data, **kw))
+        return FamilyUse(
+            fam,
+            Use(
+                where,
+                get_config(family_of_model).ModelCfg.model_validate(model),
+                get_config(fam).DataCfg.model_validate(study.data_cfg(data)),
+                data,
+                **kw,
+            ),
+        )
 
-    out = [make(f"pretrain.{n}", p.family, p.model, p.data, augment=(("augment", p.augment),))
-           for n, p in study.pretrain.items()]
+    out = [
+        make(f"pretrain.{n}", p.family, p.model, p.data, augment=(("augment", p.augment),))
+        for n, p in study.pretrain.items()
+    ]
     for n, s in study.settings.items():
         pre = study.backbones[s.pretrain]
-        out.append(make(f"settings.{n}", pre.family, pre.model, s.data, head=s.head, bn=s.bn,
-                        augment=(("hp.augment", s.hp.augment), ("ft.augment", s.ft.augment))))
+        out.append(
+            make(
+                f"settings.{n}",
+                pre.family,
+                pre.model,
+                s.data,
+                head=s.head,
+                bn=s.bn,
+                augment=(("hp.augment", s.hp.augment), ("ft.augment", s.ft.augment)),
+            )
+        )
     return out
 
 
@@ -312,7 +378,10 @@ def _check(cls, block: dict, where: str, source: str, check=None) -> list[str]:
             check(cfg)
         return []
     except ValidationError as err:
-        return [f"{source}: {where}.{line.split(': ', 1)[1]}" for line in _format(err, source).splitlines()]
+        return [
+            f"{source}: {where}.{line.split(': ', 1)[1]}"
+            for line in _format(err, source).splitlines()
+        ]
     except PipelineError as err:
         return [f"{source}: {where}.path: {err}"]
 
@@ -339,13 +408,37 @@ STAGE_KEYS = {
     "pretrain": ["seed", "seeds", "replicate_pretrain", "pretrain.{pretrain}"],
     "import": ["imports.{pretrain}"],
     "fetch": ["imports.{pretrain}"],
-    "probe": ["seed", "seeds", "replicate_pretrain", "taus", "settings.{setting}.data", "settings.{setting}.head",
-              "settings.{setting}.bn", "settings.{setting}.hp"],
-    "finetune": ["seed", "seeds", "replicate_pretrain", "taus", "settings.{setting}.data", "settings.{setting}.head",
-                 "settings.{setting}.bn", "settings.{setting}.hp", "settings.{setting}.ft"],
+    "probe": [
+        "seed",
+        "seeds",
+        "replicate_pretrain",
+        "taus",
+        "settings.{setting}.data",
+        "settings.{setting}.head",
+        "settings.{setting}.bn",
+        "settings.{setting}.hp",
+    ],
+    "finetune": [
+        "seed",
+        "seeds",
+        "replicate_pretrain",
+        "taus",
+        "settings.{setting}.data",
+        "settings.{setting}.head",
+        "settings.{setting}.bn",
+        "settings.{setting}.hp",
+        "settings.{setting}.ft",
+    ],
     "evaluate": ["seed", "seeds", "replicate_pretrain", "z_split", "settings.{setting}"],
-    "exchange": ["seed", "seeds", "replicate_pretrain", "exchange.{setting}", "settings.{setting}.data",
-                 "settings.{setting}.head", "settings.{setting}.bn"],
+    "exchange": [
+        "seed",
+        "seeds",
+        "replicate_pretrain",
+        "exchange.{setting}",
+        "settings.{setting}.data",
+        "settings.{setting}.head",
+        "settings.{setting}.bn",
+    ],
     "aggregate": ["seeds", "taus", "settings"],
 }
 PER_SEED_KEYS = ("seeds",)  # what a Snakemake job of one replicate seed leaves out

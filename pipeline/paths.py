@@ -4,13 +4,16 @@ Replicates live in `seedN` folders: a backbone under its pretraining seed (the s
 `seed`, or each replicate seed with `replicate_pretrain`), HP heads and FT models under
 their replicate seed.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 RUNS = Path("runs")
 RESULTS = Path("results")
-PARAMS_JSON = RESULTS / "params.json"  # the validated study with its defaults: what DVC's stages read
+PARAMS_JSON = (
+    RESULTS / "params.json"
+)  # the validated study with its defaults: what DVC's stages read
 
 
 def dataset(name: str) -> Path:
@@ -83,4 +86,16 @@ METRICS = RESULTS / "metrics.json"
 PLOTS = RESULTS / "plots"
 FIG_VAL = PLOTS / "val_score_vs_tau.png"
 FIG_Z = PLOTS / "z_metrics_vs_tau.png"
-AGGREGATE_OUTS = [SUMMARY, STATS, TABLE1, TABLE2, TABLE3, TRENDS, CONCLUSIONS, COST, METRICS, FIG_VAL, FIG_Z]
+AGGREGATE_OUTS = [
+    SUMMARY,
+    STATS,
+    TABLE1,
+    TABLE2,
+    TABLE3,
+    TRENDS,
+    CONCLUSIONS,
+    COST,
+    METRICS,
+    FIG_VAL,
+    FIG_Z,
+]

@@ -5,6 +5,7 @@ and the study in results/params.json.
 
     python -m pipeline.pretrained A/results B/results --labels "1 thread" "2 threads" [--out F.md]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,15 +40,19 @@ def compare(a: pd.Series, b: pd.Series, labels: tuple[str, str]) -> str:
     table = pd.DataFrame({labels[0]: 100 * a, labels[1]: 100 * b}).dropna()
     table["move (points)"] = (table[labels[1]] - table[labels[0]]).abs()
     worst = table["move (points)"].idxmax()
-    head = (f"The final pretraining validation score of {len(table)} backbones (backbone × pretraining seed) moves "
-            f"by at most {table['move (points)'].max():.2f} points between {labels[0]} and {labels[1]} "
-            f"({worst[0]}, seed {worst[1]}); {int((table['move (points)'] <= 1).sum())} of {len(table)} move by "
-            f"at most 1 point.")
+    head = (
+        f"The final pretraining validation score of {len(table)} backbones (backbone × pretraining seed) moves "
+        f"by at most {table['move (points)'].max():.2f} points between {labels[0]} and {labels[1]} "
+        f"({worst[0]}, seed {worst[1]}); {int((table['move (points)'] <= 1).sum())} of {len(table)} move by "
+        f"at most 1 point."
+    )
     return f"{head}\n\n{table.round(2).reset_index().to_markdown(index=False)}\n"
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pipeline.pretrained", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m pipeline.pretrained", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("a", type=Path)
     ap.add_argument("b", type=Path)
     ap.add_argument("--labels", nargs=2, default=("A", "B"))

@@ -4,6 +4,7 @@ A head saved at tau = 0 depends on the seed alone, not on the backbone or the da
 recording their digests in it makes its bytes change whenever they do, so DVC (which
 hashes contents) reruns everything downstream of a changed backbone or dataset.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -8,6 +8,7 @@ A block is a section of a generated file (from its `## Title` line to the next t
 first paragraph (SUMMARY), or a whole file. tests/test_readme.py checks that the committed README quotes the committed
 results.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,10 @@ SUMMARY = ""  # a block's title for the first paragraph of its file
 # block name -> (file, section title or None for the whole file)
 BLOCKS = {
     "verdicts": ("results/conclusions.md", "Verdicts at a glance"),
-    "batchnorm": ("results/trend.md", "BatchNorm: statistics part and weights part of the feature change"),
+    "batchnorm": (
+        "results/trend.md",
+        "BatchNorm: statistics part and weights part of the feature change",
+    ),
     "threads": ("docs/verdicts-threads.md", SUMMARY),
     "pretrained": ("docs/pretrained-threads.md", SUMMARY),
     "threads-shared": ("docs/shared-backbone/verdicts-threads.md", SUMMARY),
@@ -42,7 +46,9 @@ def markers(name: str, command: str = COMMAND) -> tuple[str, str]:
     return f"<!-- {name}: begin ({command}) -->", f"<!-- {name}: end -->"
 
 
-def replace_block(text: str, name: str, block: str, command: str = COMMAND, source: str = "README") -> str:
+def replace_block(
+    text: str, name: str, block: str, command: str = COMMAND, source: str = "README"
+) -> str:
     """`text` with the part between the markers of `name` replaced by `block`."""
     begin, end = markers(name, command)
     if begin not in text or end not in text:
@@ -75,13 +81,18 @@ def render(text: str) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
     ap.add_argument("--readme", default="README.md")
-    ap.add_argument("--check", action="store_true", help="exit 1 if a block differs from its source")
+    ap.add_argument(
+        "--check", action="store_true", help="exit 1 if a block differs from its source"
+    )
     args = ap.parse_args(argv)
     current = Path(args.readme).read_text()
     fresh = render(current)
     if args.check:
         if fresh != current:
-            print(f"{args.readme}: a generated block differs from its source; run {COMMAND}", file=sys.stderr)
+            print(
+                f"{args.readme}: a generated block differs from its source; run {COMMAND}",
+                file=sys.stderr,
+            )
             return 1
         return 0
     Path(args.readme).write_text(fresh)

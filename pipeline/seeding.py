@@ -4,6 +4,7 @@ Deterministic kernels are a property of the device: pipeline.device.deterministi
 asks for them where a job runs on CUDA (the CPU kernels used here are deterministic at a
 fixed thread count).
 """
+
 from __future__ import annotations
 
 import random

@@ -6,6 +6,7 @@
   teardown of torch's modules (1-2 s).
 This pipeline never uses torch.compile; both rely on that.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,16 @@ import sys
 DYNAMO_DISABLE = "__dynamo_disable"  # where torch._disable_dynamo caches its disabled function
 # The names torch 2.x's _use_grad_for_differentiable wrapper of Optimizer.step uses: with
 # others, the wrapper does more than _eager_step below, and is left as it is.
-USE_GRAD_NAMES = ("torch._dynamo", "cast", "Optimizer", "is_grad_enabled", "set_grad_enabled", "defaults",
-                  "_dynamo", "graph_break")
+USE_GRAD_NAMES = (
+    "torch._dynamo",
+    "cast",
+    "Optimizer",
+    "is_grad_enabled",
+    "set_grad_enabled",
+    "defaults",
+    "_dynamo",
+    "graph_break",
+)
 
 
 def skip_dynamo_import() -> int:
@@ -43,7 +52,9 @@ def skip_dynamo_import() -> int:
     import torch._compile
     from torch.optim.optimizer import _use_grad_for_differentiable
 
-    disable_code = torch._compile._disable_dynamo(lambda: None).__code__  # shared by all its wrappers
+    disable_code = torch._compile._disable_dynamo(
+        lambda: None
+    ).__code__  # shared by all its wrappers
     use_grad_code = _use_grad_for_differentiable(lambda self: None).__code__
     changed = 0
     todo, seen = [torch.optim.Optimizer], set()
@@ -58,8 +69,12 @@ def skip_dynamo_import() -> int:
             if code is disable_code and getattr(value.__wrapped__, DYNAMO_DISABLE, None) is None:
                 setattr(value.__wrapped__, DYNAMO_DISABLE, value.__wrapped__)
                 changed += 1
-            elif name == "step" and not getattr(value, "hooked", False) and code is use_grad_code \
-                    and code.co_names == USE_GRAD_NAMES:
+            elif (
+                name == "step"
+                and not getattr(value, "hooked", False)
+                and code is use_grad_code
+                and code.co_names == USE_GRAD_NAMES
+            ):
                 cls.step = _eager_step(value.__wrapped__)
                 changed += 1
     return changed

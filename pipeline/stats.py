@@ -6,6 +6,7 @@ scipy.stats); the interval of a paired difference is that of the per-seed differ
 same as scipy.stats.ttest_rel(a, b).confidence_interval(). NaN values are left out of n;
 n = 1 has a mean but no interval (NaN bounds).
 """
+
 from __future__ import annotations
 
 import math
@@ -17,9 +18,25 @@ import pandas as pd
 LEVEL = 0.95
 # The numeric columns of results/summary.csv that vary over seeds (stopped_early: the share
 # of FT runs that stopped early).
-QUANTITIES = ["hp_train_acc", "hp_train_score", "hp_train_fit", "energy", "val_score", "test_score", "val_acc",
-              "test_acc", "z_dist_sq", "z_dot", "z_norm_sq", "z_cos", "z_stats_dist_sq", "z_weights_dist_sq",
-              "best_epoch", "epochs_run", "stopped_early"]
+QUANTITIES = [
+    "hp_train_acc",
+    "hp_train_score",
+    "hp_train_fit",
+    "energy",
+    "val_score",
+    "test_score",
+    "val_acc",
+    "test_acc",
+    "z_dist_sq",
+    "z_dot",
+    "z_norm_sq",
+    "z_cos",
+    "z_stats_dist_sq",
+    "z_weights_dist_sq",
+    "best_epoch",
+    "epochs_run",
+    "stopped_early",
+]
 
 
 @dataclass(frozen=True)
@@ -56,7 +73,9 @@ def interval(values, level: float = LEVEL) -> Interval:
     mean = float(x.mean()) if n else math.nan
     if n < 2:
         return Interval(mean, math.nan, n, math.nan, math.nan)
-    sd = 0.0 if (x == x[0]).all() else float(x.std(ddof=1))  # no rounding noise for identical values
+    sd = (
+        0.0 if (x == x[0]).all() else float(x.std(ddof=1))
+    )  # no rounding noise for identical values
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
     return Interval(mean, sd, n, mean - half, mean + half)
 
@@ -89,7 +108,20 @@ def describe(summary: pd.DataFrame) -> pd.DataFrame:
     for (setting, tau), df in summary.groupby(["setting", "tau"], sort=False):
         for q in QUANTITIES:
             iv = interval(df[q].astype(float))
-            rows.append({"setting": setting, "tau": tau, "quantity": q, "n": iv.n, "mean": iv.mean, "sd": iv.sd,
-                         "ci_low": iv.low, "ci_high": iv.high, "ci_half": iv.half})
-    return pd.DataFrame(rows, columns=["setting", "tau", "quantity", "n", "mean", "sd", "ci_low", "ci_high",
-                                       "ci_half"])
+            rows.append(
+                {
+                    "setting": setting,
+                    "tau": tau,
+                    "quantity": q,
+                    "n": iv.n,
+                    "mean": iv.mean,
+                    "sd": iv.sd,
+                    "ci_low": iv.low,
+                    "ci_high": iv.high,
+                    "ci_half": iv.half,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=["setting", "tau", "quantity", "n", "mean", "sd", "ci_low", "ci_high", "ci_half"],
+    )

@@ -5,6 +5,7 @@ A study file replaces the default study; it is never merged into another one. Wi
 overrides, the effective study is written to .snakemake/taskhead/ and the jobs read that
 file, so every job sees what the Snakefile saw.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +15,9 @@ import yaml
 
 from .atomic import write_text
 from .errors import PipelineError
-from .params import read_raw  # pipeline.yamlfile.read: duplicate keys, bad bytes and syntax, one line each
+from .params import (
+    read_raw,
+)  # pipeline.yamlfile.read: duplicate keys, bad bytes and syntax, one line each
 
 CONTROL = ("params", "gpu_per_job")  # config keys of the workflow itself, not of the study
 OVERRIDDEN = Path(".snakemake") / "taskhead"
@@ -24,8 +27,11 @@ def deep_merge(base: dict, over: dict) -> dict:
     """`base` with `over` laid on it, mapping by mapping (Snakemake's --config semantics)."""
     out = dict(base)
     for key, value in over.items():
-        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+        out[key] = (
+            deep_merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
             else value
+        )
     return out
 
 
@@ -50,13 +56,19 @@ def resolve(config: dict, configfiles: list) -> tuple[str, dict]:
     """(the params file the jobs read, the study it holds)."""
     files = [str(f) for f in configfiles]
     if len(files) > 1:
-        raise PipelineError(f"--configfile: expected one study file, found {len(files)} ({', '.join(files)}); "
-                            "studies are never merged")
+        raise PipelineError(
+            f"--configfile: expected one study file, found {len(files)} ({', '.join(files)}); "
+            "studies are never merged"
+        )
     if files and "params" in config:
-        raise PipelineError(f"--configfile {files[0]} and --config params={config['params']}: expected one study, "
-                            "found two")
+        raise PipelineError(
+            f"--configfile {files[0]} and --config params={config['params']}: expected one study, "
+            "found two"
+        )
     overrides = {k: typed(v) for k, v in config.items() if k not in CONTROL}
-    if files:  # Snakemake has loaded the file into `config` and laid --config on it already, but with
+    if (
+        files
+    ):  # Snakemake has loaded the file into `config` and laid --config on it already, but with
         # a loader that keeps the last of two equal keys: re-read it with ours (pipeline.yamlfile)
         path, raw = files[0], read_raw(files[0])
         effective = overrides
@@ -66,7 +78,9 @@ def resolve(config: dict, configfiles: list) -> tuple[str, dict]:
         effective = deep_merge(raw, overrides) if isinstance(raw, dict) else raw
     if effective == raw:
         return path, raw
-    text = f"# {path} with --config overrides (written by the Snakefile)\n" + yaml.safe_dump(effective, sort_keys=False)
+    text = f"# {path} with --config overrides (written by the Snakefile)\n" + yaml.safe_dump(
+        effective, sort_keys=False
+    )
     out = OVERRIDDEN / f"study-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
     write_text(out, text)
     return str(out), effective

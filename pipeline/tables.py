@@ -9,6 +9,7 @@ seed's HPtau*-FT is its FT score at its own tau*.
 Every cell is mean ± 95% CI half-width over seeds (pipeline.stats); a row `A − B` is the
 difference paired by seed; a cell whose FT runs mostly ran to the epoch cap is marked †.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,18 @@ from .stats import Interval, interval, mode_text, paired
 GROUP = ["family", "pretrain", "downstream", "head", "bn"]
 CAPPED = "†"
 MINUS = " − "
-ROWS1 = ["HP-train-acc (tau*)", "HP-train-acc (tau max)", "HP0-FT", "HPmax-FT", "HPtau*-FT", "tau*", "lsHPmax-FT",
-         f"HPtau*-FT{MINUS}HP0-FT", f"HPmax-FT{MINUS}HP0-FT", f"lsHPmax-FT{MINUS}HP0-FT"]
+ROWS1 = [
+    "HP-train-acc (tau*)",
+    "HP-train-acc (tau max)",
+    "HP0-FT",
+    "HPmax-FT",
+    "HPtau*-FT",
+    "tau*",
+    "lsHPmax-FT",
+    f"HPtau*-FT{MINUS}HP0-FT",
+    f"HPmax-FT{MINUS}HP0-FT",
+    f"lsHPmax-FT{MINUS}HP0-FT",
+]
 FT_SCORES = ["hp0_ft", "hpmax_ft", "hp_tau_star_ft"]
 
 
@@ -41,7 +52,9 @@ def pick(df: pd.DataFrame, tau, col: str) -> pd.Series:
     seed (NaN where that row is missing)."""
     taus = tau if isinstance(tau, pd.Series) else pd.Series(tau, index=sorted(df["seed"].unique()))
     values = df.set_index(["seed", "tau"])[col]
-    return pd.Series([values.get((s, t), math.nan) for s, t in taus.items()], index=taus.index, dtype=float)
+    return pd.Series(
+        [values.get((s, t), math.nan) for s, t in taus.items()], index=taus.index, dtype=float
+    )
 
 
 def seed_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -67,8 +80,11 @@ def companion(summary: pd.DataFrame, setting: str) -> pd.DataFrame:
     """The rows of a setting's label-smoothed companion (same GROUP and eta_FT, eta_HP < 1;
     the first such setting), or no rows."""
     first = summary[summary["setting"] == setting].iloc[0]
-    hits = summary[(summary[GROUP] == first[GROUP]).all(axis=1) & (summary["eta_ft"] == first["eta_ft"])
-                   & (summary["eta_hp"] < 1)]
+    hits = summary[
+        (summary[GROUP] == first[GROUP]).all(axis=1)
+        & (summary["eta_ft"] == first["eta_ft"])
+        & (summary["eta_hp"] < 1)
+    ]
     return hits[hits["setting"] == hits["setting"].iloc[0]] if len(hits) else hits
 
 
@@ -78,8 +94,14 @@ def mostly_capped(capped) -> bool:
     return len(capped) > 0 and capped.mean() > 0.5
 
 
-def cell(iv: Interval, n: int, fmt: str = ".2f", scale: float = 100.0, signed: bool = False,
-         capped: bool = False) -> str:
+def cell(
+    iv: Interval,
+    n: int,
+    fmt: str = ".2f",
+    scale: float = 100.0,
+    signed: bool = False,
+    capped: bool = False,
+) -> str:
     """`iv` as `mean ± half`, `(n=2)` when fewer than the table's `n` seeds count, † when the
     FT runs behind it mostly hit the epoch cap."""
     text = iv.text(fmt, scale, signed)
@@ -111,14 +133,29 @@ def table1(summary: pd.DataFrame) -> pd.DataFrame:
         s = seed_table(df)
         ls = companion(summary, setting)
         ls_s = seed_table(ls) if len(ls) else pd.DataFrame({"hpmax_ft": [], "hpmax_ft_capped": []})
-        ft = {key: cell(interval(s[key]), n, capped=mostly_capped(s[f"{key}_capped"])) for key in FT_SCORES}
-        cols[_column_name(first, show_bn)] = dict(zip(ROWS1, [
-            cell(interval(s["hp_train_fit_tau_star"]), n), cell(interval(s["hp_train_fit_max"]), n),
-            ft["hp0_ft"], ft["hpmax_ft"], ft["hp_tau_star_ft"], mode_text(s["tau_star"]),
-            cell(interval(ls_s["hpmax_ft"]), n, capped=mostly_capped(ls_s["hpmax_ft_capped"])),
-            cell(paired(s["hp_tau_star_ft"], s["hp0_ft"]), n, signed=True),
-            cell(paired(s["hpmax_ft"], s["hp0_ft"]), n, signed=True),
-            cell(paired(ls_s["hpmax_ft"], s["hp0_ft"]), n, signed=True)]))
+        ft = {
+            key: cell(interval(s[key]), n, capped=mostly_capped(s[f"{key}_capped"]))
+            for key in FT_SCORES
+        }
+        cols[_column_name(first, show_bn)] = dict(
+            zip(
+                ROWS1,
+                [
+                    cell(interval(s["hp_train_fit_tau_star"]), n),
+                    cell(interval(s["hp_train_fit_max"]), n),
+                    ft["hp0_ft"],
+                    ft["hpmax_ft"],
+                    ft["hp_tau_star_ft"],
+                    mode_text(s["tau_star"]),
+                    cell(
+                        interval(ls_s["hpmax_ft"]), n, capped=mostly_capped(ls_s["hpmax_ft_capped"])
+                    ),
+                    cell(paired(s["hp_tau_star_ft"], s["hp0_ft"]), n, signed=True),
+                    cell(paired(s["hpmax_ft"], s["hp0_ft"]), n, signed=True),
+                    cell(paired(ls_s["hpmax_ft"], s["hp0_ft"]), n, signed=True),
+                ],
+            )
+        )
     return pd.DataFrame(cols, index=ROWS1)
 
 
@@ -140,7 +177,12 @@ def table2(summary: pd.DataFrame) -> pd.DataFrame:
             "HP-train-acc": cell(interval(top["hp_train_fit"]), n),
             "1 - cos(z_T, z_0)": cell(interval(1 - top["z_cos"]), n, ".3g", 1),
             "‖z_T - z_0‖²": cell(interval(top["z_dist_sq"]), n, ".3g", 1),
-            "FT-val": cell(interval(top["val_score"]), n, capped=mostly_capped(~top["stopped_early"].astype(bool)))}
+            "FT-val": cell(
+                interval(top["val_score"]),
+                n,
+                capped=mostly_capped(~top["stopped_early"].astype(bool)),
+            ),
+        }
     return pd.DataFrame(cols)
 
 
@@ -148,35 +190,52 @@ def table3(summary: pd.DataFrame) -> pd.DataFrame:
     """Table 3: HP-train-acc and FT-val at max tau for linear-head settings, with 0..3 of the
     last layer4 blocks re-initialised into the head."""
     n, show_bn = n_seeds(summary), summary["bn"].nunique() > 1
-    base = summary[summary["head"].str.startswith("linear") & (summary["eta_hp"] == 1) & (summary["eta_ft"] == 1)]
+    base = summary[
+        summary["head"].str.startswith("linear")
+        & (summary["eta_hp"] == 1)
+        & (summary["eta_ft"] == 1)
+    ]
     cols = {}
-    for (pretrain, downstream, bn), group in base.groupby(["pretrain", "downstream", "bn"], sort=False):
+    for (pretrain, downstream, bn), group in base.groupby(
+        ["pretrain", "downstream", "bn"], sort=False
+    ):
         if not group["head"].str.contains("-L4x").any():
             continue
         col = cols.setdefault(f"{downstream} ({pretrain}{f', bn={bn}' if show_bn else ''})", {})
         for head, df in sorted(group.groupby("head"), key=lambda kv: kv[0]):
             top = _top(df)
             col[f"HP-train-acc [{head}]"] = cell(interval(top["hp_train_fit"]), n)
-            col[f"FT-val [{head}]"] = cell(interval(top["val_score"]), n,
-                                           capped=mostly_capped(~top["stopped_early"].astype(bool)))
+            col[f"FT-val [{head}]"] = cell(
+                interval(top["val_score"]),
+                n,
+                capped=mostly_capped(~top["stopped_early"].astype(bool)),
+            )
     return pd.DataFrame(cols)
 
 
 def render(cells: pd.DataFrame, align: str = "right") -> str:
     """A Markdown table of text cells (the index left-aligned, the rest `align`), missing cells n/a."""
-    return cells.fillna("n/a").to_markdown(disable_numparse=True, colalign=("left",) + (align,) * len(cells.columns))
+    return cells.fillna("n/a").to_markdown(
+        disable_numparse=True, colalign=("left",) + (align,) * len(cells.columns)
+    )
 
 
 def markdown(cells: pd.DataFrame, title: str, empty: str, n: int) -> str:
     """`render` under a title and the line that states n, or the `empty` line."""
     if cells.empty:
         return f"# {title}\n\n_{empty}_\n"
-    notes = [f"Mean ± 95% CI half-width (Student's t) over n = {n} seeds; a cell over fewer seeds says so. "
-             f"A row `A{MINUS}B` is the difference paired by seed."]
+    notes = [
+        f"Mean ± 95% CI half-width (Student's t) over n = {n} seeds; a cell over fewer seeds says so. "
+        f"A row `A{MINUS}B` is the difference paired by seed."
+    ]
     if "tau*" in cells.index:
-        notes.append("tau* is chosen per seed on validation; its row gives the most-often-chosen tau* "
-                     "(seeds that chose it / seeds); HPtau*-FT uses each seed's own tau*.")
+        notes.append(
+            "tau* is chosen per seed on validation; its row gives the most-often-chosen tau* "
+            "(seeds that chose it / seeds); HPtau*-FT uses each seed's own tau*."
+        )
     if cells.map(lambda v: isinstance(v, str) and v.endswith(CAPPED)).any().any():
-        notes.append(f"{CAPPED} most FT runs behind the cell ran to the epoch cap (not stopped early): FT may not "
-                     f"have converged.")
+        notes.append(
+            f"{CAPPED} most FT runs behind the cell ran to the epoch cap (not stopped early): FT may not "
+            f"have converged."
+        )
     return f"# {title}\n\n" + "\n".join(notes) + f"\n\n{render(cells)}\n"

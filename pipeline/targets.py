@@ -1,4 +1,5 @@
 """The study's job graph as file lists, shared by the Snakefile and the tests."""
+
 from __future__ import annotations
 
 from . import code, paths
@@ -8,7 +9,10 @@ from .params import Study
 def backbones_of(study: Study, setting: str) -> list:
     """The backbone files a setting's replicates start from."""
     pretrain = study.settings[setting].pretrain
-    return [paths.backbone(pretrain, s) for s in dict.fromkeys(study.backbone_seed(x) for x in study.seeds)]
+    return [
+        paths.backbone(pretrain, s)
+        for s in dict.fromkeys(study.backbone_seed(x) for x in study.seeds)
+    ]
 
 
 def ft_dirs(study: Study, setting: str) -> list:
@@ -18,6 +22,11 @@ def ft_dirs(study: Study, setting: str) -> list:
 def final_targets(study: Study) -> list:
     """The results, and the finetuned checkpoints too: the result tables are committed to
     git, so on a fresh clone only the missing checkpoints make Snakemake run the study."""
-    return [*paths.AGGREGATE_OUTS, paths.PARAMS_JSON, *(code.fingerprint_file(s) for s in code.STAGES), *(paths.exchange(s, ext) for s in study.exchange for ext in ("csv", "png")),
-            *(d for s in study.settings for d in (paths.curves(s), paths.train_curves(s))),
-            *(d for s in study.settings for d in ft_dirs(study, s))]
+    return [
+        *paths.AGGREGATE_OUTS,
+        paths.PARAMS_JSON,
+        *(code.fingerprint_file(s) for s in code.STAGES),
+        *(paths.exchange(s, ext) for s in study.exchange for ext in ("csv", "png")),
+        *(d for s in study.settings for d in (paths.curves(s), paths.train_curves(s))),
+        *(d for s in study.settings for d in ft_dirs(study, s)),
+    ]

@@ -5,6 +5,7 @@ cos(z_T, z_0) rises. Each seed's run is summarised by Spearman's rank correlatio
 over the setting's grid (scipy.stats.spearmanr): -1 is a perfectly falling quantity, +1 a
 rising one. Over seeds: the mean rho, its 95% t-interval and how many seeds agree in sign.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,11 @@ import pandas as pd
 from .stats import interval
 from .tables import n_seeds, pick, render
 
-TRENDS = [("energy", "E_aie", "falls"), ("z_dist_sq", "‖z_T - z_0‖²", "falls"),
-          ("z_cos", "cos(z_T, z_0)", "rises")]
+TRENDS = [
+    ("energy", "E_aie", "falls"),
+    ("z_dist_sq", "‖z_T - z_0‖²", "falls"),
+    ("z_cos", "cos(z_T, z_0)", "rises"),
+]
 
 
 def spearman(df: pd.DataFrame, col: str) -> float:
@@ -66,27 +70,33 @@ def bn_split(summary: pd.DataFrame) -> pd.DataFrame:
         if df["z_stats_dist_sq"].isna().all():
             continue
         tmin, tmax = int(df["tau"].min()), int(df["tau"].max())
-        rows[setting] = {"bn": df["bn"].iloc[0],
-                         "statistics part": interval(df.groupby("seed")["z_stats_dist_sq"].first()).text(),
-                         "weights part, tau min": interval(pick(df, tmin, "z_weights_dist_sq")).text(),
-                         "weights part, tau max": interval(pick(df, tmax, "z_weights_dist_sq")).text(),
-                         "‖z_T - z_0‖², tau max": interval(pick(df, tmax, "z_dist_sq")).text()}
+        rows[setting] = {
+            "bn": df["bn"].iloc[0],
+            "statistics part": interval(df.groupby("seed")["z_stats_dist_sq"].first()).text(),
+            "weights part, tau min": interval(pick(df, tmin, "z_weights_dist_sq")).text(),
+            "weights part, tau max": interval(pick(df, tmax, "z_weights_dist_sq")).text(),
+            "‖z_T - z_0‖², tau max": interval(pick(df, tmax, "z_dist_sq")).text(),
+        }
     return pd.DataFrame(rows).T
 
 
 def markdown(summary: pd.DataFrame) -> str:
     expected = "; ".join(f"{label} {how}" for _, label, how in TRENDS)
-    text = (f"# Trends over tau\n\nThe paper (section 4.2) expects, as tau grows: {expected}, i.e. rho = -1, -1, +1. "
-            f"Values: the mean over n = {n_seeds(summary)} seeds at each tau of the setting's grid, from "
-            f"`results/summary.csv`. rho: Spearman's rank correlation with tau, per seed; shown as the mean rho, "
-            f"its 95% CI over seeds (Student's t, within [-1, 1]) and the seeds whose rho has the expected sign.\n\n"
-            f"{render(table(summary))}\n")
+    text = (
+        f"# Trends over tau\n\nThe paper (section 4.2) expects, as tau grows: {expected}, i.e. rho = -1, -1, +1. "
+        f"Values: the mean over n = {n_seeds(summary)} seeds at each tau of the setting's grid, from "
+        f"`results/summary.csv`. rho: Spearman's rank correlation with tau, per seed; shown as the mean rho, "
+        f"its 95% CI over seeds (Student's t, within [-1, 1]) and the seeds whose rho has the expected sign.\n\n"
+        f"{render(table(summary))}\n"
+    )
     split = bn_split(summary)
     if len(split):
-        text += ("\n## BatchNorm: statistics part and weights part of the feature change\n\n"
-                 "For backbones with BatchNorm, z_0 depends on which running statistics it is computed with. "
-                 "Statistics part: ‖z_0(target statistics) - z_0(source statistics)‖², the same for every tau. "
-                 "Weights part: ‖z_T - z_0(target statistics)‖², what FT changed. ‖z_T - z_0‖² uses the "
-                 "statistics of the setting's `bn`. Mean ± 95% CI half-width over seeds.\n\n"
-                 f"{render(split)}\n")
+        text += (
+            "\n## BatchNorm: statistics part and weights part of the feature change\n\n"
+            "For backbones with BatchNorm, z_0 depends on which running statistics it is computed with. "
+            "Statistics part: ‖z_0(target statistics) - z_0(source statistics)‖², the same for every tau. "
+            "Weights part: ‖z_T - z_0(target statistics)‖², what FT changed. ‖z_T - z_0‖² uses the "
+            "statistics of the setting's `bn`. Mean ± 95% CI half-width over seeds.\n\n"
+            f"{render(split)}\n"
+        )
     return text

@@ -6,6 +6,7 @@ conclusions.md, whose verdicts are those of the rules it was written with.
     python -m pipeline.verdicts A/summary.csv B/summary.csv --labels "1 thread" "2 threads" [--out F.md]
     python -m pipeline.verdicts --all    # rewrite every comparison in COMPARISONS
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,14 +21,26 @@ from .readme import section
 FLIPS = {frozenset({"holds", "does not hold"})}
 # The comparisons the README quotes: output -> (run A, run B, labels), each run a summary.csv.
 COMPARISONS = {
-    "docs/verdicts-threads.md": ("results/summary.csv", "docs/threads2/summary.csv",
-                                 ("TASKHEAD_THREADS=1", "TASKHEAD_THREADS=2")),
-    "docs/verdicts-cpu.md": ("results/summary.csv", "docs/cpu/summary.csv",
-                             ("the default study (3 seeds)", "studies/cpu.yaml (5 seeds)")),
-    "docs/verdicts-cpu-seg-threads.md": ("docs/cpu/summary.csv", "docs/cpu-threads2/segmentation/summary.csv",
-                                         ("TASKHEAD_THREADS=1 (5 seeds)", "TASKHEAD_THREADS=2 (5 seeds)")),
-    "docs/verdicts-machines.md": ("docs/machine-a/summary.csv", "docs/machine-b/summary.csv",
-                                  ("machine A", "machine B")),
+    "docs/verdicts-threads.md": (
+        "results/summary.csv",
+        "docs/threads2/summary.csv",
+        ("TASKHEAD_THREADS=1", "TASKHEAD_THREADS=2"),
+    ),
+    "docs/verdicts-cpu.md": (
+        "results/summary.csv",
+        "docs/cpu/summary.csv",
+        ("the default study (3 seeds)", "studies/cpu.yaml (5 seeds)"),
+    ),
+    "docs/verdicts-cpu-seg-threads.md": (
+        "docs/cpu/summary.csv",
+        "docs/cpu-threads2/segmentation/summary.csv",
+        ("TASKHEAD_THREADS=1 (5 seeds)", "TASKHEAD_THREADS=2 (5 seeds)"),
+    ),
+    "docs/verdicts-machines.md": (
+        "docs/machine-a/summary.csv",
+        "docs/machine-b/summary.csv",
+        ("machine A", "machine B"),
+    ),
 }
 
 
@@ -46,12 +59,18 @@ def read(path: str) -> pd.DataFrame:
 def compare(a: pd.DataFrame, b: pd.DataFrame, labels: tuple[str, str]) -> str:
     """Markdown: how many of the verdicts that both runs give agree, and every one that differs."""
     common = a.index.intersection(b.index)
-    pairs = [(s, c, a.at[s, c], b.at[s, c]) for s in common for c in a.columns if c in b.columns
-             and a.at[s, c] and b.at[s, c]]  # a claim that one run does not make (e.g. (f) without a companion)
+    pairs = [
+        (s, c, a.at[s, c], b.at[s, c])
+        for s in common
+        for c in a.columns
+        if c in b.columns and a.at[s, c] and b.at[s, c]
+    ]  # a claim that one run does not make (e.g. (f) without a companion)
     differ = [p for p in pairs if p[2] != p[3]]
     flips = [p for p in differ if frozenset(p[2:]) in FLIPS]
-    lines = [f"{len(pairs) - len(differ)} of {len(pairs)} verdicts are the same with {labels[0]} and {labels[1]}; "
-             f"{len(flips)} {'goes' if len(flips) == 1 else 'go'} straight between `holds` and `does not hold`."]
+    lines = [
+        f"{len(pairs) - len(differ)} of {len(pairs)} verdicts are the same with {labels[0]} and {labels[1]}; "
+        f"{len(flips)} {'goes' if len(flips) == 1 else 'go'} straight between `holds` and `does not hold`."
+    ]
     if differ:
         lines += ["", f"| setting | claim | {labels[0]} | {labels[1]} |", "|---|---|---|---|"]
         lines += [f"| {s} | {c} | {x} | {y} |" for s, c, x, y in differ]
@@ -65,7 +84,9 @@ def comparison(out: str) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pipeline.verdicts", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m pipeline.verdicts", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("a", nargs="?")
     ap.add_argument("b", nargs="?")
     ap.add_argument("--labels", nargs=2, default=("A", "B"))

@@ -8,6 +8,7 @@ refuses all three with a `PipelineError` of one line that names the file and the
     params.yaml: expected UTF-8 text, found byte 0xe9 at byte offset 301 (line 12)
     params.yaml:4:3: expected valid YAML, found a ':' where no mapping value is allowed
 """
+
 from __future__ import annotations
 
 import re
@@ -85,8 +86,10 @@ def parse(data: bytes, name: str):
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        raise PipelineError(f"{name}: expected UTF-8 text, found byte 0x{data[err.start]:02x} at byte offset "
-                            f"{err.start} (line {line})") from None
+        raise PipelineError(
+            f"{name}: expected UTF-8 text, found byte 0x{data[err.start]:02x} at byte offset "
+            f"{err.start} (line {line})"
+        ) from None
     loader = None
     try:
         loader = StrictLoader(text)  # checks that every character is printable
@@ -96,36 +99,51 @@ def parse(data: bytes, name: str):
         loader.check_unique(node)
         return loader.construct_document(node)
     except DuplicateKey as dup:
-        raise PipelineError(f"{name}:{dup.again.line + 1}:{dup.again.column + 1}: duplicate key "
-                            f"{key_path(dup.trail)} (first at line {dup.first.line + 1})") from None
+        raise PipelineError(
+            f"{name}:{dup.again.line + 1}:{dup.again.column + 1}: duplicate key "
+            f"{key_path(dup.trail)} (first at line {dup.first.line + 1})"
+        ) from None
     except yaml.reader.ReaderError as err:
         line = text.count("\n", 0, err.position) + 1
         col = err.position - (text.rfind("\n", 0, err.position) + 1) + 1
-        raise PipelineError(f"{name}:{line}:{col}: expected valid YAML, found the unprintable character "
-                            f"#x{err.character if isinstance(err.character, int) else ord(err.character):04x}") \
-            from None
+        raise PipelineError(
+            f"{name}:{line}:{col}: expected valid YAML, found the unprintable character "
+            f"#x{err.character if isinstance(err.character, int) else ord(err.character):04x}"
+        ) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
         raise PipelineError(f"{where}: expected valid YAML, found {_problem(err)}") from None
     except yaml.YAMLError as err:  # not raised by PyYAML 6 for text input; one line all the same
-        raise PipelineError(f"{name}: expected valid YAML, found {' '.join(str(err).split())}") from None
+        raise PipelineError(
+            f"{name}: expected valid YAML, found {' '.join(str(err).split())}"
+        ) from None
     finally:
         if loader is not None:
             loader.dispose()
 
 
 _REWRITES = [
-    (r"mapping values are not allowed here", lambda m: "a ':' where no mapping value is allowed "
-                                                       "(a wrong indent, or a ':' to quote?)"),
+    (
+        r"mapping values are not allowed here",
+        lambda m: "a ':' where no mapping value is allowed (a wrong indent, or a ':' to quote?)",
+    ),
     (r"expected (.+), but (?:got|found) (.+)", lambda m: f"{m[2]} where {m[1]} was expected"),
     (r"found unhashable key", lambda m: "a key that is a list or mapping"),
-    (r"could not determine a constructor for the tag (.+)", lambda m: f"the tag {m[1]}, which is not allowed"),
+    (
+        r"could not determine a constructor for the tag (.+)",
+        lambda m: f"the tag {m[1]}, which is not allowed",
+    ),
     (r"(?:but )?found (.+)", lambda m: m[1]),
 ]
 
-_TOKENS = {"'?'": "a mapping key", "'-'": "a list item", "<block end>": "the end of the block",
-           "<block mapping start>": "a mapping", "'<stream end>'": "the end of the file"}
+_TOKENS = {
+    "'?'": "a mapping key",
+    "'-'": "a list item",
+    "<block end>": "the end of the block",
+    "<block mapping start>": "a mapping",
+    "'<stream end>'": "the end of the file",
+}
 
 
 def _problem(err: yaml.MarkedYAMLError) -> str:
@@ -141,6 +159,11 @@ def _problem(err: yaml.MarkedYAMLError) -> str:
     context = " ".join((err.context or "").split())
     if context.startswith("expected"):
         problem += f" ({context})"
-    elif context and err.context_mark and err.problem_mark and err.context_mark.line != err.problem_mark.line:
+    elif (
+        context
+        and err.context_mark
+        and err.problem_mark
+        and err.context_mark.line != err.problem_mark.line
+    ):
         problem += f" ({context} started at line {err.context_mark.line + 1})"
     return problem

@@ -1,4 +1,5 @@
 """Shared fixtures: a tiny toy study, and a scratch project directory to run it in."""
+
 from __future__ import annotations
 
 import os
@@ -26,20 +27,43 @@ TINY = {
     "z_split": "train",
     "datasets": {
         "digits8": {"family": "classification", "dataset": "digits", "size": 8},
-        "d012": {"family": "classification", "dataset": "digits012", "size": 8, "n_per_class": 60,
-                 "rotation": 30},
+        "d012": {
+            "family": "classification",
+            "dataset": "digits012",
+            "size": 8,
+            "n_per_class": 60,
+            "rotation": 30,
+        },
     },
     "pretrain": {
-        "mlp": {"family": "classification", "model": {"arch": "mlp", "depth": 2, "width": 32, "input_dim": 64},
-                "data": "digits8", "epochs": 2, "lr": 0.5, "batch_size": 128, "weight_decay": 0.0},
+        "mlp": {
+            "family": "classification",
+            "model": {"arch": "mlp", "depth": 2, "width": 32, "input_dim": 64},
+            "data": "digits8",
+            "epochs": 2,
+            "lr": 0.5,
+            "batch_size": 128,
+            "weight_decay": 0.0,
+        },
     },
     "imports": {},
     "settings": {
-        "toy": {"pretrain": "mlp", "data": "d012", "head": {"kind": "linear"}, "bn": "source", "hp": {"lr": 0.5},
-                "ft": {"lr": 0.1, "epochs": 2, "patience": 2}},
-        "toy_ls": {"pretrain": "mlp", "data": "d012", "head": {"kind": "linear"}, "bn": "source",
-                   "hp": {"lr": 0.5, "eta": 0.9},
-                   "ft": {"lr": 0.1, "epochs": 2, "patience": 2}},
+        "toy": {
+            "pretrain": "mlp",
+            "data": "d012",
+            "head": {"kind": "linear"},
+            "bn": "source",
+            "hp": {"lr": 0.5},
+            "ft": {"lr": 0.1, "epochs": 2, "patience": 2},
+        },
+        "toy_ls": {
+            "pretrain": "mlp",
+            "data": "d012",
+            "head": {"kind": "linear"},
+            "bn": "source",
+            "hp": {"lr": 0.5, "eta": 0.9},
+            "ft": {"lr": 0.1, "epochs": 2, "patience": 2},
+        },
     },
     "exchange": {"toy": [0, 2]},
 }
@@ -64,8 +88,13 @@ def in_tmp(tmp_path, monkeypatch):
 def run_cli(*args, cwd, check=True, env=None) -> subprocess.CompletedProcess:
     """`python -m pipeline ARGS` in `cwd`, with this venv's tools on PATH."""
     full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd, capture_output=True, text=True,
-                          env=full_env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=full_env,
+    )
     if check and proc.returncode:
         raise AssertionError(f"pipeline {args} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -75,7 +104,9 @@ def sh(cmd: list[str], cwd, check=True, env=None) -> subprocess.CompletedProcess
     full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=full_env)
     if check and proc.returncode:
-        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 
@@ -94,8 +125,16 @@ def project(tmp_path):
     """A scratch copy of the workflow (Snakefile, dvc.yaml, rules, and the package, whose
     code is a dependency of the stages) in a new git + DVC repo, with the tiny study as its
     params.yaml."""
-    for name in ("Snakefile", "dvc.yaml", "workflow", "envs", ".gitignore", ".dvcignore", "pipeline",
-                 "requirements.txt"):
+    for name in (
+        "Snakefile",
+        "dvc.yaml",
+        "workflow",
+        "envs",
+        ".gitignore",
+        ".dvcignore",
+        "pipeline",
+        "requirements.txt",
+    ):
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -19,6 +19,7 @@ Settings measured on a Debian 12 VM without cgroups (SLURM 22.05):
 proctrack/linuxproc, task/none, no accounting (so status queries need `squeue`, which
 sees a finished job for MinJobAge seconds).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -34,7 +35,17 @@ import uuid
 from pathlib import Path
 
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
-BINARIES = ["munged", "slurmctld", "slurmd", "sbatch", "srun", "squeue", "scontrol", "sinfo", "scancel"]
+BINARIES = [
+    "munged",
+    "slurmctld",
+    "slurmd",
+    "sbatch",
+    "srun",
+    "squeue",
+    "scontrol",
+    "sinfo",
+    "scancel",
+]
 TAG = "TASKHEAD_SLURM_CLUSTER"  # environment tag on every process the cluster starts
 MIN_JOB_AGE = 300  # >= 3x the plugin's init seconds, so `squeue` still sees finished jobs
 GPU_FILES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random")  # one per simulated GPU
@@ -52,11 +63,17 @@ def ensure_installed() -> str | None:
     """Install Debian's SLURM packages if they are missing. None when they are there,
     else a one-line reason why they cannot be (not root, no apt-get, apt failed)."""
     if not missing_binaries():
-        return None if os.geteuid() == 0 else "the test cluster's slurmd and slurmctld must run as root"
+        return (
+            None
+            if os.geteuid() == 0
+            else "the test cluster's slurmd and slurmctld must run as root"
+        )
     if os.geteuid() != 0:
         return f"SLURM is not installed and this user is not root (apt-get install {' '.join(PACKAGES)})"
     if not shutil.which("apt-get"):
-        return f"SLURM is not installed and there is no apt-get to install it ({' '.join(PACKAGES)})"
+        return (
+            f"SLURM is not installed and there is no apt-get to install it ({' '.join(PACKAGES)})"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES]
     if subprocess.run(install, env=env, capture_output=True, check=False).returncode:
@@ -111,8 +128,14 @@ class SlurmCluster:
     # -- files ---------------------------------------------------------------------
     def _write_config(self) -> None:
         d = self.dir
-        for sub, mode in (("etc", 0o755), ("run", 0o755), ("log", 0o755), ("state", 0o700),
-                          ("spool", 0o755), ("munge", 0o700)):
+        for sub, mode in (
+            ("etc", 0o755),
+            ("run", 0o755),
+            ("log", 0o755),
+            ("state", 0o700),
+            ("spool", 0o755),
+            ("munge", 0o700),
+        ):
             (d / sub).mkdir(mode=mode)
         key = d / "munge" / "munge.key"
         key.write_bytes(os.urandom(1024))
@@ -160,7 +183,9 @@ PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
 """
         (d / "etc" / "slurm.conf").write_text(conf)
         (d / "etc" / "plugstack.conf").write_text("")
-        gres_conf = "".join(f"NodeName={self.node} Name=gpu File={f}\n" for f in GPU_FILES[:self.gpus])
+        gres_conf = "".join(
+            f"NodeName={self.node} Name=gpu File={f}\n" for f in GPU_FILES[: self.gpus]
+        )
         (d / "etc" / "gres.conf").write_text("AutoDetect=off\n" + gres_conf)
         # Inside a job, snakemake's slurm-jobstep plugin runs `srun` with every SLURM_*
         # variable but a few removed, SLURM_CONF included: a real cluster's srun finds
@@ -175,14 +200,26 @@ PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
     def _spawn(self, name: str, cmd: list[str]) -> None:
         with open(self.dir / "log" / f"{name}.out", "wb") as log:
             # preexec_fn: only prctl, in a process without threads of its own yet
-            self.procs[name] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: PLW1509
+            self.procs[name] = subprocess.Popen(
+                cmd,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
 
-    def run(self, *cmd: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+    def run(
+        self, *cmd: str, check: bool = True, timeout: float = 30
+    ) -> subprocess.CompletedProcess:
         """A SLURM client command against this cluster."""
-        proc = subprocess.run(list(cmd), env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            list(cmd), env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
         if check and proc.returncode:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()}\n{self.logs()}")
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()}\n{self.logs()}"
+            )
         return proc
 
     def logs(self, tail: int = 30) -> str:
@@ -198,7 +235,9 @@ PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
         while time.monotonic() < end:
             for name, p in self.procs.items():
                 if p.poll() is not None:
-                    raise RuntimeError(f"{name} exited ({p.returncode}) while waiting for {what}\n{self.logs()}")
+                    raise RuntimeError(
+                        f"{name} exited ({p.returncode}) while waiting for {what}\n{self.logs()}"
+                    )
             if ok():
                 return
             time.sleep(0.2)
@@ -215,8 +254,12 @@ PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
             signal.signal(signal.SIGTERM, _exit_on_sigterm)
             self._sigterm_set = True
         conf = self.dir / "etc" / "slurm.conf"
-        self.env = {**os.environ, "SLURM_CONF": str(conf), TAG: self.tag,
-                    "PATH": os.pathsep.join([str(self.dir / "bin"), _sbin_path()])}
+        self.env = {
+            **os.environ,
+            "SLURM_CONF": str(conf),
+            TAG: self.tag,
+            "PATH": os.pathsep.join([str(self.dir / "bin"), _sbin_path()]),
+        }
         for var in [v for v in self.env if v.startswith(("SLURM_", "SBATCH_", "SRUN_", "SQUEUE_"))]:
             if var != "SLURM_CONF":
                 del self.env[var]
@@ -224,12 +267,24 @@ PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
         d = self.dir
         sock = d / "run" / "munge.sock"
         try:
-            self._spawn("munged", ["munged", "--foreground", "--force", f"--socket={sock}",
-                                   f"--key-file={d}/munge/munge.key", f"--pid-file={d}/run/munged.pid",
-                                   f"--seed-file={d}/munge/munged.seed", f"--log-file={d}/log/munged.log"])
+            self._spawn(
+                "munged",
+                [
+                    "munged",
+                    "--foreground",
+                    "--force",
+                    f"--socket={sock}",
+                    f"--key-file={d}/munge/munge.key",
+                    f"--pid-file={d}/run/munged.pid",
+                    f"--seed-file={d}/munge/munged.seed",
+                    f"--log-file={d}/log/munged.log",
+                ],
+            )
             self._wait("munged's socket", sock.exists, timeout=15)
             self._spawn("slurmctld", ["slurmctld", "-D", "-f", str(conf)])
-            self._wait("slurmctld", lambda: self.run("scontrol", "ping", check=False).returncode == 0)
+            self._wait(
+                "slurmctld", lambda: self.run("scontrol", "ping", check=False).returncode == 0
+            )
             self._spawn("slurmd", ["slurmd", "-D", "-f", str(conf), "-N", self.node])
             self._wait("the node to be idle", self._node_idle)
         except BaseException:
@@ -267,8 +322,12 @@ PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
                 if ids:
                     self.run("scancel", *ids, check=False, timeout=10)
                     end = time.monotonic() + 10
-                    while time.monotonic() < end and self.run(
-                            "squeue", "-h", "-t", "PD,R,CG,S", "-o", "%i", check=False, timeout=10).stdout.strip():
+                    while (
+                        time.monotonic() < end
+                        and self.run(
+                            "squeue", "-h", "-t", "PD,R,CG,S", "-o", "%i", check=False, timeout=10
+                        ).stdout.strip()
+                    ):
                         time.sleep(0.3)
         except (OSError, subprocess.SubprocessError):
             pass

@@ -1,5 +1,6 @@
 """`bn: target`: BatchNorm statistics re-estimated on the downstream training split, worked
 by hand on a tiny network, then through HP, FT and evaluation of a tiny ResNet setting."""
+
 from __future__ import annotations
 
 import math
@@ -36,9 +37,14 @@ def test_reestimate_bn_by_hand():
     net = nn.Sequential(linear, dropout, bn).train()
     before = {k: v.clone() for k, v in net.named_parameters()}
     modes = []
-    dropout.register_forward_hook(lambda m, i, o: modes.append(("dropout", m.training, torch.equal(i[0], o))))
+    dropout.register_forward_hook(
+        lambda m, i, o: modes.append(("dropout", m.training, torch.equal(i[0], o)))
+    )
     bn.register_forward_hook(lambda m, i, o: modes.append(("bn", m.training)))
-    batches = [torch.tensor([[1.0, 0, 0], [3, 0, 2]]), torch.tensor([[0.0, 1, 1], [2, 2, 2], [4, 0, 3]])]
+    batches = [
+        torch.tensor([[1.0, 0, 0], [3, 0, 2]]),
+        torch.tensor([[0.0, 1, 1], [2, 2, 2], [4, 0, 3]]),
+    ]
     loader = [(x, torch.zeros(len(x), dtype=torch.long)) for x in batches]
 
     out = reestimate_bn(net, loader, FAMILY, torch.device("cpu"))
@@ -47,7 +53,9 @@ def test_reestimate_bn_by_hand():
     assert torch.allclose(bn.running_mean, torch.tensor([2.0, 2.0]))
     assert torch.allclose(bn.running_var, torch.tensor([3.0, 1.5]))
     assert bn.num_batches_tracked.item() == 2 and bn.momentum == 0.3
-    assert modes == [("dropout", False, True), ("bn", True)] * 2  # dropout off, BatchNorm collecting
+    assert (
+        modes == [("dropout", False, True), ("bn", True)] * 2
+    )  # dropout off, BatchNorm collecting
     assert all(torch.equal(before[k], v) for k, v in net.named_parameters())
     assert not any(p.grad is not None for p in net.parameters())
 
@@ -56,20 +64,42 @@ def test_a_network_without_batchnorm_is_left_as_it_is():
     net = nn.Sequential(nn.Linear(3, 2), nn.ReLU())
     before = {k: v.clone() for k, v in net.state_dict().items()}
     reestimate_bn(net, [(torch.ones(2, 3), torch.zeros(2))], FAMILY, torch.device("cpu"))
-    assert batchnorms(net) == [] and all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert batchnorms(net) == [] and all(
+        torch.equal(before[k], v) for k, v in net.state_dict().items()
+    )
 
 
 # ---- a tiny ResNet setting -------------------------------------------------------------
 
 CHECKPOINT = "res.pt"
 STUDY = {
-    "seed": 0, "seeds": [0], "device": "cpu", "taus": [0, 1], "z_split": "train", "exchange": {}, "pretrain": {},
-    "datasets": {"d012": {"family": "classification", "dataset": "digits012", "size": 8, "n_per_class": 30}},
-    "imports": {"res": {"family": "classification", "model": {"arch": "resnet", "depth": 10, "in_channels": 1},
-                        "checkpoint": CHECKPOINT}},
-    "settings": {name: {"pretrain": "res", "data": "d012", "bn": bn, "hp": {"lr": 0.1, "batch_size": 32},
-                        "ft": {"lr": 0.01, "epochs": 1, "patience": 1, "batch_size": 32}}
-                 for name, bn in (("src", "source"), ("tgt", "target"))},
+    "seed": 0,
+    "seeds": [0],
+    "device": "cpu",
+    "taus": [0, 1],
+    "z_split": "train",
+    "exchange": {},
+    "pretrain": {},
+    "datasets": {
+        "d012": {"family": "classification", "dataset": "digits012", "size": 8, "n_per_class": 30}
+    },
+    "imports": {
+        "res": {
+            "family": "classification",
+            "model": {"arch": "resnet", "depth": 10, "in_channels": 1},
+            "checkpoint": CHECKPOINT,
+        }
+    },
+    "settings": {
+        name: {
+            "pretrain": "res",
+            "data": "d012",
+            "bn": bn,
+            "hp": {"lr": 0.1, "batch_size": 32},
+            "ft": {"lr": 0.01, "epochs": 1, "patience": 1, "batch_size": 32},
+        }
+        for name, bn in (("src", "source"), ("tgt", "target"))
+    },
 }
 
 
@@ -144,6 +174,14 @@ def test_evaluation_splits_the_feature_change_into_statistics_and_weights(resnet
     src, tgt = rows["src"][0], rows["tgt"][0]
     assert src["z_stats_dist_sq"] == pytest.approx(tgt["z_stats_dist_sq"], rel=1e-6)
     assert src["z_dist_sq"] != src["z_weights_dist_sq"]
-    z_by_hand = ((features_with(resnet_study, "target").double() - features_with(resnet_study, "source").double())
-                 .pow(2).sum(1).mean().item())
+    z_by_hand = (
+        (
+            features_with(resnet_study, "target").double()
+            - features_with(resnet_study, "source").double()
+        )
+        .pow(2)
+        .sum(1)
+        .mean()
+        .item()
+    )
     assert src["z_stats_dist_sq"] == pytest.approx(z_by_hand, rel=1e-5)

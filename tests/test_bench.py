@@ -1,4 +1,5 @@
 """pipeline.bench: the pairing, the ratio summary and the goal lines, on hand-made timings."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,18 +43,25 @@ def test_summary_is_median_and_range_of_the_per_pair_ratios():
 def test_goal_line_says_target_measurement_and_verdict():
     s = bench.summarize([1.02, 0.98, 1.07, 1.01, 1.03, 1.02, 1.00])
     line = bench.goal_line(1, "HP over the grid / one run", "<=", 1.05, s)
-    assert line == ("goal 1: HP over the grid / one run, target <= 1.05x: "
-                    "measured median 1.02x (range 0.98-1.07, 7 pairs) MET")
+    assert line == (
+        "goal 1: HP over the grid / one run, target <= 1.05x: "
+        "measured median 1.02x (range 0.98-1.07, 7 pairs) MET"
+    )
     assert line.endswith(" MET")
-    assert bench.goal_line(2, "x", ">=", 50, bench.summarize([40.0, 45.0, 60.0])).endswith("NOT MET")
-    assert "median 1234x (range 1234-1234, 1 pair) MET" in bench.goal_line(2, "x", ">=", 50,
-                                                                             bench.summarize([1234.0]))
+    assert bench.goal_line(2, "x", ">=", 50, bench.summarize([40.0, 45.0, 60.0])).endswith(
+        "NOT MET"
+    )
+    assert "median 1234x (range 1234-1234, 1 pair) MET" in bench.goal_line(
+        2, "x", ">=", 50, bench.summarize([1234.0])
+    )
     assert not bench.met(bench.summarize([1.2, 1.6, 1.6]), "<=", 1.5)
 
 
 def test_training_secs_sums_the_epoch_lines():
-    err = ("[device] something\n[ft toy seed=0 tau=0] epoch=1/2 loss=0.5 train_acc=0.9 val_score=0.8 secs=0.3\n"
-           "[ft toy seed=0 tau=0] epoch=2/2 loss=0.4 train_acc=0.9 val_score=0.8 secs=1.2\n")
+    err = (
+        "[device] something\n[ft toy seed=0 tau=0] epoch=1/2 loss=0.5 train_acc=0.9 val_score=0.8 secs=0.3\n"
+        "[ft toy seed=0 tau=0] epoch=2/2 loss=0.4 train_acc=0.9 val_score=0.8 secs=1.2\n"
+    )
     assert bench.training_secs(err) == pytest.approx(1.5)
     assert bench.training_secs("no epochs here") == 0.0
 
@@ -64,10 +72,16 @@ def test_scratch_study_is_valid_and_finetunes_the_job_setting_at_tau0():
     valid = validate(study, check_files=False)
     assert set(valid.settings) == {"resnet_digits", "toy_digits012"} and valid.seeds == bench.SEEDS
     assert valid.taus_of("toy_digits012") == [0]
-    assert valid.settings["toy_digits012"].ft.epochs == valid.settings["toy_digits012"].ft.patience == 3
+    assert (
+        valid.settings["toy_digits012"].ft.epochs
+        == valid.settings["toy_digits012"].ft.patience
+        == 3
+    )
     assert set(valid.imports) == {"textures_resnet", "digits_mlp"} and not valid.pretrain
     grid = bench.with_grid(study, "resnet_digits", [64])
-    assert validate(grid, check_files=False).taus_of("resnet_digits") == [64] and grid["seeds"] == [0]
+    assert validate(grid, check_files=False).taus_of("resnet_digits") == [64] and grid["seeds"] == [
+        0
+    ]
     assert study["settings"]["resnet_digits"]["hp"].get("taus") is None  # with_grid copies
 
 
@@ -79,8 +93,25 @@ def test_bench_runs_end_to_end_on_the_toy(capsys, monkeypatch, tmp_path):
 
     study = write_params(tmp_path / "tiny.yaml", tiny_study())
     monkeypatch.chdir(ROOT)
-    assert bench.main(["--pairs", "2", "--setting", "toy", "--job-setting", "toy", "--params", str(study),
-                       "--goals", "1,3", "--job-epochs", "1"]) == 0
+    assert (
+        bench.main(
+            [
+                "--pairs",
+                "2",
+                "--setting",
+                "toy",
+                "--job-setting",
+                "toy",
+                "--params",
+                str(study),
+                "--goals",
+                "1,3",
+                "--job-epochs",
+                "1",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     for goal in (1, 3):
         assert f"goal {goal}: " in out and "2 pairs)" in out
@@ -91,13 +122,18 @@ def test_faked_outputs_give_a_recorded_lock_and_a_clean_status(project):
     from conftest import run_cli, sh
 
     run_cli("check", cwd=project)
-    assert bench.fake_outputs(project) == len(sh(["dvc", "stage", "list", "--all"], project).stdout.splitlines())
+    assert bench.fake_outputs(project) == len(
+        sh(["dvc", "stage", "list", "--all"], project).stdout.splitlines()
+    )
     sh(["dvc", "commit", "-f", "-q"], project)
     assert "up to date" in sh(["dvc", "status"], project).stdout
 
 
 def test_the_report_lists_the_goal_lines_then_everything():
-    text = bench.report("python -m pipeline.bench --full", "bench: 3 pairs\ngoal 1: a MET\n    detail\ngoal 2: b NOT MET\n")
+    text = bench.report(
+        "python -m pipeline.bench --full",
+        "bench: 3 pairs\ngoal 1: a MET\n    detail\ngoal 2: b NOT MET\n",
+    )
     goals = text.split("## Goals\n\n")[1].split("\n\n## ")[0]
     assert goals.splitlines() == ["- goal 1: a MET", "- goal 2: b NOT MET"]
     assert "    detail" in text.split("## Everything it printed")[1]

@@ -1,4 +1,5 @@
 """Strict checkpoint import: every key must match, or the error lists them."""
+
 import pytest
 import torch
 
@@ -14,12 +15,16 @@ def test_torchvision_style_state_dict_loads_and_fc_is_dropped(tmp_path):
     torch.save(full, tmp_path / "r18.pth")
     backbone = ResNetBackbone(18)
     load_strict(backbone, read_state(tmp_path / "r18.pth"), "r18.pth")
-    assert torch.equal(backbone.state_dict()["layer4.1.conv2.weight"], full["layer4.1.conv2.weight"])
+    assert torch.equal(
+        backbone.state_dict()["layer4.1.conv2.weight"], full["layer4.1.conv2.weight"]
+    )
 
 
 def test_moco_style_prefix_is_mapped(tmp_path):
     src = ResNetBackbone(10).state_dict()
-    torch.save({"state_dict": {f"module.encoder_q.{k}": v for k, v in src.items()}}, tmp_path / "moco.pth")
+    torch.save(
+        {"state_dict": {f"module.encoder_q.{k}": v for k, v in src.items()}}, tmp_path / "moco.pth"
+    )
     backbone = ResNetBackbone(10)
     load_strict(backbone, read_state(tmp_path / "moco.pth"), "moco.pth")
     assert torch.equal(backbone.state_dict()["conv1.weight"], src["conv1.weight"])
@@ -34,7 +39,9 @@ def test_mismatch_lists_missing_and_unexpected_keys(tmp_path):
         load_strict(ResNetBackbone(10), state, "ckpt.pt")
     text = str(err.value)
     assert "ckpt.pt" in text and "missing keys: layer1.0.bn1.weight" in text
-    assert "unexpected keys: extra.weight" in text and "conv1.weight: expected (64, 3, 7, 7)" in text
+    assert (
+        "unexpected keys: extra.weight" in text and "conv1.weight: expected (64, 3, 7, 7)" in text
+    )
     assert len(text.splitlines()) == 1
 
 

@@ -1,13 +1,13 @@
 """The code each stage runs (pipeline.code), and that the committed results belong to the
 committed code and params (what `dvc status` on a fresh clone checks)."""
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import yaml
-
 from conftest import ROOT
+
 from pipeline import code, dvcsync
 
 
@@ -18,11 +18,17 @@ def test_each_stage_runs_its_own_files():
         assert "pipeline/tables.py" not in code.files(stage), stage
         assert f"pipeline/stages/{stage}.py" in code.files(stage)
     aggregate = code.files("aggregate")
-    assert {"pipeline/tables.py", "pipeline/stats.py", "pipeline/conclusions.py", "pipeline/plots.py"} <= set(aggregate)
+    assert {
+        "pipeline/tables.py",
+        "pipeline/stats.py",
+        "pipeline/conclusions.py",
+        "pipeline/plots.py",
+    } <= set(aggregate)
     assert "pipeline/loop.py" not in aggregate
     # every family, which get_family imports by name, is code of the training stages
-    assert {f"pipeline/families/{f}.py" for f in ("classification", "molecules", "segmentation")} <= set(
-        code.files("finetune"))
+    assert {
+        f"pipeline/families/{f}.py" for f in ("classification", "molecules", "segmentation")
+    } <= set(code.files("finetune"))
     assert set(code.ALWAYS) <= set(aggregate)
 
 
@@ -35,7 +41,10 @@ def test_a_fingerprint_follows_the_contents(tmp_path):
     with open(tmp_path / "pipeline" / "tables.py", "a") as f:
         f.write("# an edit\n")
     after = code.fingerprint("aggregate", tmp_path)
-    assert after != before and sum(a != b for a, b in zip(after.splitlines(), before.splitlines())) == 1
+    assert (
+        after != before
+        and sum(a != b for a, b in zip(after.splitlines(), before.splitlines())) == 1
+    )
 
 
 def test_committed_results_belong_to_the_committed_code_and_params():
@@ -45,18 +54,23 @@ def test_committed_results_belong_to_the_committed_code_and_params():
     changed dependency. Rerun `make run` and commit when this fails."""
     for stage in code.STAGES:
         committed = (ROOT / code.fingerprint_file(stage)).read_text()
-        assert committed == code.fingerprint(stage), f"results/code/{stage}.txt is stale: rerun the study"
+        assert committed == code.fingerprint(stage), (
+            f"results/code/{stage}.txt is stale: rerun the study"
+        )
     from dvc.repo import Repo
 
     from pipeline import params as P
 
     params = P.load(ROOT / "params.yaml", check_files=False).model_dump(mode="json")
-    assert json.loads((ROOT / "results" / "params.json").read_text()) == params, \
+    assert json.loads((ROOT / "results" / "params.json").read_text()) == params, (
         "results/params.json is not params.yaml's study: rerun the study"
+    )
     lock = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
     with Repo(str(ROOT)) as repo:
         current = {s.addressing for s in repo.index.stages}
-    assert current <= set(lock), f"dvc.lock lacks stages {sorted(current - set(lock))}: rerun the study"
+    assert current <= set(lock), (
+        f"dvc.lock lacks stages {sorted(current - set(lock))}: rerun the study"
+    )
     for name, stage in lock.items():
         if name not in current:  # DVC keeps the entries of stages that dvc.yaml no longer makes
             continue
@@ -64,7 +78,9 @@ def test_committed_results_belong_to_the_committed_code_and_params():
             node = params
             for part in key.split("."):
                 node = node[part]
-            assert node == value, f"dvc.lock: {name} ran with {key}={value!r}, params.yaml has {node!r}"
+            assert node == value, (
+                f"dvc.lock: {name} ran with {key}={value!r}, params.yaml has {node!r}"
+            )
 
 
 def test_each_job_names_its_dvc_stage(tmp_path, monkeypatch):

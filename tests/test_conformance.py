@@ -21,6 +21,7 @@ does not resolve there does the test fall back to `pipeline.params.load` (every 
 validated) with dataset blocks from their family's DataCfg and model blocks from its ModelCfg:
 that imports torch (seconds), so it is done lazily, keeping this module fast.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,7 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "paper-conformance.md"
 PROFILE = ROOT / "studies" / "paper.yaml"
 HEADER = ["entry", "paper (appendix B)", "studies/paper.yaml", "verdict"]
-FAMILY_BLOCK = re.compile(r"^(datasets\.|(pretrain|imports)\.[^.]+\.model\.)")  # family-validated blocks
+FAMILY_BLOCK = re.compile(
+    r"^(datasets\.|(pretrain|imports)\.[^.]+\.model\.)"
+)  # family-validated blocks
 SPEC = re.compile(r"^(?P<path>\S+)\s+(?P<op>=~|=|contains)\s+(?P<value>.+?)\s*$")
 
 
@@ -55,11 +58,13 @@ def parse_table(text: str) -> list[dict[str, str]]:
     else:
         raise AssertionError(f"{DOC}: no table with header {HEADER}")
     rows = []
-    for line in lines[i + 2:]:  # skip the |---| line
+    for line in lines[i + 2 :]:  # skip the |---| line
         if not line.lstrip().startswith("|"):
             break
         cells = _cells(line)
-        assert len(cells) == len(HEADER), f"expected {len(HEADER)} cells, found {len(cells)}: {line}"
+        assert len(cells) == len(HEADER), (
+            f"expected {len(HEADER)} cells, found {len(cells)}: {line}"
+        )
         rows.append(dict(zip(HEADER, cells)))
     return rows
 
@@ -136,7 +141,9 @@ def resolve(tree, path: str) -> list[tuple[str, object]]:
             if any(c in seg for c in "*?["):
                 keys = [k for k in node if fnmatchcase(str(k), seg)]
                 if not keys:
-                    raise Unresolved(f"{path}: glob {seg!r} matches no key under {where or '(top)'}")
+                    raise Unresolved(
+                        f"{path}: glob {seg!r} matches no key under {where or '(top)'}"
+                    )
             elif seg in node:
                 keys = [seg]
             else:
@@ -182,8 +189,9 @@ def check_spec(spec: str, profile: Profile) -> None:
             assert isinstance(got, str) and fnmatchcase(got, value), f"{spec!r}: {where} is {got!r}"
         else:
             want = yaml.safe_load(value)
-            assert isinstance(got, list) and any(equal(x, want) for x in got), \
+            assert isinstance(got, list) and any(equal(x, want) for x in got), (
                 f"{spec!r}: {where} is {got!r}, expected a list holding {want!r}"
+            )
 
 
 def specs_of(row: dict[str, str]) -> list[str]:
@@ -194,7 +202,9 @@ def test_table_shape(rows):
     assert len(rows) >= 20, f"expected at least 20 rows, found {len(rows)}"
     for row in rows:
         v = row["verdict"]
-        assert v == "same" or v.startswith("differs, because "), f"{row['entry']}: bad verdict {v!r}"
+        assert v == "same" or v.startswith("differs, because "), (
+            f"{row['entry']}: bad verdict {v!r}"
+        )
         if v != "same":
             assert len(v) > len("differs, because ") + 10, f"{row['entry']}: the reason is missing"
     entries = [r["entry"] for r in rows]
@@ -217,19 +227,22 @@ def test_same_rows_hold(rows, profile):
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.parametrize("spec, ok", [
-    ("settings.*stl10*.hp.lr = 0.01", False),  # stl10_sup_c10* probe at 0.03
-    ("settings.stl10_sup_in.hp.lr = 0.01", True),
-    ("settings.nothing_*.hp.lr = 0.01", False),  # a glob matching nothing
-    ("settings.stl10_sup_in.hp.nope = 1", False),  # a missing key
-    ("settings.stl10_sup_in.ft.schedule = cosine", True),  # a schema default
-    ("settings.stl10_sup_in.hp.augment = 1", False),  # bool is not int
-    ("datasets.mnist012.zoom = [0.7, 1.3]", True),
-    ("settings.stl10_sup_in.hp.taus contains 200", True),
-    ("settings.stl10_sup_in.data =~ *_32", False),
-    ("file:pipeline/loop.py contains no such text at all", False),
-    ("just words", False),
-])
+@pytest.mark.parametrize(
+    "spec, ok",
+    [
+        ("settings.*stl10*.hp.lr = 0.01", False),  # stl10_sup_c10* probe at 0.03
+        ("settings.stl10_sup_in.hp.lr = 0.01", True),
+        ("settings.nothing_*.hp.lr = 0.01", False),  # a glob matching nothing
+        ("settings.stl10_sup_in.hp.nope = 1", False),  # a missing key
+        ("settings.stl10_sup_in.ft.schedule = cosine", True),  # a schema default
+        ("settings.stl10_sup_in.hp.augment = 1", False),  # bool is not int
+        ("datasets.mnist012.zoom = [0.7, 1.3]", True),
+        ("settings.stl10_sup_in.hp.taus contains 200", True),
+        ("settings.stl10_sup_in.data =~ *_32", False),
+        ("file:pipeline/loop.py contains no such text at all", False),
+        ("just words", False),
+    ],
+)
 def test_checker_catches_mismatches(profile, spec, ok):
     """The checker itself: it must reject what differs, not only accept what matches."""
     if ok:
@@ -244,7 +257,10 @@ def test_family_defaults_fall_back_to_the_full_profile():
     family-validated blocks (stubbed here: building the real one imports torch, seconds)."""
     stub = Profile.__new__(Profile)
     stub.light = {"datasets": {"voc": {"family": "segmentation"}}, "settings": {}}
-    stub.full = {"datasets": {"voc": {"family": "segmentation", "val_fraction": 0.2}}, "settings": {}}
+    stub.full = {
+        "datasets": {"voc": {"family": "segmentation", "val_fraction": 0.2}},
+        "settings": {},
+    }
     check_spec("datasets.voc.val_fraction = 0.2", stub)
     with pytest.raises(AssertionError):
         check_spec("datasets.voc.val_fraction = 0.1", stub)

@@ -1,14 +1,18 @@
 """results/cost.md from Snakemake's benchmark TSVs (pipeline/cost.py), sums worked out by hand."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline import cost, params as P
-
 from conftest import tiny_study
 
+from pipeline import cost
+from pipeline import params as P
+
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
-EXTENDED = HEADER + "\tjobid\trule_name\twildcards\tparams\tthreads\tcpu_usage\tresources\tinput_size_mb"
+EXTENDED = (
+    HEADER + "\tjobid\trule_name\twildcards\tparams\tthreads\tcpu_usage\tresources\tinput_size_mb"
+)
 
 
 def row(s, rss, cpu, extra="") -> str:
@@ -22,7 +26,9 @@ def bench(root: Path, rel: str, *rows: str, header: str = HEADER) -> None:
 
 
 def study() -> P.Study:
-    raw = tiny_study()  # settings toy, toy_ls on d012 (classification); backbone mlp (classification)
+    raw = (
+        tiny_study()
+    )  # settings toy, toy_ls on d012 (classification); backbone mlp (classification)
     raw["datasets"]["mols"] = {"family": "molecules", "dataset": "solubility"}
     raw["settings"]["mol"] = {**raw["settings"]["toy"], "data": "mols"}
     return P.Study.model_validate(raw)
@@ -38,8 +44,18 @@ def fixture(root: Path) -> Path:
     # too short to measure: Snakemake writes NA
     bench(b, "finetune/mol/seed0.tsv", row(3.0, "NA", "NA"))
     # --benchmark-extended: the job reserved a GPU
-    bench(b, "evaluate/toy_ls.tsv", row(40.0, 500.0, 36.0, "\t7\tevaluate\t{'setting': 'toy_ls'}\t{}\t1\t90.0"
-                                        "\t{'_cores': 1, 'gpu': 1, 'tmpdir': '/tmp'}\t0.1"), header=EXTENDED)
+    bench(
+        b,
+        "evaluate/toy_ls.tsv",
+        row(
+            40.0,
+            500.0,
+            36.0,
+            "\t7\tevaluate\t{'setting': 'toy_ls'}\t{}\t1\t90.0"
+            "\t{'_cores': 1, 'gpu': 1, 'tmpdir': '/tmp'}\t0.1",
+        ),
+        header=EXTENDED,
+    )
     bench(b, "aggregate.tsv", row(1.0, 50.0, 1.0))
     # left by older runs of jobs no longer in the study
     bench(b, "probe/old_setting.tsv", row(1000.0, 9999.0, 1000.0))
@@ -47,9 +63,12 @@ def fixture(root: Path) -> Path:
     bench(b, "finetune/toy/tau1.tsv", row(50.0, 10.0, 50.0))  # the older per-tau layout
     bench(b, "finetune/toy/seed7.tsv", row(60.0, 10.0, 60.0))  # a seed no longer in the study
     # the stage's own work, as jobs log it: fixed cost = wall - work
-    for rel, text in {"pretrain/mlp/seed0.log": "[pretrain] epoch=1\n[pretrain] work_s=7.500\n",
-                      "finetune/toy/seed0.log": "[finetune] work_s=1.0\n[finetune] work_s=6.000\n",  # the last
-                      "probe/toy.log": "[probe] work_s=15.000\n", "evaluate/toy_ls.log": "killed before its end\n"}.items():
+    for rel, text in {
+        "pretrain/mlp/seed0.log": "[pretrain] epoch=1\n[pretrain] work_s=7.500\n",
+        "finetune/toy/seed0.log": "[finetune] work_s=1.0\n[finetune] work_s=6.000\n",  # the last
+        "probe/toy.log": "[probe] work_s=15.000\n",
+        "evaluate/toy_ls.log": "killed before its end\n",
+    }.items():
         (root / "logs" / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / "logs" / rel).write_text(text)
     return b
@@ -79,14 +98,22 @@ def test_the_study_cost_per_stage_family_and_device(tmp_path):
     # over the jobs that logged their work: (10 - 7.5) + (12 - 6) + (20 - 15) = 13.5 of 42 s
     assert t["Totals"]["fixed cost, % of wall"] == [f"{100 * 13.5 / 42:.1f}"]
     #                                jobs  wall    CPU     RSS   fixed %
-    assert t["Per stage"] == {"stage": ["jobs", "wall s", "CPU s", "peak RSS (MiB)", "fixed %"],
-                              "aggregate": ["1", "1.0", "1.0", "50.0", "n/a"],
-                              "evaluate": ["1", "40.0", "36.0", "500.0", "n/a"],
-                              "finetune": ["2", "15.0", "10.0", "350.0", "50.0"],  # mol/seed0 logged none
-                              "pretrain": ["1", "10.0", "8.0", "100.0", "25.0"],
-                              "probe": ["1", "20.0", "30.0", "200.0", "25.0"]}
+    assert t["Per stage"] == {
+        "stage": ["jobs", "wall s", "CPU s", "peak RSS (MiB)", "fixed %"],
+        "aggregate": ["1", "1.0", "1.0", "50.0", "n/a"],
+        "evaluate": ["1", "40.0", "36.0", "500.0", "n/a"],
+        "finetune": ["2", "15.0", "10.0", "350.0", "50.0"],  # mol/seed0 logged none
+        "pretrain": ["1", "10.0", "8.0", "100.0", "25.0"],
+        "probe": ["1", "20.0", "30.0", "200.0", "25.0"],
+    }
     fam = t["Per family"]
-    assert fam["classification"] == ["4", "82.0", "84.0", "500.0", "32.1"]  # mlp, toy probe, toy ft, toy_ls evaluate
+    assert fam["classification"] == [
+        "4",
+        "82.0",
+        "84.0",
+        "500.0",
+        "32.1",
+    ]  # mlp, toy probe, toy ft, toy_ls evaluate
     assert fam["molecules"] == ["1", "3.0", "n/a", "n/a", "n/a"]
     assert fam["-"] == ["1", "1.0", "1.0", "50.0", "n/a"]  # aggregate: no family
     assert t["Per device"]["gpu"] == ["2", "60.0", "66.0", "500.0", "25.0"]
@@ -94,7 +121,9 @@ def test_the_study_cost_per_stage_family_and_device(tmp_path):
     assert "4 benchmark file(s) of jobs not in this study" in text
     assert "old_setting" not in text
     replicated = study().model_copy(update={"seeds": [0, 7]})
-    assert tables(cost.markdown(fixture(tmp_path / "again"), replicated))["Per stage"]["finetune"][:2] == ["3", "75.0"]
+    assert tables(cost.markdown(fixture(tmp_path / "again"), replicated))["Per stage"]["finetune"][
+        :2
+    ] == ["3", "75.0"]
 
 
 def test_without_a_study_every_file_counts_and_no_family(tmp_path):
@@ -106,7 +135,11 @@ def test_without_a_study_every_file_counts_and_no_family(tmp_path):
 
 
 def test_no_benchmarks_is_one_line(tmp_path):
-    for text in (cost.markdown(tmp_path / "missing"), cost.markdown(tmp_path), cost.markdown(tmp_path, study())):
+    for text in (
+        cost.markdown(tmp_path / "missing"),
+        cost.markdown(tmp_path),
+        cost.markdown(tmp_path, study()),
+    ):
         assert text.count("\n") == 1 and text.startswith("No benchmarks") and "dvc repro" in text
     bench(tmp_path / "b", "probe/old_setting.tsv", row(1.0, 1.0, 1.0))
     text = cost.markdown(tmp_path / "b", study())
@@ -125,7 +158,11 @@ def test_unreadable_files_are_skipped_and_named(tmp_path):
 
 def test_fetch_jobs_are_named_by_their_checkpoint_path(tmp_path):
     raw = tiny_study()
-    raw["imports"]["imp"] = {"family": "classification", "model": {"arch": "mlp"}, "checkpoint": "ckpt/imp.pt"}
+    raw["imports"]["imp"] = {
+        "family": "classification",
+        "model": {"arch": "mlp"},
+        "checkpoint": "ckpt/imp.pt",
+    }
     b = tmp_path / "benchmarks"
     bench(b, "fetch/ckpt/imp.pt.tsv", row(4.0, 20.0, 2.0))
     t = tables(cost.markdown(b, P.Study.model_validate(raw)))

@@ -1,4 +1,5 @@
 """One GPU per running job, with simulated devices (no CUDA here)."""
+
 import multiprocessing as mp
 import time
 
@@ -43,7 +44,9 @@ def test_runtime_on_simulated_cuda(tmp_path, monkeypatch):
     monkeypatch.setenv(device.LOCK_DIR_ENV, str(tmp_path))
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     rt = device.runtime("auto", cuda_available=True, n_devices=3)
-    assert rt.device == torch.device("cuda", 0) and rt.amp_dtype == torch.bfloat16 and rt.channels_last
+    assert (
+        rt.device == torch.device("cuda", 0) and rt.amp_dtype == torch.bfloat16 and rt.channels_last
+    )
     rt2 = device.runtime("auto", cuda_available=True, n_devices=3)
     assert rt2.device.index == 1  # this process still holds slot 0
 
@@ -51,12 +54,13 @@ def test_runtime_on_simulated_cuda(tmp_path, monkeypatch):
 def test_slurm_gives_the_job_its_own_device(monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "7")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
-    assert device.runtime("auto", cuda_available=True, n_devices=1).device == torch.device("cuda", 0)
+    assert device.runtime("auto", cuda_available=True, n_devices=1).device == torch.device(
+        "cuda", 0
+    )
 
 
 def test_cpu_without_cuda():
     assert device.runtime("auto", cuda_available=False).device.type == "cpu"
-
 
 
 @pytest.fixture
@@ -69,12 +73,17 @@ def restore_determinism(monkeypatch):
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", torch.backends.cudnn.benchmark)
     monkeypatch.setattr(torch.backends.cudnn, "deterministic", torch.backends.cudnn.deterministic)
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
-    was = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    was = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     yield
     torch.use_deterministic_algorithms(was[0], warn_only=was[1])
 
 
-def test_a_cuda_job_asks_for_deterministic_kernels(tmp_path, monkeypatch, capsys, restore_determinism):
+def test_a_cuda_job_asks_for_deterministic_kernels(
+    tmp_path, monkeypatch, capsys, restore_determinism
+):
     import os
     import warnings
 
@@ -82,23 +91,40 @@ def test_a_cuda_job_asks_for_deterministic_kernels(tmp_path, monkeypatch, capsys
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     device.runtime("auto", cuda_available=True, n_devices=1)
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
-    assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    assert (
+        torch.are_deterministic_algorithms_enabled()
+        and torch.is_deterministic_algorithms_warn_only_enabled()
+    )
     assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
     # An op without a deterministic kernel: one line naming it, once, however often it runs.
     capsys.readouterr()
-    msg = ("upsample_bilinear2d_backward_out_cuda does not have a deterministic implementation, but you set "
-           "'torch.use_deterministic_algorithms(True, warn_only=True)'. You can file an issue at ...")
+    msg = (
+        "upsample_bilinear2d_backward_out_cuda does not have a deterministic implementation, but you set "
+        "'torch.use_deterministic_algorithms(True, warn_only=True)'. You can file an issue at ..."
+    )
     for _ in range(3):
         warnings.warn(msg, UserWarning)
     assert capsys.readouterr().err.strip().splitlines() == [
         "[device] warning: upsample_bilinear2d_backward_out_cuda has no deterministic CUDA kernel; "
-        "runs may differ in the last digits"]
+        "runs may differ in the last digits"
+    ]
 
 
-@pytest.mark.parametrize("visible, expected", [
-    (None, 4), ("", 0), ("0,2", 2), ("1gpu,3", 2), ("0,-1,2", 1), ("0,0", 0), ("5", 0), ("2,7,1", 1),
-    ("GPU-aaa,GPU-bbb", 2), ("MIG-aaa", 1),
-])
+@pytest.mark.parametrize(
+    "visible, expected",
+    [
+        (None, 4),
+        ("", 0),
+        ("0,2", 2),
+        ("1gpu,3", 2),
+        ("0,-1,2", 1),
+        ("0,0", 0),
+        ("5", 0),
+        ("2,7,1", 1),
+        ("GPU-aaa,GPU-bbb", 2),
+        ("MIG-aaa", 1),
+    ],
+)
 def test_visible_gpus_reads_cuda_visible_devices_as_cuda_does(monkeypatch, visible, expected):
     monkeypatch.setattr(device, "_driver_gpus", lambda: 4)
     if visible is None:
@@ -119,8 +145,12 @@ def test_deterministic_cuda_without_torchs_compiler():
     import subprocess
     import sys
 
-    code = ("import sys, torch\nfrom pipeline import device\ndevice.deterministic_cuda()\n"
-            "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),"
-            " torch.backends.cudnn.deterministic, 'torch._inductor' in sys.modules, 'torch._dynamo' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys, torch\nfrom pipeline import device\ndevice.deterministic_cuda()\n"
+        "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),"
+        " torch.backends.cudnn.deterministic, 'torch._inductor' in sys.modules, 'torch._dynamo' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == ["True", "True", "True", "False", "False"]

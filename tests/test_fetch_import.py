@@ -1,10 +1,11 @@
 """Imported backbones: the fetch stage (here from a file:// URL, offline) and the strict
 import of a torchvision-style ResNet50 state dict."""
+
 import pytest
 import torch
+from conftest import tiny_study
 from torchvision.models import resnet50
 
-from conftest import tiny_study
 from pipeline import paths
 from pipeline.device import Runtime
 from pipeline.errors import PipelineError
@@ -24,12 +25,16 @@ def r50_file(tmp_path_factory):
 
 def _study(entry):
     raw = {**tiny_study(), "seeds": [0]}
-    raw["imports"] = {"sup_in": {"family": "classification", "model": {"arch": "resnet", "depth": 50}, **entry}}
+    raw["imports"] = {
+        "sup_in": {"family": "classification", "model": {"arch": "resnet", "depth": 50}, **entry}
+    }
     return validate(raw)
 
 
 def test_fetch_then_import_loads_every_key(in_tmp, r50_file):
-    study = _study({"checkpoint": "ckpt/r50.pth", "url": r50_file.as_uri(), "md5": digest(r50_file)})
+    study = _study(
+        {"checkpoint": "ckpt/r50.pth", "url": r50_file.as_uri(), "md5": digest(r50_file)}
+    )
     fetch.run(study, "sup_in")
     pretrain.run(study, "sup_in", study.pretrain_seeds, CPU)
     saved = torch.load(paths.backbone("sup_in", study.seed))["state_dict"]
@@ -47,7 +52,14 @@ def test_fetch_checks_the_md5(in_tmp, r50_file):
 
 def test_a_wrong_architecture_is_refused_with_its_keys(in_tmp, r50_file):
     raw = {**tiny_study(), "seeds": [0]}
-    raw["imports"] = {"r18": {"family": "classification", "model": {"arch": "resnet", "depth": 18},
-                              "checkpoint": str(r50_file)}}
-    with pytest.raises(PipelineError, match=r"unexpected keys: layer1\.0\.bn3\.bias, .* \(198 in all\)"):
+    raw["imports"] = {
+        "r18": {
+            "family": "classification",
+            "model": {"arch": "resnet", "depth": 18},
+            "checkpoint": str(r50_file),
+        }
+    }
+    with pytest.raises(
+        PipelineError, match=r"unexpected keys: layer1\.0\.bn3\.bias, .* \(198 in all\)"
+    ):
         pretrain.run(validate(raw), "r18", [0], CPU)

@@ -1,13 +1,20 @@
 """torchvision's real loaders, offline, on fixture files in each dataset's own format."""
+
 import pytest
 import torchvision.datasets as tvd
-
 from image_fixtures import WRITERS
+
 from pipeline.data import images
 from pipeline.errors import PipelineError
 from pipeline.families.classification import FAMILY, DataCfg
 
-SHAPES = {"cifar10": (3, 32), "cifar100": (3, 32), "stl10": (3, 96), "mnist": (1, 28), "flowers102": (3, 256)}
+SHAPES = {
+    "cifar10": (3, 32),
+    "cifar100": (3, 32),
+    "stl10": (3, 96),
+    "mnist": (1, 28),
+    "flowers102": (3, 256),
+}
 
 
 @pytest.fixture
@@ -28,12 +35,21 @@ def test_loader_reads_the_real_format(name, tmp_path, no_md5):
     channels, side = SHAPES[name]
     assert x.shape[1:] == (channels, side, side) and x.min() >= 0 and x.max() <= 1
     assert len(x) == len(y) and int(y.min()) >= 0
-    cfg = DataCfg(dataset=name, root=str(tmp_path), size=16, store_size=24, channels=3, val_fraction=0.25,
-                  normalize="imagenet")
+    cfg = DataCfg(
+        dataset=name,
+        root=str(tmp_path),
+        size=16,
+        store_size=24,
+        channels=3,
+        val_fraction=0.25,
+        normalize="imagenet",
+    )
     prepared = FAMILY.prepare(cfg, seed=0)
     splits = FAMILY.splits(prepared, cfg, augment=True)
     xb, yb = splits.train[0]
-    assert xb.shape == (3, 16, 16) and len(splits.test) == len(images.torchvision_split(name, str(tmp_path), False)[1])
+    assert xb.shape == (3, 16, 16) and len(splits.test) == len(
+        images.torchvision_split(name, str(tmp_path), False)[1]
+    )
 
 
 def test_stl10_labels_are_zero_based(tmp_path, no_md5):
@@ -63,8 +79,15 @@ def test_flowers_splits_follow_the_paper(tmp_path, no_md5):
 
 def test_mnist012_is_the_paper_toy_from_mnist(tmp_path, no_md5):
     WRITERS["mnist"](tmp_path)
-    cfg = DataCfg(dataset="mnist012", root=str(tmp_path), size=28, n_per_class=20, rotation=30,
-                  val_fraction=0.2, test_fraction=0.2)
+    cfg = DataCfg(
+        dataset="mnist012",
+        root=str(tmp_path),
+        size=28,
+        n_per_class=20,
+        rotation=30,
+        val_fraction=0.2,
+        test_fraction=0.2,
+    )
     prepared = FAMILY.prepare(cfg, seed=0)
     assert prepared["train"][0].shape[1:] == (1, 28, 28)
     for split, n in (("train", 12), ("val", 4), ("test", 4)):

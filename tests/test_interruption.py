@@ -1,6 +1,7 @@
 """`kill -9` of a whole `make run` (launcher, Snakemake and its job), or of `dvc repro`, at
 several points, then a rerun: the study completes, and its results equal, byte for byte, an
 uninterrupted run's."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,11 @@ from conftest import BIN, tiny_study, write_params
 
 # Files whose appearance marks a kill point: mid-pretraining (its per-epoch resume file),
 # after HP, and mid-FT; each one is killed as soon as it appears.
-KILL_POINTS = ["runs/resume/pretrain/mlp/seed0/backbone.pt.resume", "runs/toy/hp/log.json",
-               "runs/resume/toy/ft/seed0/tau1.pt.resume"]
+KILL_POINTS = [
+    "runs/resume/pretrain/mlp/seed0/backbone.pt.resume",
+    "runs/toy/hp/log.json",
+    "runs/resume/toy/ft/seed0/tau1.pt.resume",
+]
 UNTIMED = ("results/cost.md",)  # wall-clock seconds: the one result that may differ
 MARKER = ".snakemake_timestamp"  # Snakemake's mark in a directory output (DVC writes none)
 
@@ -36,16 +40,30 @@ DVC_REPRO = [str(BIN / "dvc"), "repro", "--quiet"]
 
 
 def launch(root: Path, cmd: list[str] = MAKE_RUN) -> subprocess.Popen:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "TASKHEAD_SKIP_DVC_COMMIT": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "TASKHEAD_SKIP_DVC_COMMIT": "1",
+    }
     env.pop("TASKHEAD_PARAMS", None)
-    return subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def digests(root: Path) -> dict[str, str]:
     files = [p for d in ("runs", "results") for p in (root / d).rglob("*") if p.is_file()]
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files
-            if not str(p.relative_to(root)).startswith(("runs/resume",) + UNTIMED) and p.name != MARKER}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in files
+        if not str(p.relative_to(root)).startswith(("runs/resume",) + UNTIMED) and p.name != MARKER
+    }
 
 
 def clean(root: Path) -> None:

@@ -1,5 +1,6 @@
 """pipeline.launch, `make run`'s way into Snakemake: one run per checkout, stale Snakemake locks
 cleared, --rerun-incomplete always. A fake `snakemake` on PATH records what it was given."""
+
 import os
 import subprocess
 import sys
@@ -35,8 +36,12 @@ def launcher(cwd, *args, wait=True, **env):
     cmd = [sys.executable, "-m", "pipeline.launch", *args]
     full_env = {**os.environ, **env}
     if wait:
-        return subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=60)
-    return subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.run(
+            cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=60
+        )
+    return subprocess.Popen(
+        cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_for(path, timeout=30):
@@ -57,7 +62,13 @@ def test_a_stale_lock_is_cleared_and_the_arguments_forwarded(checkout):
     locks = stale_lock(checkout)
     proc = launcher(checkout, "--cores", "2", "--resources", "gpu=0", FAKE_RC="5")
     assert proc.returncode == 5, proc.stderr  # Snakemake's own exit status
-    assert (checkout / "args").read_text().split() == ["--rerun-incomplete", "--cores", "2", "--resources", "gpu=0"]
+    assert (checkout / "args").read_text().split() == [
+        "--rerun-incomplete",
+        "--cores",
+        "2",
+        "--resources",
+        "gpu=0",
+    ]
     assert (checkout / "locks_seen").read_text().strip() in ("", "none") and not locks.exists()
     assert "cleared Snakemake's lock" in proc.stderr
     assert (checkout / "mark").read_text().strip() == str(checkout.resolve())
@@ -70,8 +81,10 @@ def test_a_second_launcher_refuses_while_the_first_runs(checkout):
         locks = stale_lock(checkout)  # the first run's, as far as the second can tell
         second = launcher(checkout, "--cores", "1")
         assert second.returncode != 0
-        assert second.stderr == (f"error: another run is active in this checkout (pid {first.pid}); "
-                                 "wait for it or stop it\n")
+        assert second.stderr == (
+            f"error: another run is active in this checkout (pid {first.pid}); "
+            "wait for it or stop it\n"
+        )
         assert (locks / "0.input.lock").exists()
     finally:
         (checkout / "release").touch()
@@ -80,13 +93,17 @@ def test_a_second_launcher_refuses_while_the_first_runs(checkout):
 
 def test_a_live_snakemake_in_the_checkout_is_not_touched(checkout):
     locks = stale_lock(checkout)
-    other = subprocess.Popen(["snakemake", "--cores", "1"], cwd=checkout, env={**os.environ, "FAKE_WAIT": "1"})
+    other = subprocess.Popen(
+        ["snakemake", "--cores", "1"], cwd=checkout, env={**os.environ, "FAKE_WAIT": "1"}
+    )
     try:
         wait_for(checkout / "started")
         (checkout / "started").unlink()
         proc = launcher(checkout, "--cores", "1")
         assert proc.returncode != 0 and not (checkout / "started").exists()
-        assert proc.stderr.startswith(f"error: a snakemake process is still running in this checkout (pid {other.pid}:")
+        assert proc.stderr.startswith(
+            f"error: a snakemake process is still running in this checkout (pid {other.pid}:"
+        )
         assert proc.stderr.endswith("wait for it or stop it\n") and proc.stderr.count("\n") == 1
         assert (locks / "0.input.lock").exists()
     finally:
@@ -96,12 +113,16 @@ def test_a_live_snakemake_in_the_checkout_is_not_touched(checkout):
 
 def test_a_job_that_outlived_its_snakemake_is_waited_for(checkout):
     locks = stale_lock(checkout)
-    orphan = subprocess.Popen(["sleep", "60"], env={**os.environ, "TASKHEAD_LAUNCH": str(checkout.resolve())})
+    orphan = subprocess.Popen(
+        ["sleep", "60"], env={**os.environ, "TASKHEAD_LAUNCH": str(checkout.resolve())}
+    )
     try:
         proc = launcher(checkout, "--cores", "1")
         assert proc.returncode != 0 and not (checkout / "started").exists()
-        assert proc.stderr.startswith(f"error: a job of an interrupted run is still running in this checkout "
-                                      f"(pid {orphan.pid}: sleep 60)")
+        assert proc.stderr.startswith(
+            f"error: a job of an interrupted run is still running in this checkout "
+            f"(pid {orphan.pid}: sleep 60)"
+        )
         assert locks.exists()
     finally:
         orphan.kill()
@@ -124,7 +145,14 @@ def test_a_target_after_configfile_is_named(checkout):
     (checkout / "results" / "seg.json").write_text("[1, 2]\n")
     proc = launcher(checkout, "--cores", "1", "--configfile", "study.yaml", "results/seg.json")
     assert proc.returncode == 2 and not (checkout / "started").exists()
-    assert proc.stderr == ("error: results/seg.json: expected a study file (a mapping of keys at the top level), "
-                           "found a list; --configfile takes every argument up to the next option, so give "
-                           "targets before it\n")
-    assert launcher(checkout, "results/seg.json", "--cores", "1", "--configfile", "study.yaml").returncode == 0
+    assert proc.stderr == (
+        "error: results/seg.json: expected a study file (a mapping of keys at the top level), "
+        "found a list; --configfile takes every argument up to the next option, so give "
+        "targets before it\n"
+    )
+    assert (
+        launcher(
+            checkout, "results/seg.json", "--cores", "1", "--configfile", "study.yaml"
+        ).returncode
+        == 0
+    )

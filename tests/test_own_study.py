@@ -1,12 +1,12 @@
 """docs/your-own-study.md, run: every command of its `bash` blocks, in a scratch copy of the
 workflow, on generated files of the layouts it describes (the whole study as a dry run)."""
+
 from __future__ import annotations
 
 import re
 
 import pandas as pd
 import pytest
-
 from conftest import ROOT, sh
 from own_data import own_files
 
@@ -15,8 +15,12 @@ FULL_RUN = "snakemake --cores 2 --configfile study.yaml"
 
 
 def commands() -> list[str]:
-    return [line for block in re.findall(r"```bash\n(.*?)```", DOC.read_text(), re.S)
-            for line in block.splitlines() if line.strip()]
+    return [
+        line
+        for block in re.findall(r"```bash\n(.*?)```", DOC.read_text(), re.S)
+        for line in block.splitlines()
+        if line.strip()
+    ]
 
 
 @pytest.mark.e2e
@@ -31,5 +35,7 @@ def test_the_walkthrough_runs_from_a_folder_of_images_to_table1(project):
     table1 = (project / "results" / "table1.md").read_text()
     assert "own" in table1 and "lsHP" in table1
     summary = pd.read_csv(project / "results" / "summary.csv")
-    assert set(summary["setting"]) == {"own", "own_ls", "own_mlp"} and sorted(set(summary["tau"])) == [0, 1]
+    assert set(summary["setting"]) == {"own", "own_ls", "own_mlp"} and sorted(
+        set(summary["tau"])
+    ) == [0, 1]
     assert summary["test_score"].notna().all()

@@ -1,7 +1,8 @@
 """Bad params: one clear message naming the key, a non-zero exit, no output written."""
-import pytest
 
+import pytest
 from conftest import run_cli, tiny_study, write_params
+
 from pipeline.errors import PipelineError
 from pipeline.params import validate
 
@@ -14,50 +15,101 @@ def _bad(mutate):
     return str(err.value)
 
 
-@pytest.mark.parametrize("mutate, expect", [
-    (lambda s: s.update(colour="blue"), "colour: Extra inputs are not permitted"),
-    (lambda s: s["settings"]["toy"]["hp"].update(momentum=0.5), "settings.toy.hp.momentum"),
-    (lambda s: s["settings"]["toy"]["ft"].update(epochs="ten"), "settings.toy.ft.epochs"),
-    (lambda s: s["settings"]["toy"]["hp"].update(lr=-0.1), "settings.toy.hp.lr: Input should be greater than 0"),
-    (lambda s: s["settings"]["toy"]["ft"].update(epochs=-3), "settings.toy.ft.epochs"),
-    (lambda s: s["pretrain"]["mlp"].update(epochs=-1), "pretrain.mlp.epochs"),
-    (lambda s: s.update(taus=[0, 4, 2]), "taus: expected strictly increasing"),
-    (lambda s: s.update(taus=[0, 2, 2]), "without duplicates"),
-    (lambda s: s.update(taus=[-1, 2]), "taus.0: Input should be greater than or equal to 0"),
-    (lambda s: s["settings"]["toy"]["hp"].update(eta=0), "settings.toy.hp.eta"),
-    (lambda s: s["settings"]["toy"]["ft"].update(eta=1.5), "settings.toy.ft.eta"),
-    (lambda s: s["datasets"]["d012"].update(dataset="imagenet"), "datasets.d012.dataset"),
-    (lambda s: s["pretrain"]["mlp"]["model"].update(arch="vit"), "pretrain.mlp.model.arch"),
-    (lambda s: s["settings"]["toy"]["head"].update(kind="transformer"), "settings.toy.head.kind"),
-    (lambda s: s["settings"]["toy"].update(data="nowhere"), "settings.toy.data: expected one of"),
-    (lambda s: s["settings"]["toy"].update(pretrain="nobody"), "settings.toy.pretrain: expected one of"),
-    (lambda s: s["datasets"]["d012"].update(family="audio"), "datasets.d012.family: expected one of"),
-    (lambda s: s["imports"].update(sup={"family": "classification", "model": {"arch": "mlp"},
-                                        "checkpoint": "missing.pt"}), "imports.sup.checkpoint: expected an existing file"),
-    (lambda s: s.update(exchange={"toy": [0, 5]}), "exchange.toy: expected a subset of the setting's taus"),
-    (lambda s: s["settings"]["toy"]["ft"].update(schedule="step"), "settings.toy.ft.schedule"),
-    (lambda s: s["settings"]["toy"]["hp"].update(taus=[0, 8, 4]), "settings.toy.hp.taus: expected strictly"),
-    (lambda s: s["settings"]["toy"]["hp"].update(taus=[]), "settings.toy.hp.taus: expected a non-empty"),
-    # values that a lax parser would take: a boolean, an infinity, a float where a count goes
-    (lambda s: s["settings"]["toy"]["hp"].update(lr=True), "settings.toy.hp.lr: expected a number, found the boolean"),
-    (lambda s: s["settings"]["toy"]["ft"].update(lr=float("inf")), "settings.toy.ft.lr: Input should be a finite"),
-    (lambda s: s["settings"]["toy"]["ft"].update(lr="fast"), "settings.toy.ft.lr: expected a number, found the text"),
-    (lambda s: s["settings"]["toy"]["ft"].update(epochs=2.5), "settings.toy.ft.epochs: Input should be a valid integer"),
-    (lambda s: s["settings"]["toy"]["hp"].update(augment="yes"), "settings.toy.hp.augment"),
-    (lambda s: s.update(seed=-1), "seed: Input should be greater than or equal to 0"),
-    (lambda s: s.update(seeds=[0, 0]), "seeds: expected a non-empty list of distinct seeds"),
-    (lambda s: s.update(seeds=[]), "seeds: expected a non-empty list"),
-    (lambda s: s.update(replicate_pretrain="no"), "replicate_pretrain"),
-    (lambda s: s["settings"]["toy"].update(bn="running"), "settings.toy.bn"),
-    (lambda s: s["settings"]["toy"]["ft"].update(taus=[0, 1]), "settings.toy.ft.taus: Extra inputs"),
-    (lambda s: s["datasets"]["d012"].update(normalize="cifar"), "datasets.d012.normalize"),
-])
+@pytest.mark.parametrize(
+    "mutate, expect",
+    [
+        (lambda s: s.update(colour="blue"), "colour: Extra inputs are not permitted"),
+        (lambda s: s["settings"]["toy"]["hp"].update(momentum=0.5), "settings.toy.hp.momentum"),
+        (lambda s: s["settings"]["toy"]["ft"].update(epochs="ten"), "settings.toy.ft.epochs"),
+        (
+            lambda s: s["settings"]["toy"]["hp"].update(lr=-0.1),
+            "settings.toy.hp.lr: Input should be greater than 0",
+        ),
+        (lambda s: s["settings"]["toy"]["ft"].update(epochs=-3), "settings.toy.ft.epochs"),
+        (lambda s: s["pretrain"]["mlp"].update(epochs=-1), "pretrain.mlp.epochs"),
+        (lambda s: s.update(taus=[0, 4, 2]), "taus: expected strictly increasing"),
+        (lambda s: s.update(taus=[0, 2, 2]), "without duplicates"),
+        (lambda s: s.update(taus=[-1, 2]), "taus.0: Input should be greater than or equal to 0"),
+        (lambda s: s["settings"]["toy"]["hp"].update(eta=0), "settings.toy.hp.eta"),
+        (lambda s: s["settings"]["toy"]["ft"].update(eta=1.5), "settings.toy.ft.eta"),
+        (lambda s: s["datasets"]["d012"].update(dataset="imagenet"), "datasets.d012.dataset"),
+        (lambda s: s["pretrain"]["mlp"]["model"].update(arch="vit"), "pretrain.mlp.model.arch"),
+        (
+            lambda s: s["settings"]["toy"]["head"].update(kind="transformer"),
+            "settings.toy.head.kind",
+        ),
+        (
+            lambda s: s["settings"]["toy"].update(data="nowhere"),
+            "settings.toy.data: expected one of",
+        ),
+        (
+            lambda s: s["settings"]["toy"].update(pretrain="nobody"),
+            "settings.toy.pretrain: expected one of",
+        ),
+        (
+            lambda s: s["datasets"]["d012"].update(family="audio"),
+            "datasets.d012.family: expected one of",
+        ),
+        (
+            lambda s: s["imports"].update(
+                sup={
+                    "family": "classification",
+                    "model": {"arch": "mlp"},
+                    "checkpoint": "missing.pt",
+                }
+            ),
+            "imports.sup.checkpoint: expected an existing file",
+        ),
+        (
+            lambda s: s.update(exchange={"toy": [0, 5]}),
+            "exchange.toy: expected a subset of the setting's taus",
+        ),
+        (lambda s: s["settings"]["toy"]["ft"].update(schedule="step"), "settings.toy.ft.schedule"),
+        (
+            lambda s: s["settings"]["toy"]["hp"].update(taus=[0, 8, 4]),
+            "settings.toy.hp.taus: expected strictly",
+        ),
+        (
+            lambda s: s["settings"]["toy"]["hp"].update(taus=[]),
+            "settings.toy.hp.taus: expected a non-empty",
+        ),
+        # values that a lax parser would take: a boolean, an infinity, a float where a count goes
+        (
+            lambda s: s["settings"]["toy"]["hp"].update(lr=True),
+            "settings.toy.hp.lr: expected a number, found the boolean",
+        ),
+        (
+            lambda s: s["settings"]["toy"]["ft"].update(lr=float("inf")),
+            "settings.toy.ft.lr: Input should be a finite",
+        ),
+        (
+            lambda s: s["settings"]["toy"]["ft"].update(lr="fast"),
+            "settings.toy.ft.lr: expected a number, found the text",
+        ),
+        (
+            lambda s: s["settings"]["toy"]["ft"].update(epochs=2.5),
+            "settings.toy.ft.epochs: Input should be a valid integer",
+        ),
+        (lambda s: s["settings"]["toy"]["hp"].update(augment="yes"), "settings.toy.hp.augment"),
+        (lambda s: s.update(seed=-1), "seed: Input should be greater than or equal to 0"),
+        (lambda s: s.update(seeds=[0, 0]), "seeds: expected a non-empty list of distinct seeds"),
+        (lambda s: s.update(seeds=[]), "seeds: expected a non-empty list"),
+        (lambda s: s.update(replicate_pretrain="no"), "replicate_pretrain"),
+        (lambda s: s["settings"]["toy"].update(bn="running"), "settings.toy.bn"),
+        (
+            lambda s: s["settings"]["toy"]["ft"].update(taus=[0, 1]),
+            "settings.toy.ft.taus: Extra inputs",
+        ),
+        (lambda s: s["datasets"]["d012"].update(normalize="cifar"), "datasets.d012.normalize"),
+    ],
+)
 def test_bad_params_are_named(mutate, expect):
     assert expect in _bad(mutate)
 
 
 def test_the_committed_params_are_valid():
     from conftest import ROOT
+
     from pipeline.params import load
 
     study = load(ROOT / "params.yaml")
@@ -91,4 +143,7 @@ def test_check_writes_the_study_with_every_default_for_dvc(tmp_path):
     run_cli("check", cwd=tmp_path)
     written = json.loads((tmp_path / "results" / "params.json").read_text())
     assert written["seeds"] == [0] and written["settings"]["toy"]["bn"] == "source"
-    assert written["settings"]["toy"]["ft"]["schedule"] == "cosine" and written["datasets"] == study["datasets"]
+    assert (
+        written["settings"]["toy"]["ft"]["schedule"] == "cosine"
+        and written["datasets"] == study["datasets"]
+    )

@@ -1,4 +1,5 @@
 """The segmentation family: data, VOC loader, encoder transfer, void labels, HP freezing, CLI run."""
+
 from __future__ import annotations
 
 import json
@@ -26,18 +27,52 @@ CPU = Runtime(torch.device("cpu"))
 LN3 = math.log(3.0)
 
 STUDY = {
-    "seed": 0, "seeds": [0], "device": "cpu", "taus": [0, 1], "z_split": "train", "imports": {}, "exchange": {},
+    "seed": 0,
+    "seeds": [0],
+    "device": "cpu",
+    "taus": [0, 1],
+    "z_split": "train",
+    "imports": {},
+    "exchange": {},
     "datasets": {
-        "tex": {"family": "classification", "dataset": "textures", "size": 32, "channels": 3, "classes": 3,
-                "crop": 40, "n_per_class": 10},
-        "scenes": {"family": "segmentation", "dataset": "shapes", "size": 32, "classes": 3, "n_train": 6,
-                   "n_val": 3, "n_test": 3},
+        "tex": {
+            "family": "classification",
+            "dataset": "textures",
+            "size": 32,
+            "channels": 3,
+            "classes": 3,
+            "crop": 40,
+            "n_per_class": 10,
+        },
+        "scenes": {
+            "family": "segmentation",
+            "dataset": "shapes",
+            "size": 32,
+            "classes": 3,
+            "n_train": 6,
+            "n_val": 3,
+            "n_test": 3,
+        },
     },
-    "pretrain": {"enc": {"family": "classification", "model": {"arch": "resnet", "depth": 10, "in_channels": 3},
-                         "data": "tex", "epochs": 1, "lr": 0.05, "batch_size": 16}},
-    "settings": {"seg": {"pretrain": "enc", "data": "scenes", "head": {"hidden": 16},
-                         "hp": {"lr": 0.1, "batch_size": 4}, "ft": {"lr": 0.01, "epochs": 1, "patience": 1,
-                                                                   "batch_size": 4}}},
+    "pretrain": {
+        "enc": {
+            "family": "classification",
+            "model": {"arch": "resnet", "depth": 10, "in_channels": 3},
+            "data": "tex",
+            "epochs": 1,
+            "lr": 0.05,
+            "batch_size": 16,
+        }
+    },
+    "settings": {
+        "seg": {
+            "pretrain": "enc",
+            "data": "scenes",
+            "head": {"hidden": 16},
+            "hp": {"lr": 0.1, "batch_size": 4},
+            "ft": {"lr": 0.01, "epochs": 1, "patience": 1, "batch_size": 4},
+        }
+    },
 }
 
 
@@ -67,6 +102,7 @@ def parts(study, **kw):
 
 
 # ---- data ---------------------------------------------------------------------------
+
 
 def test_shapes_are_deterministic_with_void_outlines():
     cfg = SEG.DataCfg(dataset="shapes", size=32, n_train=8, n_val=2, n_test=2)
@@ -103,26 +139,34 @@ def test_voc_mask_values_outside_the_classes(tmp_path):
     mask = np.zeros((40, 48), np.uint8)
     mask[:5, :5], mask[-5:, -5:] = 30, 42
     save_mask(base / "SegmentationClass" / f"{TRAIN[1]}.png", mask)
-    with pytest.raises(PipelineError, match=rf"{TRAIN[1]}\.png: expected class indices 0..20 or 255.*\[30, 42\]"):
+    with pytest.raises(
+        PipelineError, match=rf"{TRAIN[1]}\.png: expected class indices 0..20 or 255.*\[30, 42\]"
+    ):
         SEG.prepare(SEG.DataCfg(dataset="voc2012", root=str(tmp_path)), 0)
 
 
 def test_voc_image_and_mask_of_different_sizes(tmp_path):
     base = write_voc(tmp_path)
     Image.new("RGB", (50, 40)).save(base / "JPEGImages" / f"{VAL[0]}.jpg")
-    with pytest.raises(PipelineError, match=rf"{VAL[0]}\.jpg and .*{VAL[0]}\.png: expected .* same size, "
-                                            r"found 50x40 and 48x40"):
+    with pytest.raises(
+        PipelineError,
+        match=rf"{VAL[0]}\.jpg and .*{VAL[0]}\.png: expected .* same size, "
+        r"found 50x40 and 48x40",
+    ):
         SEG.prepare(SEG.DataCfg(dataset="voc2012", root=str(tmp_path)), 0)
 
 
 # ---- model and encoder transfer -----------------------------------------------------
+
 
 def test_model_is_smp_deeplabv3_at_output_stride_8():
     import segmentation_models_pytorch as smp
 
     m = ModelCfg(arch="resnet", depth=18)
     backbone, head = SEG.task_model(SEG.backbone(m), m, HeadCfg(hidden=32), 4)
-    ref = smp.DeepLabV3("resnet18", encoder_weights=None, encoder_output_stride=8, decoder_channels=32, classes=4)
+    ref = smp.DeepLabV3(
+        "resnet18", encoder_weights=None, encoder_output_stride=8, decoder_channels=32, classes=4
+    )
     state = {**{f"encoder.{k}": v for k, v in backbone.state_dict().items()}, **head.state_dict()}
     ref.load_state_dict(state, strict=True)
     x = torch.rand(2, 3, 64, 64)
@@ -150,6 +194,7 @@ def test_a_mismatched_encoder_checkpoint_is_a_clear_error(study):
 
 # ---- void labels: loss, accuracy, energy, score --------------------------------------
 
+
 def void_example():
     """One image of 1x3 pixels, 2 classes: labels 0, 255 (void), 1; logits (ln3, 0) at the
     labelled pixels (softmax 0.75, 0.25) and an extreme, wrong logit at the void one."""
@@ -160,11 +205,15 @@ def void_example():
 def test_loss_accuracy_and_energy_ignore_void_pixels():
     q, y = void_example()
     assert SEG.loss(q, y, 1.0).item() == pytest.approx((-math.log(0.75) - math.log(0.25)) / 2)
-    smoothed = -(0.95 * math.log(0.75) + 0.05 * math.log(0.25)) - (0.05 * math.log(0.75) + 0.95 * math.log(0.25))
+    smoothed = -(0.95 * math.log(0.75) + 0.05 * math.log(0.25)) - (
+        0.05 * math.log(0.75) + 0.95 * math.log(0.25)
+    )
     assert SEG.loss(q, y, 0.9).item() == pytest.approx(smoothed / 2, rel=1e-6)
     assert SEG.correct(q, y) == (1, 2)
     total, count = SEG.energy(q, y)  # ||(0.25, -0.25)|| + ||(-0.75, 0.75)||
-    assert count == 2 and total == pytest.approx(0.25 * math.sqrt(2) + 0.75 * math.sqrt(2), rel=1e-6)
+    assert count == 2 and total == pytest.approx(
+        0.25 * math.sqrt(2) + 0.75 * math.sqrt(2), rel=1e-6
+    )
     assert SEG.loss(q, torch.full_like(y, 255), 1.0).item() == 0.0
 
 
@@ -180,6 +229,7 @@ def test_miou_ignores_void_and_absent_classes():
 
 
 # ---- HP freezing and the command line -------------------------------------------------
+
 
 @pytest.mark.parametrize("augment", [False, True])
 def test_probe_keeps_the_encoder_frozen(study, monkeypatch, augment):
@@ -210,15 +260,32 @@ def test_command_line_chain(tmp_path):
     raw = json.loads(json.dumps(STUDY))
     raw["taus"] = [1]
     write_params(tmp_path / "params.yaml", raw)
-    for args in (["prepare", "--dataset", "tex"], ["prepare", "--dataset", "scenes"], ["pretrain", "--name", "enc"],
-                 ["probe", "--setting", "seg"], ["finetune", "--setting", "seg", "--tau", "1"],
-                 ["evaluate", "--setting", "seg"]):
+    for args in (
+        ["prepare", "--dataset", "tex"],
+        ["prepare", "--dataset", "scenes"],
+        ["pretrain", "--name", "enc"],
+        ["probe", "--setting", "seg"],
+        ["finetune", "--setting", "seg", "--tau", "1"],
+        ["evaluate", "--setting", "seg"],
+    ):
         run_cli(*args, cwd=tmp_path)
     [row] = json.loads((tmp_path / paths.evaluation("seg")).read_text())
     assert (row["family"], row["metric"], row["tau"]) == ("segmentation", "miou", 1)
     assert (row["seed"], row["bn"]) == (0, "source")
-    assert (tmp_path / paths.ft_model("seg", 0, 1)).is_file() and (tmp_path / paths.backbone("enc", 0)).is_file()
-    for key in ("hp_train_acc", "energy", "val_score", "test_score", "z_dist_sq", "z_dot", "z_norm_sq", "z_cos",
-                "z_stats_dist_sq", "z_weights_dist_sq"):  # a ResNet encoder: BatchNorm statistics to split off
+    assert (tmp_path / paths.ft_model("seg", 0, 1)).is_file() and (
+        tmp_path / paths.backbone("enc", 0)
+    ).is_file()
+    for key in (
+        "hp_train_acc",
+        "energy",
+        "val_score",
+        "test_score",
+        "z_dist_sq",
+        "z_dot",
+        "z_norm_sq",
+        "z_cos",
+        "z_stats_dist_sq",
+        "z_weights_dist_sq",
+    ):  # a ResNet encoder: BatchNorm statistics to split off
         assert math.isfinite(row[key]), key
     assert 0 <= row["test_score"] <= 1 and 0 <= row["hp_train_acc"] <= 1

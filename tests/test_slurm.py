@@ -8,6 +8,7 @@ The workflow runs as `snakemake --profile profiles/slurm` (README: Running on a 
 Where SLURM is missing and cannot be installed (not root, no apt-get), the tests skip with
 a one-line reason, unless TASKHEAD_REQUIRE_SLURM=1 (set by .ci/run) turns that into a failure.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,11 @@ from slurm_cluster import SlurmCluster, ensure_installed
 pytestmark = pytest.mark.e2e
 
 REQUIRE = "TASKHEAD_REQUIRE_SLURM"
-COMMAND = ["snakemake", "--profile", "profiles/slurm"]  # README: Running on a SLURM cluster, word for word
+COMMAND = [
+    "snakemake",
+    "--profile",
+    "profiles/slurm",
+]  # README: Running on a SLURM cluster, word for word
 TRAINING = ("pretrain", "probe", "finetune", "evaluate")  # rules with `resources: gpu=GPU`
 SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 DEVICE = re.compile(r"\[device\] SLURM job (\d+): CUDA_VISIBLE_DEVICES=(\S*) SLURM_JOB_GPUS=(\S*)")
@@ -63,7 +68,13 @@ def broken_study() -> dict:
     """A backbone imported from a file that is no checkpoint: its job fails on the node."""
     study = cluster_study()
     mlp = study["pretrain"].pop("mlp")
-    study["imports"] = {"broken": {"family": "classification", "model": mlp["model"], "checkpoint": "ckpt/broken.pt"}}
+    study["imports"] = {
+        "broken": {
+            "family": "classification",
+            "model": mlp["model"],
+            "checkpoint": "ckpt/broken.pt",
+        }
+    }
     study["settings"]["toy"]["pretrain"] = "broken"
     return study
 
@@ -102,9 +113,14 @@ class Workflow:
         if self.proc is None:
             self.t0 = time.monotonic()
             self.log = open(self.project / "snakemake-slurm.out", "w+")  # noqa: SIM115 (read back in result())
-            self.proc = subprocess.Popen(["timeout", "-k", "10", str(self.limit), *COMMAND, *self.extra],
-                                         cwd=self.project, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                ["timeout", "-k", "10", str(self.limit), *COMMAND, *self.extra],
+                cwd=self.project,
+                env=self.env,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     def result(self) -> tuple[int, str, float]:
@@ -132,8 +148,16 @@ def broken_run(slurm, tmp_path_factory):
     (project / "ckpt" / "broken.pt").write_text("not a checkpoint\n")
     add_profile(project)
     # prepare asks for 3 GPUs (the node has 2); the import job fails when it runs.
-    run = Workflow(project, client_env(slurm), "runs/data/digits8.pt", "runs/pretrain/broken/seed0/backbone.pt",
-                   "--keep-going", "--set-resources", "prepare:gpu=3", limit=150)
+    run = Workflow(
+        project,
+        client_env(slurm),
+        "runs/data/digits8.pt",
+        "runs/pretrain/broken/seed0/backbone.pt",
+        "--keep-going",
+        "--set-resources",
+        "prepare:gpu=3",
+        limit=150,
+    )
     yield run
     if run.proc is not None:
         kill(run.proc)
@@ -149,15 +173,27 @@ def test_study_on_slurm_matches_local_run(slurm, broken_run, project, tmp_path):
     write_params(project / "params.yaml", cluster_study())
     add_profile(project)
     remote = tmp_path / "dvc-remote"
-    sh(["dvc", "remote", "add", "-q", "-d", "shared", str(remote)], project)  # README: Running on a SLURM cluster
+    sh(
+        ["dvc", "remote", "add", "-q", "-d", "shared", str(remote)], project
+    )  # README: Running on a SLURM cluster
     local = tmp_path / "local"
     shutil.copytree(project, local)
     # The same study run locally, meanwhile, at low CPU priority: the cluster run mostly waits
     # for status checks, and a job slowed down is seen one (longer) period later.
-    local_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "TASKHEAD_SKIP_DVC_COMMIT": "1"}
-    reference = subprocess.Popen(["nice", "-n", "19", "timeout", "-k", "10", "300", "snakemake", "--cores", "2"],
-                                 cwd=local, env=local_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                 start_new_session=True)
+    local_env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "TASKHEAD_SKIP_DVC_COMMIT": "1",
+    }
+    reference = subprocess.Popen(
+        ["nice", "-n", "19", "timeout", "-k", "10", "300", "snakemake", "--cores", "2"],
+        cwd=local,
+        env=local_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     cluster_run = Workflow(project, client_env(slurm)).start()
     try:
         # The bad-input test's run, meanwhile, once the last GPU job is queued: its job then
@@ -171,20 +207,28 @@ def test_study_on_slurm_matches_local_run(slurm, broken_run, project, tmp_path):
     finally:
         kill(reference)
         kill(cluster_run.proc)
-    assert rc == 0, f"the cluster run failed ({rc}) after {seconds:.0f}s:\n{out[-6000:]}\n{slurm.logs()}"
+    assert rc == 0, (
+        f"the cluster run failed ({rc}) after {seconds:.0f}s:\n{out[-6000:]}\n{slurm.logs()}"
+    )
     assert reference.returncode == 0, local_out[-4000:]
 
     # 1. The cluster's results equal the local run's (the pipeline is deterministic on the CPU).
     cluster_summary = pd.read_csv(project / "results" / "summary.csv")
     local_summary = pd.read_csv(local / "results" / "summary.csv")
-    assert len(cluster_summary) == 4 and cluster_summary["test_score"].notna().all()  # 2 taus x 2 seeds
+    assert (
+        len(cluster_summary) == 4 and cluster_summary["test_score"].notna().all()
+    )  # 2 taus x 2 seeds
     pd.testing.assert_frame_equal(cluster_summary, local_summary)
 
     # 2. Every job went through sbatch; training jobs asked for one GPU, the others for none.
-    rule_of = {jid: re.search(r"/rule_(\w+?)(?:/|$)", path).group(1) for jid, path in SUBMITTED.findall(out)}
+    rule_of = {
+        jid: re.search(r"/rule_(\w+?)(?:/|$)", path).group(1)
+        for jid, path in SUBMITTED.findall(out)
+    }
     jobs = {jid: job_info(slurm, jid) for jid in rule_of}
-    assert sorted(rule_of.values()) == sorted(["check", "prepare", "pretrain", "probe", "finetune", "finetune",
-                                               "evaluate", "aggregate"]), out[-4000:]  # FT: one job per seed
+    assert sorted(rule_of.values()) == sorted(
+        ["check", "prepare", "pretrain", "probe", "finetune", "finetune", "evaluate", "aggregate"]
+    ), out[-4000:]  # FT: one job per seed
     for jid, info in jobs.items():
         assert info["JobState"] == "COMPLETED", info
         gpus = info.get("TresPerJob", "")
@@ -203,7 +247,9 @@ def test_study_on_slurm_matches_local_run(slurm, broken_run, project, tmp_path):
             assert rule_of.get(jid) == rule, (log, line, rule_of)
             assert cuda in ("0", "1"), (log, line)
             seen[jid] = cuda
-    assert sorted(rule_of[j] for j in seen) == sorted(["pretrain", "probe", "finetune", "finetune", "evaluate"])
+    assert sorted(rule_of[j] for j in seen) == sorted(
+        ["pretrain", "probe", "finetune", "finetune", "evaluate"]
+    )
     ft = [j for j in seen if rule_of[j] == "finetune"]
     a, b = (jobs[j] for j in ft)
     if a["StartTime"] < b["EndTime"] and b["StartTime"] < a["EndTime"]:
@@ -231,7 +277,9 @@ def test_bad_jobs_fail_fast_with_reason_and_log(slurm, broken_run):
     assert block, out[-6000:]
     assert "SLURM status is: 'FAILED'" in block.group(0)
     slurm_log = project / "logs" / "slurm" / "rule_pretrain" / "broken_0" / f"{block.group(1)}.log"
-    assert "logs/pretrain/broken/seed0.log" in block.group(0) and str(slurm_log) in block.group(0), block.group(0)
+    assert "logs/pretrain/broken/seed0.log" in block.group(0) and str(slurm_log) in block.group(
+        0
+    ), block.group(0)
     assert slurm_log.is_file() and "Error in rule pretrain" in slurm_log.read_text()
     assert "broken.pt" in (project / "logs" / "pretrain" / "broken" / "seed0.log").read_text()
     assert not (project / "runs" / "pretrain" / "broken" / "seed0" / "backbone.pt").exists()

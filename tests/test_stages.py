@@ -1,11 +1,12 @@
 """The stages on the tiny toy study, run in-process in a scratch directory."""
+
 import json
 import math
 
 import pytest
 import torch
-
 from conftest import tiny_study
+
 from pipeline import loop, paths
 from pipeline.context import Setting
 from pipeline.device import Runtime
@@ -51,7 +52,16 @@ def test_whole_chain_writes_every_output(study):
         for r in rows:
             assert (r["setting"], r["bn"], r["ft_epochs"]) == (setting, "source", 2)
             assert r["stopped_early"] == (r["epochs_run"] < 2)
-            for key in ("val_score", "test_score", "energy", "z_dist_sq", "z_dot", "z_norm_sq", "z_cos", "hp_train_acc"):
+            for key in (
+                "val_score",
+                "test_score",
+                "energy",
+                "z_dist_sq",
+                "z_dot",
+                "z_norm_sq",
+                "z_cos",
+                "hp_train_acc",
+            ):
                 assert math.isfinite(r[key]), key
             # the MLP toy has no BatchNorm: no statistics part of the feature change
             assert math.isnan(r["z_stats_dist_sq"]) and math.isnan(r["z_weights_dist_sq"])
@@ -82,7 +92,10 @@ def test_probe_freezes_the_backbone_for_real(study, monkeypatch):
 
     def spy(module):
         out = real_freeze(module)
-        seen["backbone"], seen["before"] = module, {k: v.clone() for k, v in module.state_dict().items()}
+        seen["backbone"], seen["before"] = (
+            module,
+            {k: v.clone() for k, v in module.state_dict().items()},
+        )
         return out
 
     monkeypatch.setattr(probe, "freeze", spy)
@@ -118,7 +131,9 @@ def test_cached_and_uncached_hp_agree(study):
     from pipeline.seeding import derive
 
     seed = ctx.seed_for("hp")
-    z, y = loop.features(backbone, ctx.family.loader(splits.train_plain, 128, False, seed), ctx.family, CPU)
+    z, y = loop.features(
+        backbone, ctx.family.loader(splits.train_plain, 128, False, seed), ctx.family, CPU
+    )
     for epoch in (1, 2):
         torch.manual_seed(derive(seed, "epoch", epoch))
         order = loop.cached_loader(z, y, 128, True, derive(seed, "order", epoch))
@@ -148,7 +163,9 @@ def test_interrupted_finetune_resumes(study, monkeypatch, capsys):
     with pytest.raises(KeyboardInterrupt):
         finetune.run(study, "toy", [0], [1], CPU)
     assert paths.resume_of(out).is_file() and not out.exists()
-    assert paths.resume_of(out).is_relative_to(paths.RUNS / "resume")  # outside every declared output
+    assert paths.resume_of(out).is_relative_to(
+        paths.RUNS / "resume"
+    )  # outside every declared output
     monkeypatch.setattr(loop, "train_epoch", real)
     capsys.readouterr()
     finetune.run(study, "toy", [0], [1], CPU)
@@ -248,6 +265,7 @@ def test_every_tau_sees_the_same_batches_and_random_draws(study, monkeypatch):
             for batch in loader:
                 log.append(batch[1].clone())
                 yield batch
+
         return real(model, batches(), *a, **k)
 
     monkeypatch.setattr(loop, "train_epoch", recording)
@@ -272,8 +290,12 @@ def test_a_companion_with_the_same_ft_gives_the_same_model_at_tau_0(in_tmp):
         finetune.run(study, s, [0, 1], [0], CPU)
     for seed in (0, 1):
         assert digest(paths.hp_head("toy", seed, 0)) == digest(paths.hp_head("toy_ls", seed, 0))
-        assert digest(paths.ft_model("toy", seed, 0)) == digest(paths.ft_model("toy_ls", seed, 0)), seed
-    assert not same_state(state(paths.hp_head("toy", 0, 1)), state(paths.hp_head("toy_ls", 0, 1)))  # eta_HP
+        assert digest(paths.ft_model("toy", seed, 0)) == digest(
+            paths.ft_model("toy_ls", seed, 0)
+        ), seed
+    assert not same_state(
+        state(paths.hp_head("toy", 0, 1)), state(paths.hp_head("toy_ls", 0, 1))
+    )  # eta_HP
 
 
 @pytest.fixture
@@ -288,18 +310,29 @@ def test_replicate_seeds_draw_their_own_heads_and_models(two_seeds):
     """Two replicates of one setting share the backbone and data, not the head's
     initialisation nor FT's draws: their HP heads and FT models differ at every tau."""
     study = two_seeds
-    assert Setting(study, "toy", 0).backbone_path == Setting(study, "toy", 1).backbone_path == paths.backbone("mlp", 0)
+    assert (
+        Setting(study, "toy", 0).backbone_path
+        == Setting(study, "toy", 1).backbone_path
+        == paths.backbone("mlp", 0)
+    )
     [r0, r1] = json.loads(paths.hp_log("toy").read_text())["runs"]
     assert (r0["seed"], r1["seed"]) == (0, 1) and [r["tau"] for r in r1["taus"]] == [0, 2]
     finetune.run(study, "toy", [0, 1], [0, 2], CPU)
     for tau in (0, 2):
-        assert not same_state(state(paths.hp_head("toy", 0, tau)), state(paths.hp_head("toy", 1, tau))), tau
-        assert not same_state(state(paths.ft_model("toy", 0, tau)), state(paths.ft_model("toy", 1, tau))), tau
+        assert not same_state(
+            state(paths.hp_head("toy", 0, tau)), state(paths.hp_head("toy", 1, tau))
+        ), tau
+        assert not same_state(
+            state(paths.ft_model("toy", 0, tau)), state(paths.ft_model("toy", 1, tau))
+        ), tau
     rows = evaluate.run(study, "toy", CPU)
     assert [(r["seed"], r["tau"]) for r in rows] == [(0, 0), (0, 2), (1, 0), (1, 2)]
-    assert rows[0]["val_score"] != rows[2]["val_score"] or rows[0]["z_dist_sq"] != rows[2]["z_dist_sq"]
-    assert sorted(p.name for p in paths.curves("toy").iterdir()) == [f"seed{s}_tau{t}.csv" for s in (0, 1)
-                                                                     for t in (0, 2)]
+    assert (
+        rows[0]["val_score"] != rows[2]["val_score"] or rows[0]["z_dist_sq"] != rows[2]["z_dist_sq"]
+    )
+    assert sorted(p.name for p in paths.curves("toy").iterdir()) == [
+        f"seed{s}_tau{t}.csv" for s in (0, 1) for t in (0, 2)
+    ]
     table = exchange.run(study, "toy", CPU)
     assert sorted(set(table["seed"])) == [0, 1] and len(table) == 2 * 2 * 2 * 2
 
@@ -316,12 +349,16 @@ def test_finetune_of_all_seeds_in_one_process_gives_the_same_bytes(two_seeds):
 
 
 @pytest.mark.parametrize("replicate_pretrain", [False, True])
-def test_replicates_pretrain_their_own_backbone_only_when_asked(in_tmp, monkeypatch, replicate_pretrain):
+def test_replicates_pretrain_their_own_backbone_only_when_asked(
+    in_tmp, monkeypatch, replicate_pretrain
+):
     """With `replicate_pretrain`, seeds [0, 1] pretrain two backbones (runs/pretrain/mlp/seed0
     and seed1) and each replicate's HP reads its own; without it both read the study seed's."""
     from pipeline.provenance import digest
 
-    study = validate(tiny(seeds=[0, 1], replicate_pretrain=replicate_pretrain, taus=[0, 1], exchange={}))
+    study = validate(
+        tiny(seeds=[0, 1], replicate_pretrain=replicate_pretrain, taus=[0, 1], exchange={})
+    )
     _prepare_and_pretrain(study)
     own = [paths.backbone("mlp", s) for s in ((0, 1) if replicate_pretrain else (0, 0))]
     assert [p.is_file() for p in own] == [True, True]
@@ -360,7 +397,9 @@ def test_an_interrupted_job_keeps_its_finished_runs(two_seeds, monkeypatch, caps
     finetune.run(study, "toy", *job, CPU)
     whole = {r: digest(paths.ft_model("toy", *r)) for r in runs}
     whole_states = {r: state(paths.ft_model("toy", *r)) for r in runs}
-    histories = {r: torch.load(paths.ft_model("toy", *r), weights_only=False)["history"] for r in runs}
+    histories = {
+        r: torch.load(paths.ft_model("toy", *r), weights_only=False)["history"] for r in runs
+    }
     assert not any(paths.resume_of(paths.ft_model("toy", *r)).exists() for r in runs)
 
     real, calls, die_at = loop.train_epoch, [], [3 + 2]
@@ -389,10 +428,14 @@ def test_an_interrupted_job_keeps_its_finished_runs(two_seeds, monkeypatch, caps
     assert "[ft toy seed=0 tau=0] resumed_from_epoch=3" in err
     assert "[ft toy seed=0 tau=2] resumed_from_epoch=1" in err
     assert len(calls) == 0 + 2 + 3 + 3  # nothing for the finished run, the rest of the cut one
-    assert not any(paths.resume_of(paths.ft_model("toy", s, t)).exists() for s in (0, 1) for t in (0, 2))
+    assert not any(
+        paths.resume_of(paths.ft_model("toy", s, t)).exists() for s in (0, 1) for t in (0, 2)
+    )
     for r in runs:
         assert same_state(state(paths.ft_model("toy", *r)), whole_states[r]), r
-        assert torch.load(paths.ft_model("toy", *r), weights_only=False)["history"] == histories[r], r
+        assert (
+            torch.load(paths.ft_model("toy", *r), weights_only=False)["history"] == histories[r]
+        ), r
     rerun = {r: digest(paths.ft_model("toy", *r)) for r in runs}
     assert rerun == whole
 
@@ -424,11 +467,15 @@ def test_a_progress_bar_within_long_epochs_only_on_a_terminal(monkeypatch, capsy
 
 
 @pytest.mark.parametrize("every, writes", [("0", 2), ("1e9", 1)])
-def test_resume_files_are_written_at_most_every_few_seconds_and_at_the_end(study, monkeypatch, every, writes):
+def test_resume_files_are_written_at_most_every_few_seconds_and_at_the_end(
+    study, monkeypatch, every, writes
+):
     monkeypatch.setenv("TASKHEAD_RESUME_EVERY", every)
     written = []
     real = loop.save_torch
-    monkeypatch.setattr(loop, "save_torch", lambda path, obj: (written.append(path), real(path, obj)))
+    monkeypatch.setattr(
+        loop, "save_torch", lambda path, obj: (written.append(path), real(path, obj))
+    )
     probe.run(study, "toy", CPU)
     finetune.run(study, "toy", [0], [0], CPU)  # 2 epochs
     assert len(written) == writes and written[-1].name == "tau0.pt.resume"

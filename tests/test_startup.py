@@ -1,5 +1,6 @@
 """A job's fixed costs: reading the study imports no torch, a training job imports no torch
 compiler (torch._dynamo) nor torchvision, and none of that changes a number."""
+
 from __future__ import annotations
 
 import os
@@ -8,23 +9,30 @@ import sys
 
 import pytest
 import torch
-
 from conftest import ROOT, run_cli, tiny_study, write_params
 
 HEAVY = ("torch", "pandas", "matplotlib")
 
 
 def python(code: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc
 
 
 def imported(importtime_log: str) -> set[str]:
     """Module names from `python -X importtime` lines ('import time: self | cumulative | name')."""
-    return {line.rsplit("|", 1)[1].strip() for line in importtime_log.splitlines() if line.startswith("import time:")
-            and "|" in line}
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in importtime_log.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
 
 
 def every_family_study() -> dict:
@@ -45,13 +53,15 @@ def test_the_cli_reads_the_study_without_torch(tmp_path, stage):
 
 def test_the_snakefile_modules_import_no_torch(tmp_path):
     write_params(tmp_path / "params.yaml", every_family_study())
-    code = ("import sys\n"
-            "from pipeline import params, paths, studyfile\n"
-            "from pipeline.targets import final_targets\n"
-            "from pipeline.device import visible_gpus\n"
-            "study = params.load('params.yaml')\n"
-            "final_targets(study), visible_gpus()\n"
-            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))")
+    code = (
+        "import sys\n"
+        "from pipeline import params, paths, studyfile\n"
+        "from pipeline.targets import final_targets\n"
+        "from pipeline.device import visible_gpus\n"
+        "study = params.load('params.yaml')\n"
+        "final_targets(study), visible_gpus()\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
+    )
     assert python(code, cwd=tmp_path).stdout.strip() == "[]"
 
 
@@ -63,12 +73,18 @@ def test_family_config_classes_are_the_families_own():
     assert sorted(configs.CONFIGS) == known_families()
     for name in known_families():
         family, config = get_family(name), get_config(name)
-        assert (family.ModelCfg, family.DataCfg, family.backbone_from) == \
-            (config.ModelCfg, config.DataCfg, config.backbone_from)
+        assert (family.ModelCfg, family.DataCfg, family.backbone_from) == (
+            config.ModelCfg,
+            config.DataCfg,
+            config.backbone_from,
+        )
     assert mol_data.SHIPPED is configs.SHIPPED and mol_data.OGB_NAMES is configs.OGB_NAMES
     assert (seg_data.VOC_CLASSES, seg_data.SHAPES) == (configs.VOC_CLASSES, configs.SHAPES)
     seg = get_config("segmentation").DataCfg(dataset="shapes", size=32, classes=3)
-    assert seg.num_classes == 3 and get_config("segmentation").DataCfg(dataset="voc2012").num_classes == 21
+    assert (
+        seg.num_classes == 3
+        and get_config("segmentation").DataCfg(dataset="voc2012").num_classes == 21
+    )
     with pytest.raises(ValueError, match="depth: expected 10, 18, 34 or 50"):
         get_config("classification").ModelCfg(arch="resnet", depth=11)
     with pytest.raises(ValueError, match="path: expected the CSV file"):
@@ -124,7 +140,10 @@ def test_our_resnet_is_torchvisions():
 
     from pipeline.models.resnet import LAYOUTS, Bottleneck, ResNet
 
-    for block, layers in (LAYOUTS[10], (Bottleneck, [1, 1, 1, 1])):  # ResNet50's blocks, fewer of them
+    for block, layers in (
+        LAYOUTS[10],
+        (Bottleneck, [1, 1, 1, 1]),
+    ):  # ResNet50's blocks, fewer of them
         torch.manual_seed(1)
         ours, after_ours = ResNet(block, layers), torch.rand(3)
         torch.manual_seed(1)
@@ -145,8 +164,10 @@ def test_our_atom_and_bond_encoders_are_ogbs():
 
     assert list(gcn.ATOM_FEATURE_DIMS) == get_atom_feature_dims()
     assert list(gcn.BOND_FEATURE_DIMS) == get_bond_feature_dims()
-    for ours_cls, theirs_cls, dims in ((gcn.AtomEncoder, OgbAtoms, gcn.ATOM_FEATURE_DIMS),
-                                       (gcn.BondEncoder, OgbBonds, gcn.BOND_FEATURE_DIMS)):
+    for ours_cls, theirs_cls, dims in (
+        (gcn.AtomEncoder, OgbAtoms, gcn.ATOM_FEATURE_DIMS),
+        (gcn.BondEncoder, OgbBonds, gcn.BOND_FEATURE_DIMS),
+    ):
         torch.manual_seed(2)
         ours = ours_cls(6)
         torch.manual_seed(2)
@@ -158,13 +179,15 @@ def test_our_atom_and_bond_encoders_are_ogbs():
 
 
 def test_a_molecules_job_leaves_nothing_in_tmpdir(tmp_path):
-    code = ("import torch\n"
-            "from pipeline.families.molecules import FAMILY\n"
-            "g = FAMILY.backbone(FAMILY.ModelCfg(layers=2, hidden=8))\n"
-            "import torch_geometric.data as D\n"
-            "d = D.Data(x=torch.zeros(3, 9, dtype=torch.long), edge_index=torch.tensor([[0, 1], [1, 2]]),\n"
-            "           edge_attr=torch.zeros(2, 3, dtype=torch.long))\n"
-            "print(tuple(g(D.Batch.from_data_list([d])).shape))\n")
+    code = (
+        "import torch\n"
+        "from pipeline.families.molecules import FAMILY\n"
+        "g = FAMILY.backbone(FAMILY.ModelCfg(layers=2, hidden=8))\n"
+        "import torch_geometric.data as D\n"
+        "d = D.Data(x=torch.zeros(3, 9, dtype=torch.long), edge_index=torch.tensor([[0, 1], [1, 2]]),\n"
+        "           edge_attr=torch.zeros(2, 3, dtype=torch.long))\n"
+        "print(tuple(g(D.Batch.from_data_list([d])).shape))\n"
+    )
     # torch._dynamo (imported by PyG) makes its compile cache folder torchinductor_USER there.
     out = python(code, env={"TMPDIR": str(tmp_path)}).stdout
     assert out.strip() == "(1, 8)"
@@ -172,7 +195,15 @@ def test_a_molecules_job_leaves_nothing_in_tmpdir(tmp_path):
 
 
 def test_exit_now_flushes_and_keeps_the_status():
-    proc = subprocess.run([sys.executable, "-c", "import sys\nfrom pipeline.startup import exit_now\n"
-                           "print('out', end='')\nprint('err', end='', file=sys.stderr)\nexit_now(3)"],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom pipeline.startup import exit_now\n"
+            "print('out', end='')\nprint('err', end='', file=sys.stderr)\nexit_now(3)",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert (proc.returncode, proc.stdout, proc.stderr) == (3, "out", "err")

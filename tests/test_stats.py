@@ -1,5 +1,6 @@
 """Statistics over seeds, against values worked out by hand (t quantiles from a printed table:
 t(0.975, 1) = 12.7062, t(0.975, 2) = 4.3027)."""
+
 import math
 
 import pandas as pd
@@ -14,14 +15,18 @@ T2 = 4.302653  # t(0.975, 2 degrees of freedom)
 def test_interval_of_three_values_by_hand():
     # 1, 2, 4: mean 7/3, sd^2 = (16 + 1 + 25) / 9 / 2 = 7/3, half = t * sd / sqrt(3) = T2 * sqrt(7) / 3
     iv = stats.interval([1.0, 2.0, 4.0])
-    assert iv.n == 3 and iv.mean == pytest.approx(7 / 3) and iv.sd == pytest.approx(math.sqrt(7 / 3))
+    assert (
+        iv.n == 3 and iv.mean == pytest.approx(7 / 3) and iv.sd == pytest.approx(math.sqrt(7 / 3))
+    )
     assert iv.half == pytest.approx(3.79458, abs=1e-4)
     assert (iv.low, iv.high) == pytest.approx((7 / 3 - 3.79458, 7 / 3 + 3.79458), abs=1e-4)
     assert iv.side == 0  # the interval holds 0
 
 
 def test_nan_left_out_one_value_no_interval_none_no_mean():
-    two = stats.interval([1.0, math.nan, 3.0])  # n = 2, sd = sqrt(2), half = 12.7062 * sqrt(2) / sqrt(2)
+    two = stats.interval(
+        [1.0, math.nan, 3.0]
+    )  # n = 2, sd = sqrt(2), half = 12.7062 * sqrt(2) / sqrt(2)
     assert two.n == 2 and two.half == pytest.approx(12.7062, abs=1e-4)
     one = stats.interval([0.5])
     assert one.n == 1 and one.mean == 0.5 and math.isnan(one.half) and one.text() == "0.5"
@@ -54,8 +59,15 @@ def test_mode_ties_go_to_the_smaller_value():
 
 
 def test_describe_one_row_per_setting_tau_quantity():
-    summary = pd.DataFrame({"setting": "s", "tau": 0, "seed": [0, 1, 2], "val_score": [0.8, 0.9, 1.0],
-                            **{q: 0.0 for q in stats.QUANTITIES if q != "val_score"}})
+    summary = pd.DataFrame(
+        {
+            "setting": "s",
+            "tau": 0,
+            "seed": [0, 1, 2],
+            "val_score": [0.8, 0.9, 1.0],
+            **{q: 0.0 for q in stats.QUANTITIES if q != "val_score"},
+        }
+    )
     out = stats.describe(summary)
     assert len(out) == len(stats.QUANTITIES)
     row = out[out["quantity"] == "val_score"].iloc[0]

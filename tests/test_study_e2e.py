@@ -1,6 +1,7 @@
 """The tiny study end to end: Snakemake runs it, DVC reruns what an edit of params.yaml
 touches, `compare` shows the change across commits, `make sync` goes back, and an edit of
 the code reruns the stages that run it."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,6 @@ import zipfile
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import ROOT, dvc_ran, run_cli, sh, to_run
 
 
@@ -19,7 +19,9 @@ def test_snakemake_then_dvc_then_compare(project):
     # 1. Snakemake runs the whole tiny study; DVC's lock is then up to date.
     sh(["snakemake", "--cores", "2"], project)
     summary = pd.read_csv(project / "results" / "summary.csv")
-    assert len(summary) == 2 * 3 * 2 and summary["test_score"].notna().all()  # settings x taus x seeds
+    assert (
+        len(summary) == 2 * 3 * 2 and summary["test_score"].notna().all()
+    )  # settings x taus x seeds
     assert sorted(set(summary["seed"])) == [0, 1]
     # every job recorded its wall time and memory (Snakemake's benchmark directive)
     bench = pd.read_csv(project / "benchmarks" / "finetune" / "toy" / "seed0.tsv", sep="\t")
@@ -32,20 +34,38 @@ def test_snakemake_then_dvc_then_compare(project):
     # Learning curves for DVC's plots, one file per (setting, tau), and Snakemake's report
     # with the results in it.
     curve = pd.read_csv(project / "results" / "curves" / "toy" / "seed1_tau2.csv")
-    assert list(curve.columns) == ["epoch", "train_loss", "train_acc", "val_score"] and curve["epoch"].iloc[0] == 1
+    assert (
+        list(curve.columns) == ["epoch", "train_loss", "train_acc", "val_score"]
+        and curve["epoch"].iloc[0] == 1
+    )
     hp = pd.read_csv(project / "results" / "train_curves" / "toy" / "hp_seed1.csv")
     assert list(hp["epoch"]) == [1, 2] and hp["train_loss"].notna().all()
     pretraining = pd.read_csv(project / "results" / "train_curves" / "toy" / "pretrain_seed0.csv")
     assert list(pretraining["epoch"]) == [1, 2] and pretraining["val_score"].notna().all()
-    shown = json.dumps(json.loads(sh(["dvc", "plots", "show", "--json"], project).stdout)).split('"')
-    for curve in ("results/curves/toy/seed1_tau2.csv", "results/train_curves/toy/hp_seed1.csv",
-                  "results/train_curves/toy/pretrain_seed0.csv"):
+    shown = json.dumps(json.loads(sh(["dvc", "plots", "show", "--json"], project).stdout)).split(
+        '"'
+    )
+    for curve in (
+        "results/curves/toy/seed1_tau2.csv",
+        "results/train_curves/toy/hp_seed1.csv",
+        "results/train_curves/toy/pretrain_seed0.csv",
+    ):
         assert any(curve in key for key in shown), curve
     sh(["snakemake", "--report", "report.zip"], project)
     with zipfile.ZipFile(project / "report.zip") as z:
         names = " ".join(z.namelist())
-    for item in ("summary.csv", "conclusions.md", "cost.md", "table1.md", "table2.md", "table3.md", "trend.md",
-                 "val_score_vs_tau.png", "z_metrics_vs_tau.png", "toy.png"):
+    for item in (
+        "summary.csv",
+        "conclusions.md",
+        "cost.md",
+        "table1.md",
+        "table2.md",
+        "table3.md",
+        "trend.md",
+        "val_score_vs_tau.png",
+        "z_metrics_vs_tau.png",
+        "toy.png",
+    ):
         assert item in names, item
     sh(["git", "add", "-A"], project)
     sh(["git", "commit", "-qm", "results"], project)
@@ -90,8 +110,13 @@ def test_snakemake_then_dvc_then_compare(project):
     # each driver's own dry run (a rerun of every training stage would only repeat the above)
     training = {"pretrain", "probe", "finetune", "evaluate", "exchange"}
     assert training <= to_run(project)
-    assert dvc_ran(sh(["dvc", "repro", "check"], project).stdout) == {"check"}  # the code fingerprints
+    assert dvc_ran(sh(["dvc", "repro", "check"], project).stdout) == {
+        "check"
+    }  # the code fingerprints
     stale = json.loads(sh(["dvc", "status", "--json"], project).stdout)
     assert {s.split("@")[0] for s in stale} >= training, stale
-    assert all({"changed deps": {"results/code/finetune.txt": "modified"}} in stale[s]
-               for s in stale if s.startswith("finetune@")), stale
+    assert all(
+        {"changed deps": {"results/code/finetune.txt": "modified"}} in stale[s]
+        for s in stale
+        if s.startswith("finetune@")
+    ), stale

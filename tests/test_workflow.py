@@ -1,13 +1,14 @@
 """The Snakefile and dvc.yaml describe the same job graph (the tiny study run by both:
 tests/test_study_e2e.py)."""
+
 from __future__ import annotations
 
 import json
 import re
 
 import yaml
-
 from conftest import ROOT, run_cli, sh, to_run
+
 from pipeline.checkfiles import MARKERS
 from pipeline.params import STAGE_KEYS, stage_keys
 
@@ -22,10 +23,15 @@ def snakemake_jobs(cwd, *args) -> list[dict]:
         head = re.match(r"(?:local)?rule (\w+):", block)
         if not head or head.group(1) == "all":
             continue
-        field = lambda name: [s.strip() for s in re.search(rf"^\s+{name}: (.*)$", block, re.M).group(1).split(",")] \
-            if re.search(rf"^\s+{name}: ", block, re.M) else []  # noqa: E731
+        field = lambda name: (
+            [s.strip() for s in re.search(rf"^\s+{name}: (.*)$", block, re.M).group(1).split(",")]
+            if re.search(rf"^\s+{name}: ", block, re.M)
+            else []
+        )
         cmd = re.search(r"python -m pipeline (.*?) 2>&1", block).group(1)
-        jobs.append({"rule": head.group(1), "input": field("input"), "output": field("output"), "cmd": cmd})
+        jobs.append(
+            {"rule": head.group(1), "input": field("input"), "output": field("output"), "cmd": cmd}
+        )
     return jobs
 
 
@@ -34,11 +40,17 @@ def dvc_stages(cwd) -> list[dict]:
     from dvc.repo import Repo
 
     with Repo(str(cwd)) as repo:
-        return [{"name": s.name, "rule": DVC_TO_RULE.get(s.name.split("@")[0], s.name.split("@")[0]),
-                 "outs": [str(o.def_path) for o in s.outs],
-                 "deps": [str(d.def_path) for d in s.deps if not isinstance(d, ParamsDependency)],
-                 "params": [k for d in s.deps if isinstance(d, ParamsDependency) for k in d.params],
-                 "cmd": s.cmd.split(" && ")[0].removeprefix("python -m pipeline ")} for s in repo.index.stages]
+        return [
+            {
+                "name": s.name,
+                "rule": DVC_TO_RULE.get(s.name.split("@")[0], s.name.split("@")[0]),
+                "outs": [str(o.def_path) for o in s.outs],
+                "deps": [str(d.def_path) for d in s.deps if not isinstance(d, ParamsDependency)],
+                "params": [k for d in s.deps if isinstance(d, ParamsDependency) for k in d.params],
+                "cmd": s.cmd.split(" && ")[0].removeprefix("python -m pipeline "),
+            }
+            for s in repo.index.stages
+        ]
 
 
 def _covers(path: str, paths: list[str]) -> bool:
@@ -79,8 +91,11 @@ def test_the_two_dags_agree(project):
             assert st["params"] == [] and st["deps"] == ["pipeline", "requirements.txt"]
             continue
         # every DVC dependency is among Snakemake's inputs (the code fingerprints are params there)
-        assert all(any(_covers(i, [d]) for i in job["input"]) for d in st["deps"] if not d.startswith("results/code/")), \
-            st["name"]
+        assert all(
+            any(_covers(i, [d]) for i in job["input"])
+            for d in st["deps"]
+            if not d.startswith("results/code/")
+        ), st["name"]
         # the same params keys, as declared once in pipeline.params.STAGE_KEYS
         expected = stage_keys(stage, setting=names, dataset=names, pretrain=names)
         assert sorted(st["params"]) == sorted(expected), st["name"]
@@ -96,8 +111,11 @@ def test_the_two_dags_agree(project):
 def test_configfile_runs_the_same_jobs_as_config_params(project):
     """`--configfile FILE` is the study FILE, as `--config params=FILE` is: the paper profile."""
     paper = str(ROOT / "studies" / "paper.yaml")
+
     def jobs(*args):
-        return sorted((j["rule"], j["cmd"], tuple(j["output"])) for j in snakemake_jobs(project, *args))
+        return sorted(
+            (j["rule"], j["cmd"], tuple(j["output"])) for j in snakemake_jobs(project, *args)
+        )
 
     by_configfile = jobs("--configfile", paper)
     assert len(by_configfile) > 100 and by_configfile == jobs("--config", f"params={paper}")
@@ -133,7 +151,10 @@ def test_a_fresh_clone_reruns_check_after_an_edit_of_the_params(project):
     assert not any((project / ".snakemake" / "metadata").iterdir())  # no records of `check`
     assert "check" in to_run(project)
     sh(["snakemake", "--cores", "1", "--until", "check"], project)
-    assert json.loads((project / "results" / "params.json").read_text())["settings"]["toy"]["hp"]["lr"] == 0.123
+    assert (
+        json.loads((project / "results" / "params.json").read_text())["settings"]["toy"]["hp"]["lr"]
+        == 0.123
+    )
     assert "check" not in to_run(project)
     sh(["rm", "-rf", ".snakemake"], project)
     with open(project / "pipeline" / "tables.py", "a") as f:

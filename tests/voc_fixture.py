@@ -1,6 +1,7 @@
 """A tiny PASCAL VOC 2012 segmentation tree in the real VOCdevkit layout, for offline tests:
 VOCdevkit/VOC2012/{JPEGImages/*.jpg, SegmentationClass/*.png (palette PNGs),
 ImageSets/Segmentation/{train,val}.txt}."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,9 @@ def voc_palette() -> list[int]:
 
 def save_mask(path: Path, mask: np.ndarray) -> None:
     """A (H, W) uint8 array of class indices as a palette PNG, as VOC ships them."""
-    img = Image.frombytes("P", (mask.shape[1], mask.shape[0]), np.ascontiguousarray(mask, np.uint8).tobytes())
+    img = Image.frombytes(
+        "P", (mask.shape[1], mask.shape[0]), np.ascontiguousarray(mask, np.uint8).tobytes()
+    )
     img.putpalette(voc_palette())
     img.save(path)
 
@@ -40,14 +43,18 @@ def class_of(name: str) -> int:
 def write_pair(base: Path, name: str, size: tuple[int, int], rng: np.random.Generator) -> None:
     """A random JPEG and its mask: background, the right half one object, a 3-pixel void band."""
     w, h = size
-    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(base / "JPEGImages" / f"{name}.jpg")
+    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
+        base / "JPEGImages" / f"{name}.jpg"
+    )
     mask = np.zeros((h, w), np.uint8)
-    mask[:, w // 2:] = class_of(name)
-    mask[:, w // 2 - 3:w // 2] = 255
+    mask[:, w // 2 :] = class_of(name)
+    mask[:, w // 2 - 3 : w // 2] = 255
     save_mask(base / "SegmentationClass" / f"{name}.png", mask)
 
 
-def write_voc(root: Path, train=TRAIN, val=VAL, size: tuple[int, int] = (48, 40), seed: int = 0) -> Path:
+def write_voc(
+    root: Path, train=TRAIN, val=VAL, size: tuple[int, int] = (48, 40), seed: int = 0
+) -> Path:
     """Write the tree under `root` (pass `root` as the loader's root); returns VOC2012's folder."""
     base = Path(root) / "VOCdevkit" / "VOC2012"
     for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):

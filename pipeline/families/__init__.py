@@ -5,6 +5,7 @@ torch: get_config is all that params validation needs, and get_family (the famil
 module, torch and all) is for the stages. A fourth family is one new file here, its two
 classes in configs.py, and one line in _MODULES and in configs.CONFIGS.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -4,6 +4,7 @@ A family says how to get its data, build its backbone f(x) -> z and heads g(z) -
 compare q with targets y (loss, accuracy, energy, score) and pool z for the
 feature-adaptation metrics. The loop in pipeline/loop.py knows nothing else.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -40,10 +41,10 @@ class Scorer(Protocol):
 
 
 class Family(ABC):
-    name: str              # the `family` column of results/summary.csv
-    metric: str            # the `metric` column: what score() measures
+    name: str  # the `family` column of results/summary.csv
+    metric: str  # the `metric` column: what score() measures
     ModelCfg: type[BaseModel]  # how its own pretrain entries describe a backbone
-    DataCfg: type[BaseModel]   # how a `datasets` entry of this family is described
+    DataCfg: type[BaseModel]  # how a `datasets` entry of this family is described
     backbone_from: tuple[str, ...] = ()  # other families whose pretrained backbones it takes
     # Table 1's HP-train-acc: "acc" (accuracy, per pixel for segmentation) or "score" (the
     # downstream score on the training split: ROC-AUC for multi-label molecules, where the
@@ -65,10 +66,24 @@ class Family(ABC):
     def splits(self, prepared: Any, data: BaseModel, augment: bool) -> Splits:
         """Datasets over the prepared data; `augment` switches train-time augmentation."""
 
-    def loader(self, ds: Dataset, batch_size: int, shuffle: bool, seed: int, workers: int = 0,
-               pin_memory: bool = False) -> DataLoader:
-        return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=generator(seed),
-                          num_workers=workers, worker_init_fn=worker_init_fn, pin_memory=pin_memory)
+    def loader(
+        self,
+        ds: Dataset,
+        batch_size: int,
+        shuffle: bool,
+        seed: int,
+        workers: int = 0,
+        pin_memory: bool = False,
+    ) -> DataLoader:
+        return DataLoader(
+            ds,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            generator=generator(seed),
+            num_workers=workers,
+            worker_init_fn=worker_init_fn,
+            pin_memory=pin_memory,
+        )
 
     def unpack(self, batch: Any, device: torch.device) -> tuple[Any, torch.Tensor]:
         """A loader batch -> (inputs for the backbone, targets) on `device`."""
@@ -90,8 +105,9 @@ class Family(ABC):
         return head_cfg.kind + (f"-L4x{head_cfg.reinit_blocks}" if head_cfg.reinit_blocks else "")
 
     @abstractmethod
-    def task_model(self, backbone: nn.Module, model: BaseModel, head_cfg, num_outputs: int
-                   ) -> tuple[nn.Module, nn.Module]:
+    def task_model(
+        self, backbone: nn.Module, model: BaseModel, head_cfg, num_outputs: int
+    ) -> tuple[nn.Module, nn.Module]:
         """Split a pretrained backbone into (frozen-during-HP backbone, new head)."""
 
     # ---- objective and scores -------------------------------------------------

@@ -4,6 +4,7 @@ z is the pooled penultimate feature vector (for the partial backbone: the featur
 map before the moved blocks, spatially averaged for the z metrics). The score is
 accuracy over the split.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,35 +42,64 @@ class Classification(Family):
 
             return read(d.path, d.store_size or d.size, fractions, seed)
         if d.dataset in ("digits012", "mnist012"):
-            source = images.digits() if d.dataset == "digits012" else \
-                images.torchvision_split("mnist", d.root, True, d.download, 28)
+            source = (
+                images.digits()
+                if d.dataset == "digits012"
+                else images.torchvision_split("mnist", d.root, True, d.download, 28)
+            )
             return images.digits012(*source, d.n_per_class, d.rotation, d.zoom, fractions, seed)
         if d.dataset in images.TORCHVISION:
             store = d.store_size or d.size
             x, y = images.torchvision_split(d.dataset, d.root, True, d.download, store)
             tr, va, _ = images.split_indices(len(y), (d.val_fraction, 0.0), seed, labels=y.numpy())
-            return {"train": (x[tr], y[tr]), "val": (x[va], y[va]),
-                    "test": images.torchvision_split(d.dataset, d.root, False, d.download, store)}
-        x, y = images.digits() if d.dataset == "digits" else images.textures(d.n_per_class, d.classes, d.crop, seed)
-        return {name: (x[i], y[i]) for name, i in
-                zip(("train", "val", "test"), images.split_indices(len(y), fractions, seed, labels=y.numpy()))}
+            return {
+                "train": (x[tr], y[tr]),
+                "val": (x[va], y[va]),
+                "test": images.torchvision_split(d.dataset, d.root, False, d.download, store),
+            }
+        x, y = (
+            images.digits()
+            if d.dataset == "digits"
+            else images.textures(d.n_per_class, d.classes, d.crop, seed)
+        )
+        return {
+            name: (x[i], y[i])
+            for name, i in zip(
+                ("train", "val", "test"),
+                images.split_indices(len(y), fractions, seed, labels=y.numpy()),
+            )
+        }
 
     def prepare(self, data: DataCfg, seed: int) -> dict:
         raw = self._raw(data, seed)
         if data.limit:
             raw["train"] = tuple(t[: data.limit] for t in raw["train"])
-        return {k: (images.to_uint8(x, data.channels, data.store_size or data.size), y) for k, (x, y) in raw.items()}
+        return {
+            k: (images.to_uint8(x, data.channels, data.store_size or data.size), y)
+            for k, (x, y) in raw.items()
+        }
 
     def synthetic(self, data: DataCfg, sizes: dict[str, int], num_outputs: int, seed: int) -> dict:
         g, side = torch.Generator().manual_seed(seed), data.store_size or data.size
-        return {k: (torch.randint(0, 256, (n, data.channels, side, side), generator=g, dtype=torch.uint8),
-                    torch.arange(n) % num_outputs) for k, n in sizes.items()}
+        return {
+            k: (
+                torch.randint(
+                    0, 256, (n, data.channels, side, side), generator=g, dtype=torch.uint8
+                ),
+                torch.arange(n) % num_outputs,
+            )
+            for k, n in sizes.items()
+        }
 
     def splits(self, prepared: dict, data: DataCfg, augment: bool) -> Splits:
-        ds = {k: images.TensorImages(x, y, data.size, flip=data.flip, normalize=data.normalize)
-              for k, (x, y) in prepared.items()}
+        ds = {
+            k: images.TensorImages(x, y, data.size, flip=data.flip, normalize=data.normalize)
+            for k, (x, y) in prepared.items()
+        }
         num = int(max(int(y.max()) for _, y in prepared.values() if len(y)) + 1)
-        return Splits(ds["train"].with_augment(augment), ds["train"], ds["val"], ds.get("test"), num)
+        return Splits(
+            ds["train"].with_augment(augment), ds["train"], ds["val"], ds.get("test"), num
+        )
 
     def backbone(self, m: ModelCfg):
         if m.arch == "mlp":

@@ -9,6 +9,7 @@ PyG and scikit-learn are imported on first use, so that stages that need no grap
 cheap; OGB's encoders are rebuilt in pipeline/models/gcn.py (OGB's package would import
 scikit-learn, pandas and an update check over the network).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,7 +44,11 @@ def _remove_generated_source(conv) -> None:
     prefix = f"{type(conv).__module__}_{type(conv).__name__}_"
     for kind in ("propagate", "edge_updater"):
         path = getattr(sys.modules.get(prefix + kind), "__file__", None)
-        if path and os.path.dirname(path) == tempfile.gettempdir() and os.path.basename(path).startswith(prefix):
+        if (
+            path
+            and os.path.dirname(path) == tempfile.gettempdir()
+            and os.path.basename(path).startswith(prefix)
+        ):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
@@ -126,13 +131,17 @@ class RocAucScorer:
             labelled = ~np.isnan(y[:, t])
             classes = sorted(set(y[labelled, t].astype(int).tolist()))
             if len(classes) < 2:
-                report_once(f"task {t} ({name}): expected both classes among its {int(labelled.sum())} labelled "
-                            f"molecules in this split of {len(y)}, found classes {classes}; left out of ROC-AUC")
+                report_once(
+                    f"task {t} ({name}): expected both classes among its {int(labelled.sum())} labelled "
+                    f"molecules in this split of {len(y)}, found classes {classes}; left out of ROC-AUC"
+                )
                 continue
             scores.append(roc_auc_score(y[labelled, t], q[labelled, t]))
         if not scores:
-            raise PipelineError(f"ROC-AUC: expected a task with both classes among {len(self.tasks)} tasks, found "
-                                f"none in a split of {len(y)} molecules")
+            raise PipelineError(
+                f"ROC-AUC: expected a task with both classes among {len(self.tasks)} tasks, found "
+                f"none in a split of {len(y)} molecules"
+            )
         return float(sum(scores) / len(scores))
 
 
@@ -142,7 +151,9 @@ class Molecules(Family):
     ModelCfg, DataCfg = ModelCfg, DataCfg
 
     def __init__(self):
-        self.tasks: list[str] = []  # the task names of the last splits() call, for the scorer's messages
+        self.tasks: list[
+            str
+        ] = []  # the task names of the last splits() call, for the scorer's messages
 
     def prepare(self, d: DataCfg, seed: int) -> dict:
         fractions = (d.val_fraction, d.test_fraction)
@@ -151,11 +162,15 @@ class Molecules(Family):
         elif d.dataset == "solubility":
             out = data.solubility(d.val_fraction, d.limit, seed)
         elif d.dataset == "csv":
-            out = data.csv_dataset(d.path, d.smiles_column, d.label_columns, d.split, fractions, d.limit, seed)
+            out = data.csv_dataset(
+                d.path, d.smiles_column, d.label_columns, d.split, fractions, d.limit, seed
+            )
         else:
             out = data.ogb_dataset(d.dataset, d.root, d.limit, seed, d.download)
         sizes = {k: len(v["y"]) if v else 0 for k, v in out["splits"].items()}
-        per_s = out.pop("molecules_per_s")  # printed, not saved: a timing would change the file's bytes
+        per_s = out.pop(
+            "molecules_per_s"
+        )  # printed, not saved: a timing would change the file's bytes
         rate = f", built from SMILES at {per_s:.0f} molecules/s" if per_s else ""
         data.warn(f"{d.dataset}: {len(out['tasks'])} tasks, molecules {sizes}{rate}")
         return out
@@ -165,19 +180,29 @@ class Molecules(Family):
         lowest two categories, and random labels with 20% missing."""
         rng = np.random.default_rng(seed)
         n = 18
-        chain = np.stack([np.r_[np.arange(n - 1), np.arange(1, n)], np.r_[np.arange(1, n), np.arange(n - 1)]])
+        chain = np.stack(
+            [np.r_[np.arange(n - 1), np.arange(1, n)], np.r_[np.arange(1, n), np.arange(n - 1)]]
+        )
 
         def graph():
-            return {"node_feat": rng.integers(0, 2, (n, 9)), "edge_index": chain,
-                    "edge_feat": rng.integers(0, 2, (chain.shape[1], 3)), "num_nodes": n}
+            return {
+                "node_feat": rng.integers(0, 2, (n, 9)),
+                "edge_index": chain,
+                "edge_feat": rng.integers(0, 2, (chain.shape[1], 3)),
+                "num_nodes": n,
+            }
 
         def labels(m):
             y = rng.integers(0, 2, (m, num_outputs)).astype(np.float32)
             y[rng.random(y.shape) < 0.2] = np.nan
             return torch.from_numpy(y)
 
-        return {"tasks": [f"task{t}" for t in range(num_outputs)],
-                "splits": {k: data.pack([graph() for _ in range(m)], labels(m)) for k, m in sizes.items()}}
+        return {
+            "tasks": [f"task{t}" for t in range(num_outputs)],
+            "splits": {
+                k: data.pack([graph() for _ in range(m)], labels(m)) for k, m in sizes.items()
+            },
+        }
 
     def splits(self, prepared: dict, d: DataCfg, augment: bool) -> Splits:
         """Graphs are never augmented (params validation refuses `augment` for molecules)."""
@@ -190,8 +215,15 @@ class Molecules(Family):
 
         from ..seeding import generator, worker_init_fn
 
-        return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=generator(seed),
-                          num_workers=workers, worker_init_fn=worker_init_fn, pin_memory=pin_memory)
+        return DataLoader(
+            ds,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            generator=generator(seed),
+            num_workers=workers,
+            worker_init_fn=worker_init_fn,
+            pin_memory=pin_memory,
+        )
 
     def unpack(self, batch, device):
         batch = batch.to(device, non_blocking=True)
@@ -223,7 +255,11 @@ class Molecules(Family):
         return e[has_label].sum().item(), int(has_label.sum().item())
 
     def scorer(self, num_outputs: int) -> RocAucScorer:
-        names = self.tasks if len(self.tasks) == num_outputs else [f"task{i}" for i in range(num_outputs)]
+        names = (
+            self.tasks
+            if len(self.tasks) == num_outputs
+            else [f"task{i}" for i in range(num_outputs)]
+        )
         return RocAucScorer(names)
 
 

@@ -12,6 +12,7 @@ The score is mIoU over classes from one confusion matrix of the whole split
 (torchmetrics; classes absent from both prediction and target are left out).
 The z metrics use z spatially averaged per image (Family.pool): one vector per image.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -54,7 +55,9 @@ def encoder(depth: int, in_channels: int) -> nn.Module:
     from ..models.resnet import LAYOUTS
 
     block, layers = LAYOUTS[depth]
-    block = getattr(tv, block.__name__)  # torchvision's own BasicBlock / Bottleneck, as smp's encoders use
+    block = getattr(
+        tv, block.__name__
+    )  # torchvision's own BasicBlock / Bottleneck, as smp's encoders use
     widths = [3, 64] + [c * block.expansion for c in (64, 128, 256, 512)]
     enc = _encoder_class()(out_channels=widths, block=block, layers=layers)
     enc.set_in_channels(in_channels, pretrained=False)
@@ -77,8 +80,12 @@ class DeepLabHead(nn.Module):
         from segmentation_models_pytorch.decoders.deeplabv3.decoder import DeepLabV3Decoder
 
         super().__init__()
-        self.decoder = DeepLabV3Decoder(in_channels, channels, ATROUS_RATES, aspp_separable=False, aspp_dropout=0.5)
-        self.segmentation_head = SegmentationHead(channels, num_classes, kernel_size=1, upsampling=OUTPUT_STRIDE)
+        self.decoder = DeepLabV3Decoder(
+            in_channels, channels, ATROUS_RATES, aspp_separable=False, aspp_dropout=0.5
+        )
+        self.segmentation_head = SegmentationHead(
+            channels, num_classes, kernel_size=1, upsampling=OUTPUT_STRIDE
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.segmentation_head(self.decoder([z]))
@@ -114,30 +121,59 @@ class Segmentation(Family):
         if data.dataset == "voc2012":
             x, y = seg.voc(data.root, "train", data.size, data.limit, data.download)
             train, val, _ = split_indices(len(y), (data.val_fraction, 0.0), seed)
-            return {"train": (x[train], y[train]), "val": (x[val], y[val]),
-                    "test": seg.voc(data.root, "val", data.size, data.limit, data.download)}
+            return {
+                "train": (x[train], y[train]),
+                "val": (x[val], y[val]),
+                "test": seg.voc(data.root, "val", data.size, data.limit, data.download),
+            }
         if data.dataset == "maskfolder":
-            return seg.mask_folder(data.path, data.size, data.num_classes, (data.val_fraction, data.test_fraction),
-                                   seed)
+            return seg.mask_folder(
+                data.path,
+                data.size,
+                data.num_classes,
+                (data.val_fraction, data.test_fraction),
+                seed,
+            )
         counts = {"train": data.n_train, "val": data.n_val, "test": data.n_test}
-        return {split: seg.shapes(n, data.size, data.num_classes, data.max_objects, derive(seed, "shapes", split))
-                for split, n in counts.items()}
+        return {
+            split: seg.shapes(
+                n, data.size, data.num_classes, data.max_objects, derive(seed, "shapes", split)
+            )
+            for split, n in counts.items()
+        }
 
     def synthetic(self, data: DataCfg, sizes: dict[str, int], num_outputs: int, seed: int) -> dict:
         g, s = torch.Generator().manual_seed(seed), data.size
-        return {k: (torch.randint(0, 256, (n, 3, s, s), generator=g, dtype=torch.uint8),
-                    torch.randint(0, num_outputs, (n, s, s), generator=g).to(torch.uint8)) for k, n in sizes.items()}
+        return {
+            k: (
+                torch.randint(0, 256, (n, 3, s, s), generator=g, dtype=torch.uint8),
+                torch.randint(0, num_outputs, (n, s, s), generator=g).to(torch.uint8),
+            )
+            for k, n in sizes.items()
+        }
 
     def splits(self, prepared: dict, data: DataCfg, augment: bool) -> Splits:
-        ds = {k: seg.MaskedImages(x, y, flip=data.flip, normalize=data.normalize) for k, (x, y) in prepared.items()}
-        return Splits(ds["train"].with_augment(augment), ds["train"], ds["val"], ds["test"], data.num_classes)
+        ds = {
+            k: seg.MaskedImages(x, y, flip=data.flip, normalize=data.normalize)
+            for k, (x, y) in prepared.items()
+        }
+        return Splits(
+            ds["train"].with_augment(augment), ds["train"], ds["val"], ds["test"], data.num_classes
+        )
 
     def loader(self, ds, batch_size, shuffle, seed, workers=0, pin_memory=False) -> DataLoader:
         """As Family.loader, except that a training loader drops a last batch of one image:
         BatchNorm in ASPP's image-pooling branch cannot normalise a single 1x1 map."""
-        return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=generator(seed),
-                          num_workers=workers, worker_init_fn=worker_init_fn, pin_memory=pin_memory,
-                          drop_last=shuffle and len(ds) % batch_size == 1)
+        return DataLoader(
+            ds,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            generator=generator(seed),
+            num_workers=workers,
+            worker_init_fn=worker_init_fn,
+            pin_memory=pin_memory,
+            drop_last=shuffle and len(ds) % batch_size == 1,
+        )
 
     def backbone(self, m: ModelCfg) -> nn.Module:
         return encoder(m.depth, m.in_channels)

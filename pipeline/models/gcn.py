@@ -5,6 +5,7 @@ Importing OGB's module runs `ogb.graphproppred`'s package (scikit-learn, pandas)
 These classes are the same modules: same parameter names, shapes, initialisation
 order and forward (tests/test_molecules.py checks them against OGB's).
 """
+
 from __future__ import annotations
 
 from torch import nn

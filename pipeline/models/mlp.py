@@ -1,4 +1,5 @@
 """The paper's toy backbone: a 4-layer MLP of width 128 with ReLU."""
+
 from __future__ import annotations
 
 from torch import nn

@@ -8,6 +8,7 @@ models, datasets and ops, and with them torch's compiler (over a second per job)
 Same modules, same order of initialisation, same forward: tests/test_startup.py checks
 the parameters and outputs against torchvision's.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,9 +17,19 @@ import torch
 from torch import nn
 
 
-def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1, dilation: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=dilation, groups=groups,
-                     bias=False, dilation=dilation)
+def conv3x3(
+    in_planes: int, out_planes: int, stride: int = 1, groups: int = 1, dilation: int = 1
+) -> nn.Conv2d:
+    return nn.Conv2d(
+        in_planes,
+        out_planes,
+        kernel_size=3,
+        stride=stride,
+        padding=dilation,
+        groups=groups,
+        bias=False,
+        dilation=dilation,
+    )
 
 
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -28,8 +39,17 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
 class BasicBlock(nn.Module):
     expansion: int = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
-                 groups: int = 1, base_width: int = 64, dilation: int = 1, norm_layer=None) -> None:
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        groups: int = 1,
+        base_width: int = 64,
+        dilation: int = 1,
+        norm_layer=None,
+    ) -> None:
         super().__init__()
         norm_layer = norm_layer or nn.BatchNorm2d
         if groups != 1 or base_width != 64:
@@ -59,8 +79,17 @@ class Bottleneck(nn.Module):
 
     expansion: int = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
-                 groups: int = 1, base_width: int = 64, dilation: int = 1, norm_layer=None) -> None:
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        groups: int = 1,
+        base_width: int = 64,
+        dilation: int = 1,
+        norm_layer=None,
+    ) -> None:
         super().__init__()
         norm_layer = norm_layer or nn.BatchNorm2d
         width = int(planes * (base_width / 64.0)) * groups
@@ -89,7 +118,9 @@ class ResNet(nn.Module):
     """torchvision's ResNet with its defaults (1000 classes, groups 1, width 64, no dilation,
     no zero-initialised residual BatchNorm): the options this pipeline uses."""
 
-    def __init__(self, block: type[BasicBlock | Bottleneck], layers: list[int], num_classes: int = 1000) -> None:
+    def __init__(
+        self, block: type[BasicBlock | Bottleneck], layers: list[int], num_classes: int = 1000
+    ) -> None:
         super().__init__()
         self._norm_layer = nn.BatchNorm2d
         self.inplanes, self.dilation, self.groups, self.base_width = 64, 1, 1, 64
@@ -113,14 +144,34 @@ class ResNet(nn.Module):
     def _make_layer(self, block, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(conv1x1(self.inplanes, planes * block.expansion, stride),
-                                       self._norm_layer(planes * block.expansion))
-        layers = [block(self.inplanes, planes, stride, downsample, self.groups, self.base_width, self.dilation,
-                        self._norm_layer)]
+            downsample = nn.Sequential(
+                conv1x1(self.inplanes, planes * block.expansion, stride),
+                self._norm_layer(planes * block.expansion),
+            )
+        layers = [
+            block(
+                self.inplanes,
+                planes,
+                stride,
+                downsample,
+                self.groups,
+                self.base_width,
+                self.dilation,
+                self._norm_layer,
+            )
+        ]
         self.inplanes = planes * block.expansion
         for _ in range(1, blocks):
-            layers.append(block(self.inplanes, planes, groups=self.groups, base_width=self.base_width,
-                                dilation=self.dilation, norm_layer=self._norm_layer))
+            layers.append(
+                block(
+                    self.inplanes,
+                    planes,
+                    groups=self.groups,
+                    base_width=self.base_width,
+                    dilation=self.dilation,
+                    norm_layer=self._norm_layer,
+                )
+            )
         return nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -129,8 +180,12 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-LAYOUTS = {10: (BasicBlock, [1, 1, 1, 1]), 18: (BasicBlock, [2, 2, 2, 2]),
-           34: (BasicBlock, [3, 4, 6, 3]), 50: (Bottleneck, [3, 4, 6, 3])}
+LAYOUTS = {
+    10: (BasicBlock, [1, 1, 1, 1]),
+    18: (BasicBlock, [2, 2, 2, 2]),
+    34: (BasicBlock, [3, 4, 6, 3]),
+    50: (Bottleneck, [3, 4, 6, 3]),
+}
 
 
 class ResNetBackbone(ResNet):
@@ -169,12 +224,14 @@ class PartialBackbone(nn.Module):
         return self.resnet.trunk(x, self.stop)
 
 
-def split_partial(resnet: ResNetBackbone, k: int, head_top: nn.Module) -> tuple[nn.Module, nn.Module]:
+def split_partial(
+    resnet: ResNetBackbone, k: int, head_top: nn.Module
+) -> tuple[nn.Module, nn.Module]:
     """Re-initialise the last k blocks of layer4 and move them into the head (Table 3)."""
     n = len(resnet.layer4)
     if not 0 < k <= n:
         raise ValueError(f"head.reinit_blocks: expected 1..{n} for this ResNet's layer4, found {k}")
-    moved = [copy.deepcopy(b) for b in list(resnet.layer4)[n - k:]]
+    moved = [copy.deepcopy(b) for b in list(resnet.layer4)[n - k :]]
     for block in moved:
         for m in block.modules():
             if hasattr(m, "reset_parameters") and m is not block:

@@ -6,6 +6,7 @@ pretrained weights come from a file (an import's `checkpoint`, or a pretrain ent
 own class and state-dict keys, so a checkpoint saved by timm loads key by key (its
 classifier, `pretrained_cfg["classifier"]`, is dropped).
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -30,11 +31,15 @@ def backbone(name: str, in_channels: int = 3) -> nn.Module:
     import timm
 
     if not timm.is_model(name):
-        raise PipelineError(f"model.name: expected a timm model name (timm.list_models()), found {name!r}")
+        raise PipelineError(
+            f"model.name: expected a timm model name (timm.list_models()), found {name!r}"
+        )
     model = timm.create_model(name, pretrained=False, num_classes=0, in_chans=in_channels)
     model.__class__ = _pooled_class(type(model))
     classifier = model.pretrained_cfg.get("classifier") or "fc"
-    model.head_keys = tuple(f"{c}." for c in ((classifier,) if isinstance(classifier, str) else classifier))
+    model.head_keys = tuple(
+        f"{c}." for c in ((classifier,) if isinstance(classifier, str) else classifier)
+    )
     return model
 
 
@@ -53,12 +58,16 @@ def z_dim(name: str) -> int:
 def unsupported(name: str, reinit_blocks: int, bn: str) -> str | None:
     """Why a setting cannot run timm model `name` with this head and `bn`, or None."""
     if reinit_blocks:
-        return (f"head.reinit_blocks: expected 0 for the timm model {name!r} (the partial backbone knows only "
-                f"the layer4 blocks of arch resnet), found {reinit_blocks}")
+        return (
+            f"head.reinit_blocks: expected 0 for the timm model {name!r} (the partial backbone knows only "
+            f"the layer4 blocks of arch resnet), found {reinit_blocks}"
+        )
     try:
         model = on_meta(name)
     except PipelineError as err:
         return str(err)
-    if bn == "target" and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+    if bn == "target" and not any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()
+    ):
         return f"bn: expected source for the timm model {name!r}, which has no BatchNorm layers, found target"
     return None

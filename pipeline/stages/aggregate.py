@@ -1,5 +1,6 @@
 """Aggregate the per-(setting, tau, seed) evaluations into the study's statistics, tables,
 conclusions, metrics and plots."""
+
 from __future__ import annotations
 
 import json
@@ -15,10 +16,37 @@ from ..atomic import atomic_path, write_json, write_text
 from ..errors import PipelineError
 from ..params import Study
 
-COLUMNS = ["family", "setting", "pretrain", "downstream", "head", "eta_hp", "eta_ft", "bn", "tau", "seed",
-           "hp_train_acc", "hp_train_score", "hp_train_fit", "energy", "val_score", "test_score", "metric",
-           "z_dist_sq", "z_dot", "z_norm_sq", "z_cos", "z_stats_dist_sq", "z_weights_dist_sq", "best_epoch",
-           "epochs_run", "ft_epochs", "stopped_early", "val_acc", "test_acc"]
+COLUMNS = [
+    "family",
+    "setting",
+    "pretrain",
+    "downstream",
+    "head",
+    "eta_hp",
+    "eta_ft",
+    "bn",
+    "tau",
+    "seed",
+    "hp_train_acc",
+    "hp_train_score",
+    "hp_train_fit",
+    "energy",
+    "val_score",
+    "test_score",
+    "metric",
+    "z_dist_sq",
+    "z_dot",
+    "z_norm_sq",
+    "z_cos",
+    "z_stats_dist_sq",
+    "z_weights_dist_sq",
+    "best_epoch",
+    "epochs_run",
+    "ft_epochs",
+    "stopped_early",
+    "val_acc",
+    "test_acc",
+]
 METRICS = ["hp0_ft", "hpmax_ft", "hp_tau_star_ft", "hp_train_fit_tau_star", "hp_train_fit_max"]
 
 
@@ -35,15 +63,27 @@ def collect(study: Study) -> pd.DataFrame:
         expected = set(product(taus, study.seeds))
         missing = sorted(expected - {(r.get("tau"), r.get("seed")) for r in found})
         if missing:
-            raise PipelineError(f"{path}: expected evaluations of {setting} at every (tau, seed) of taus {taus} "
-                                f"x seeds {study.seeds}, missing (tau, seed) {missing}")
+            raise PipelineError(
+                f"{path}: expected evaluations of {setting} at every (tau, seed) of taus {taus} "
+                f"x seeds {study.seeds}, missing (tau, seed) {missing}"
+            )
         df = pd.DataFrame([r for r in found if (r.get("tau"), r.get("seed")) in expected])
-        twice = sorted(set(df.loc[df.duplicated(["tau", "seed"]), ["tau", "seed"]].itertuples(index=False, name=None)))
+        twice = sorted(
+            set(
+                df.loc[df.duplicated(["tau", "seed"]), ["tau", "seed"]].itertuples(
+                    index=False, name=None
+                )
+            )
+        )
         if twice:
-            raise PipelineError(f"{path}: expected one evaluation per (tau, seed), found several of {twice}")
+            raise PipelineError(
+                f"{path}: expected one evaluation per (tau, seed), found several of {twice}"
+            )
         absent = [c for c in COLUMNS if c not in df.columns]
         if absent:
-            raise PipelineError(f"{path}: expected the columns {COLUMNS}, missing {absent} (rerun evaluate)")
+            raise PipelineError(
+                f"{path}: expected the columns {COLUMNS}, missing {absent} (rerun evaluate)"
+            )
         frames.append(df[COLUMNS].sort_values(["tau", "seed"]))
     return pd.concat(frames, ignore_index=True)
 
@@ -76,12 +116,33 @@ def run(study: Study) -> pd.DataFrame:
         stats.describe(summary).to_csv(tmp, index=False, float_format="%.6g")
     n = tables.n_seeds(summary)
     table1 = tables.table1(summary)
-    write_text(paths.TABLE1, tables.markdown(table1, "Table 1: downstream test score (%)",
-                                             "no baseline setting (eta_HP = eta_FT = 1) in this study", n))
-    write_text(paths.TABLE2, tables.markdown(tables.table2(summary), "Table 2: head capacity and label "
-                                             "smoothing at max tau", "no setting for Table 2", n))
-    write_text(paths.TABLE3, tables.markdown(tables.table3(summary), "Table 3: partial backbone at max tau",
-                                             "no partial-backbone setting in this study", n))
+    write_text(
+        paths.TABLE1,
+        tables.markdown(
+            table1,
+            "Table 1: downstream test score (%)",
+            "no baseline setting (eta_HP = eta_FT = 1) in this study",
+            n,
+        ),
+    )
+    write_text(
+        paths.TABLE2,
+        tables.markdown(
+            tables.table2(summary),
+            "Table 2: head capacity and label smoothing at max tau",
+            "no setting for Table 2",
+            n,
+        ),
+    )
+    write_text(
+        paths.TABLE3,
+        tables.markdown(
+            tables.table3(summary),
+            "Table 3: partial backbone at max tau",
+            "no partial-backbone setting in this study",
+            n,
+        ),
+    )
     write_text(paths.TRENDS, trends.markdown(summary))
     write_text(paths.CONCLUSIONS, conclusions.markdown(summary))
     write_text(paths.COST, cost.markdown(Path("benchmarks"), study))

@@ -4,6 +4,7 @@ statistics HP used) and z_T (finetuned), averaged over every sample of the fixed
 `z_split` (no augmentation). For a backbone with BatchNorm the change splits into a
 statistics part (z_0 with target minus z_0 with source statistics) and a weights part
 (z_T minus z_0 with target statistics), whichever statistics the setting used."""
+
 from __future__ import annotations
 
 import csv
@@ -34,7 +35,10 @@ def run(study: Study, setting: str, rt: Runtime) -> list[dict]:
         if "history" in pretraining:  # imported backbones have none
             curves[train / f"pretrain_seed{study.backbone_seed(seed)}.csv"] = pretraining["history"]
     train.mkdir(parents=True, exist_ok=True)
-    for path, history in curves.items():  # written once every input has been read: a bad one leaves no output
+    for (
+        path,
+        history,
+    ) in curves.items():  # written once every input has been read: a bad one leaves no output
         write_curve(path, history)
     write_json(paths.evaluation(setting), rows)
     return rows
@@ -43,7 +47,9 @@ def run(study: Study, setting: str, rt: Runtime) -> list[dict]:
 HP_LOG_KEYS = ("hp_train_acc", "hp_train_score")
 
 
-def read_hp_log(study: Study, setting: str) -> tuple[dict[int, dict[int, dict]], dict[int, list[dict]]]:
+def read_hp_log(
+    study: Study, setting: str
+) -> tuple[dict[int, dict[int, dict]], dict[int, list[dict]]]:
     """The probe's log, {seed: {tau: entry}}, with an entry for every (seed, tau) of the study,
     and its learning curves, {seed: [one entry per epoch]}."""
     path = paths.hp_log(setting)
@@ -53,12 +59,22 @@ def read_hp_log(study: Study, setting: str) -> tuple[dict[int, dict[int, dict]],
         runs = {r["seed"]: {t["tau"]: t for t in r["taus"]} for r in log["runs"]}
         epochs = {r["seed"]: list(r["epochs"]) for r in log["runs"]}
     except (TypeError, KeyError) as err:
-        fail(path, f"{what}: runs of a seed and its taus", f"an entry without {first_line(err)}", "probe")
+        fail(
+            path,
+            f"{what}: runs of a seed and its taus",
+            f"an entry without {first_line(err)}",
+            "probe",
+        )
     for seed in study.seeds:
         for tau in study.taus_of(setting):
             entry = runs.get(seed, {}).get(tau)
             if not isinstance(entry, dict) or not all(k in entry for k in HP_LOG_KEYS):
-                fail(path, f"{what} at seed {seed}, tau {tau} with {list(HP_LOG_KEYS)}", describe(entry), "probe")
+                fail(
+                    path,
+                    f"{what} at seed {seed}, tau {tau} with {list(HP_LOG_KEYS)}",
+                    describe(entry),
+                    "probe",
+                )
     return runs, epochs
 
 
@@ -90,22 +106,51 @@ def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> tuple[list[dict], 
         saved = load_ft_model(tuned, paths.ft_model(setting, ctx.seed, tau))
         tuned = rt.prepare(tuned).eval()
         val = assess(tuned, loader(splits.val), family, rt, n)
-        test = assess(tuned, loader(splits.test), family, rt, n) if splits.test is not None else {"score": math.nan}
+        test = (
+            assess(tuned, loader(splits.test), family, rt, n)
+            if splits.test is not None
+            else {"score": math.nan}
+        )
         energy = assess(start, loader(splits.train_plain), family, rt, n)["energy"]
         zT = z_of(tuned.backbone)
-        split = ({"z_stats_dist_sq": squared_distance(z_by_stats["source"], z_by_stats["target"]),
-                  "z_weights_dist_sq": squared_distance(z_by_stats["target"], zT)}
-                 if len(z_by_stats) == 2 else {"z_stats_dist_sq": math.nan, "z_weights_dist_sq": math.nan})
+        split = (
+            {
+                "z_stats_dist_sq": squared_distance(z_by_stats["source"], z_by_stats["target"]),
+                "z_weights_dist_sq": squared_distance(z_by_stats["target"], zT),
+            }
+            if len(z_by_stats) == 2
+            else {"z_stats_dist_sq": math.nan, "z_weights_dist_sq": math.nan}
+        )
         hp = hp_log[tau]
-        rows.append({**ctx.row_labels(), "tau": tau, "hp_train_acc": hp["hp_train_acc"],
-                     "hp_train_score": hp["hp_train_score"], "hp_train_fit": hp[f"hp_train_{family.hp_fit}"],
-                     "energy": energy, "val_score": val["score"], "test_score": test["score"], "val_acc": val["acc"],
-                     "test_acc": test.get("acc", math.nan), **feature_adaptation(z0, zT), **split,
-                     "best_epoch": saved["best_epoch"], "epochs_run": saved["epochs_run"],
-                     "ft_epochs": saved["epochs"], "stopped_early": saved["epochs_run"] < saved["epochs"],
-                     "z_split": study.z_split})
+        rows.append(
+            {
+                **ctx.row_labels(),
+                "tau": tau,
+                "hp_train_acc": hp["hp_train_acc"],
+                "hp_train_score": hp["hp_train_score"],
+                "hp_train_fit": hp[f"hp_train_{family.hp_fit}"],
+                "energy": energy,
+                "val_score": val["score"],
+                "test_score": test["score"],
+                "val_acc": val["acc"],
+                "test_acc": test.get("acc", math.nan),
+                **feature_adaptation(z0, zT),
+                **split,
+                "best_epoch": saved["best_epoch"],
+                "epochs_run": saved["epochs_run"],
+                "ft_epochs": saved["epochs"],
+                "stopped_early": saved["epochs_run"] < saved["epochs"],
+                "z_split": study.z_split,
+            }
+        )
         curves[paths.curves(setting) / f"seed{ctx.seed}_tau{tau}.csv"] = saved["history"]
-        progress(f"evaluate {setting} seed={ctx.seed}", tau=tau, val=val["score"], test=test["score"], energy=energy)
+        progress(
+            f"evaluate {setting} seed={ctx.seed}",
+            tau=tau,
+            val=val["score"],
+            test=test["score"],
+            energy=energy,
+        )
     return rows, curves
 
 
@@ -116,4 +161,6 @@ def write_curve(path, history: list[dict]) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fields, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
-        writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in h.items()} for h in history)
+        writer.writerows(
+            {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in h.items()} for h in history
+        )

@@ -2,28 +2,37 @@
 backbone with every finetuned head, without further training, and score each pair
 on the train and validation splits, at every replicate seed. Rows: the backbone's tau;
 columns: the head's; each cell of the heat-map is the mean over seeds."""
+
 from __future__ import annotations
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from .. import paths  # noqa: E402
-from ..atomic import atomic_path  # noqa: E402
-from ..context import Setting, load_ft_model  # noqa: E402
-from ..device import Runtime  # noqa: E402
-from ..loop import TaskModel, assess  # noqa: E402
-from ..params import Study  # noqa: E402
+from .. import paths
+from ..atomic import atomic_path
+from ..context import Setting, load_ft_model
+from ..device import Runtime
+from ..loop import TaskModel, assess
+from ..params import Study
 
 
 def run(study: Study, setting: str, rt: Runtime) -> pd.DataFrame:
     taus = study.exchange[setting]
-    table = pd.DataFrame([row for seed in study.seeds for row in exchange(Setting(study, setting, seed), taus, rt)])
+    table = pd.DataFrame(
+        [row for seed in study.seeds for row in exchange(Setting(study, setting, seed), taus, rt)]
+    )
     with atomic_path(paths.exchange(setting, "csv")) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
-    plot(table, setting, taus, Setting(study, setting, study.seeds[0]).family.metric, len(study.seeds))
+    plot(
+        table,
+        setting,
+        taus,
+        Setting(study, setting, study.seeds[0]).family.metric,
+        len(study.seeds),
+    )
     return table
 
 
@@ -41,8 +50,15 @@ def exchange(ctx: Setting, taus: list[int], rt: Runtime) -> list[dict]:
         for tb in taus:
             for th in taus:
                 pair = TaskModel(models[tb].backbone, models[th].head)
-                rows.append({"seed": ctx.seed, "split": split, "backbone_tau": tb, "head_tau": th,
-                             "score": assess(pair, loader, ctx.family, rt, splits.num_outputs)["score"]})
+                rows.append(
+                    {
+                        "seed": ctx.seed,
+                        "split": split,
+                        "backbone_tau": tb,
+                        "head_tau": th,
+                        "score": assess(pair, loader, ctx.family, rt, splits.num_outputs)["score"],
+                    }
+                )
     return rows
 
 
@@ -50,15 +66,24 @@ def plot(table: pd.DataFrame, setting: str, taus: list[int], metric: str, n_seed
     """Train and val heat-maps of the mean score over seeds."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
     for ax, split in zip(axes, ("train", "val")):
-        grid = table[table["split"] == split].pivot_table(index="backbone_tau", columns="head_tau", values="score",
-                                                          aggfunc="mean")
+        grid = table[table["split"] == split].pivot_table(
+            index="backbone_tau", columns="head_tau", values="score", aggfunc="mean"
+        )
         im = ax.imshow(grid.values, cmap="viridis")
         ax.set_xticks(range(len(taus)), taus), ax.set_yticks(range(len(taus)), taus)
         ax.set_xlabel("head from HP(tau)-FT"), ax.set_ylabel("backbone from HP(tau)-FT")
         ax.set_title(f"{setting}: {split} {metric}, mean of {n_seeds} seeds")
         for i in range(len(taus)):
             for j in range(len(taus)):
-                ax.text(j, i, f"{grid.values[i, j]:.2f}", ha="center", va="center", fontsize=7, color="w")
+                ax.text(
+                    j,
+                    i,
+                    f"{grid.values[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="w",
+                )
         fig.colorbar(im, ax=ax, fraction=0.046)
     with atomic_path(paths.exchange(setting, "png")) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")

@@ -9,6 +9,7 @@ process of its own would, so the saved models are the same bytes either way. The
 resume file of a finished run is kept until the whole job is done, so a rerun after an
 interruption skips it.
 """
+
 from __future__ import annotations
 
 from .. import paths
@@ -32,13 +33,36 @@ def run(study: Study, setting: str, seeds: list[int], taus: list[int], rt: Runti
             backbone, head = ctx.parts(splits, rt)
             load_head(head, head_path)
             model = rt.prepare(TaskModel(backbone, head))
-            info = fit(model, ctx.family, splits.train, splits.val, splits.num_outputs, rt, lr=ft.lr,
-                       epochs=ft.epochs, weight_decay=ft.weight_decay, eta=ft.eta, batch_size=ft.batch_size,
-                       schedule=ft.schedule, seed=ctx.seed_for("ft"), patience=ft.patience,
-                       resume=paths.resume_of(out), key=[ctx.cfg.model_dump(), tau, seed, digest(head_path)],
-                       stage=f"ft {setting} seed={seed} tau={tau}")
-            save_torch(out, {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "tau": tau,
-                             "seed": seed, "epochs": ft.epochs, "inputs": inputs(head=head_path), **info})
+            info = fit(
+                model,
+                ctx.family,
+                splits.train,
+                splits.val,
+                splits.num_outputs,
+                rt,
+                lr=ft.lr,
+                epochs=ft.epochs,
+                weight_decay=ft.weight_decay,
+                eta=ft.eta,
+                batch_size=ft.batch_size,
+                schedule=ft.schedule,
+                seed=ctx.seed_for("ft"),
+                patience=ft.patience,
+                resume=paths.resume_of(out),
+                key=[ctx.cfg.model_dump(), tau, seed, digest(head_path)],
+                stage=f"ft {setting} seed={seed} tau={tau}",
+            )
+            save_torch(
+                out,
+                {
+                    "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+                    "tau": tau,
+                    "seed": seed,
+                    "epochs": ft.epochs,
+                    "inputs": inputs(head=head_path),
+                    **info,
+                },
+            )
             done.append(paths.resume_of(out))
     for resume in done:
         resume.unlink(missing_ok=True)

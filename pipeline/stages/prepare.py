@@ -1,4 +1,5 @@
 """Prepare one dataset once (generate, featurise or read it) into runs/data/NAME.pt."""
+
 from __future__ import annotations
 
 import time

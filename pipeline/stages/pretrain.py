@@ -1,5 +1,6 @@
 """PT: train a backbone on its source task (from `model.weights` when given), or take it
 from a checkpoint file; files are loaded strictly."""
+
 from __future__ import annotations
 
 from .. import paths
@@ -27,7 +28,9 @@ def pretrain(study: Study, name: str, seed: int, rt: Runtime) -> None:
     out = paths.backbone(name, seed)
     seed_everything(derive(seed, "pretrain", name))
     backbone = family.backbone(model_cfg)
-    weights = cfg.checkpoint if name in study.imports else cfg.model.get("weights")  # the weights it starts from
+    weights = (
+        cfg.checkpoint if name in study.imports else cfg.model.get("weights")
+    )  # the weights it starts from
     if weights:
         load_strict(backbone, read_state(weights), weights)
         progress(f"pretrain {name}", loaded=weights)
@@ -35,12 +38,28 @@ def pretrain(study: Study, name: str, seed: int, rt: Runtime) -> None:
         info = {"source": str(cfg.checkpoint)}
     else:
         data_cfg = family.DataCfg(**study.data_cfg(cfg.data))
-        splits = family.splits(read_prepared(paths.dataset(cfg.data), family.name), data_cfg, augment=cfg.augment)
+        splits = family.splits(
+            read_prepared(paths.dataset(cfg.data), family.name), data_cfg, augment=cfg.augment
+        )
         model = rt.prepare(TaskModel(backbone, family.pretrain_head(model_cfg, splits.num_outputs)))
-        info = fit(model, family, splits.train, splits.val, splits.num_outputs, rt, lr=cfg.lr,
-                   epochs=cfg.epochs, weight_decay=cfg.weight_decay, eta=1.0, batch_size=cfg.batch_size,
-                   seed=derive(seed, "pretrain", name), patience=None, resume=paths.resume_of(out),
-                   key=[cfg.model_dump(), seed, digest(paths.dataset(cfg.data))], stage=f"pretrain {name} seed={seed}")
+        info = fit(
+            model,
+            family,
+            splits.train,
+            splits.val,
+            splits.num_outputs,
+            rt,
+            lr=cfg.lr,
+            epochs=cfg.epochs,
+            weight_decay=cfg.weight_decay,
+            eta=1.0,
+            batch_size=cfg.batch_size,
+            seed=derive(seed, "pretrain", name),
+            patience=None,
+            resume=paths.resume_of(out),
+            key=[cfg.model_dump(), seed, digest(paths.dataset(cfg.data))],
+            stage=f"pretrain {name} seed={seed}",
+        )
         info["source"] = f"trained on {data_cfg.dataset}"
     state = {k: v.cpu() for k, v in backbone.state_dict().items()}
     save_torch(out, {"state_dict": state, "family": cfg.family, "model": cfg.model, "info": info})

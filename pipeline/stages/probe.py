@@ -6,6 +6,7 @@ is exactly what a separate HP(tau) run would produce. Without augmentation the f
 backbone's features are computed once per backbone and cached; with it, every epoch goes
 through the (eval-mode, gradient-free) backbone.
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,8 +16,18 @@ from ..artifacts import read_resume
 from ..atomic import save_torch, write_json
 from ..context import Setting, settings_at_seeds
 from ..device import Runtime
-from ..loop import (assess, cached_loader, default_unpack, features, fingerprint, freeze, on_device_if_it_fits,
-                    progress, sgd, train_epoch)
+from ..loop import (
+    assess,
+    cached_loader,
+    default_unpack,
+    features,
+    fingerprint,
+    freeze,
+    on_device_if_it_fits,
+    progress,
+    sgd,
+    train_epoch,
+)
 from ..params import Study
 from ..provenance import inputs
 from ..seeding import derive
@@ -45,7 +56,9 @@ def probe(ctx: Setting, rt: Runtime, cache: dict) -> tuple[list[dict], list[dict
     backbone, head = ctx.parts(splits, rt)
     backbone = freeze(backbone)
     if ctx.backbone_path not in cache:
-        plain = family.loader(splits.train_plain, hp.batch_size, False, seed, rt.workers, rt.pin_memory)
+        plain = family.loader(
+            splits.train_plain, hp.batch_size, False, seed, rt.workers, rt.pin_memory
+        )
         cache[ctx.backbone_path] = on_device_if_it_fits(features(backbone, plain, family, rt), rt)
     z, y = cache[ctx.backbone_path]
     opt = sgd(head.parameters(), hp.lr, hp.weight_decay)
@@ -54,7 +67,11 @@ def probe(ctx: Setting, rt: Runtime, cache: dict) -> tuple[list[dict], list[dict
     key = fingerprint([ctx.cfg.model_dump(), taus, seed, sources])
     log, curve, start, resume = [], [], 0, _resume(ctx)
     saved = read_resume(resume, key, rt.device)
-    if saved is not None and "curve" in saved and all(paths.hp_head(setting, ctx.seed, r["tau"]).is_file() for r in saved["log"]):
+    if (
+        saved is not None
+        and "curve" in saved
+        and all(paths.hp_head(setting, ctx.seed, r["tau"]).is_file() for r in saved["log"])
+    ):
         head.load_state_dict(saved["head"]), opt.load_state_dict(saved["opt"])
         log, curve, start = saved["log"], saved["curve"], saved["epoch"]
         progress(f"hp {setting} seed={ctx.seed}", resumed_from_epoch=start)
@@ -63,21 +80,55 @@ def probe(ctx: Setting, rt: Runtime, cache: dict) -> tuple[list[dict], list[dict
             torch.manual_seed(derive(seed, "epoch", epoch))
             head.train()
             if hp.augment:
-                loader = family.loader(splits.train, hp.batch_size, True, derive(seed, "order", epoch), rt.workers)
+                loader = family.loader(
+                    splits.train, hp.batch_size, True, derive(seed, "order", epoch), rt.workers
+                )
                 tr = train_epoch(lambda x: head(backbone(x)), loader, family, opt, hp.eta, rt)
             else:
                 loader = cached_loader(z, y, hp.batch_size, True, derive(seed, "order", epoch))
                 tr = train_epoch(head, loader, family, opt, hp.eta, rt, unpack=default_unpack)
             curve.append({"epoch": epoch, "train_loss": tr["loss"], "train_acc": tr["acc"]})
         if epoch in taus:
-            done = assess(head, cached_loader(z, y, 4 * hp.batch_size, False, 0), family, rt,
-                          splits.num_outputs, unpack=default_unpack)
-            log.append({"tau": epoch, "hp_train_acc": done["acc"], "hp_train_score": done["score"],
-                        "train_energy": done["energy"]})
-            save_torch(paths.hp_head(setting, ctx.seed, epoch),
-                       {"state_dict": {k: v.cpu() for k, v in head.state_dict().items()}, "tau": epoch,
-                        "seed": ctx.seed, "inputs": sources})
-            progress(f"hp {setting} seed={ctx.seed}", tau=epoch, hp_train_acc=done["acc"], energy=done["energy"])
-            save_torch(resume, {"key": key, "head": head.state_dict(), "opt": opt.state_dict(),
-                                "log": log, "curve": curve, "epoch": epoch + 1})
+            done = assess(
+                head,
+                cached_loader(z, y, 4 * hp.batch_size, False, 0),
+                family,
+                rt,
+                splits.num_outputs,
+                unpack=default_unpack,
+            )
+            log.append(
+                {
+                    "tau": epoch,
+                    "hp_train_acc": done["acc"],
+                    "hp_train_score": done["score"],
+                    "train_energy": done["energy"],
+                }
+            )
+            save_torch(
+                paths.hp_head(setting, ctx.seed, epoch),
+                {
+                    "state_dict": {k: v.cpu() for k, v in head.state_dict().items()},
+                    "tau": epoch,
+                    "seed": ctx.seed,
+                    "inputs": sources,
+                },
+            )
+            progress(
+                f"hp {setting} seed={ctx.seed}",
+                tau=epoch,
+                hp_train_acc=done["acc"],
+                energy=done["energy"],
+            )
+            save_torch(
+                resume,
+                {
+                    "key": key,
+                    "head": head.state_dict(),
+                    "opt": opt.state_dict(),
+                    "log": log,
+                    "curve": curve,
+                    "epoch": epoch + 1,
+                },
+            )
     return log, curve
