@@ -34,6 +34,6 @@ def reestimate_bn(backbone: nn.Module, loader, family: Family, device) -> nn.Mod
         x, y = family.unpack(batch, device)
         if len(y) > 1:  # a lone last sample has no batch statistics (BatchNorm refuses it)
             backbone(x)
-    for m, momentum in zip(layers, momenta):
+    for m, momentum in zip(layers, momenta, strict=True):
         m.momentum = momentum
     return backbone.eval()

@@ -254,7 +254,7 @@ def setup(tmp: Path, study_raw: dict, jobs: Jobs) -> None:
     from .families import get_family
 
     (tmp / "study.yaml").write_text(yaml.safe_dump(study_raw, sort_keys=False))
-    for name, imp in study_raw["imports"].items():
+    for imp in study_raw["imports"].values():
         family = get_family(imp["family"])
         torch.manual_seed(0)
         save_torch(

@@ -84,7 +84,7 @@ def _pp(iv: Interval) -> str:
 def trend_claims(df: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(a)-(c) for one setting: (claim, statistics, verdict)."""
     out = []
-    for letter, (col, label, how) in zip("abc", TRENDS):
+    for letter, (col, label, how) in zip("abc", TRENDS, strict=True):
         rho = rhos(df, col)
         out.append(
             (

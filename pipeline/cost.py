@@ -93,7 +93,7 @@ def read(bench_dir: Path, log_dir: Path = Path("logs")) -> tuple[pd.DataFrame, l
         if table is None or table.empty or "s" not in table.columns:
             bad.append(str(rel))
             continue
-        num = lambda col: (
+        num = lambda col, table=table: (
             pd.to_numeric(table[col], errors="coerce")
             if col in table.columns
             else pd.Series(dtype=float)
@@ -202,7 +202,7 @@ def markdown(bench_dir: Path, study=None) -> str:
         names = _names(study)
         jobs["family"] = [
             family_of(st, jb, names, _seeds(study, st))
-            for st, jb in zip(jobs["stage"], jobs["job"])
+            for st, jb in zip(jobs["stage"], jobs["job"], strict=True)
         ]
         left_out = int(jobs["family"].isna().sum())
         jobs = jobs[jobs["family"].notna()]

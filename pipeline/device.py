@@ -43,7 +43,7 @@ def claim_slot(
     start = time.monotonic()
     while True:
         for i in range(n_devices):
-            f = open(lock_dir / f"gpu{i}.lock", "a+")
+            f = open(lock_dir / f"gpu{i}.lock", "a+")  # noqa: SIM115 (held open: the lock lives as long as the file)
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -188,10 +188,9 @@ def runtime(
         torch.set_num_threads(int(os.environ.get("TASKHEAD_THREADS", "1")))
         return Runtime(torch.device("cpu"))
     n = torch.cuda.device_count() if n_devices is None else n_devices
-    if os.environ.get("SLURM_JOB_ID") and os.environ.get("CUDA_VISIBLE_DEVICES"):
-        index = 0
-    else:
-        index = claim_slot(n)
+    # under SLURM, the job sees only its own device
+    slurm = os.environ.get("SLURM_JOB_ID") and os.environ.get("CUDA_VISIBLE_DEVICES")
+    index = 0 if slurm else claim_slot(n)
     print(f"[device] job {os.getpid()} uses cuda:{index}", file=sys.stderr)
     deterministic_cuda()
     return Runtime(

@@ -184,7 +184,9 @@ def real_epochs(raw: dict, setting: str, rt, scale: float) -> dict:
     hp1 = timed(lambda: probe.run(study, setting, rt))
     ft = {}
     for epochs in (1, 2):
-        ft[epochs] = timed(lambda: finetune.run(study_of([0, 1], epochs), setting, [0], [0], rt))
+        ft[epochs] = timed(
+            lambda epochs=epochs: finetune.run(study_of([0, 1], epochs), setting, [0], [0], rt)
+        )
         if epochs == 1:
             first = torch.load(paths.ft_model(setting, 0, 0), weights_only=False)["state_dict"]
     finetune.run(study, setting, [0], [0], rt)

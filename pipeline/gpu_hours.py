@@ -51,7 +51,7 @@ def split_sizes(data) -> dict[str, int]:
     """Samples per split of a dataset entry (its family's DataCfg) at the paper's scale."""
     kind = data.dataset
     if kind in FIXED:
-        return dict(zip(("train", "val", "test"), FIXED[kind]))
+        return dict(zip(("train", "val", "test"), FIXED[kind], strict=True))
     if kind in ("mnist012", "digits012"):
         total = 3 * data.n_per_class
         val, test = round(total * data.val_fraction), round(total * data.test_fraction)

@@ -137,7 +137,10 @@ def preprocessing(backbone: str) -> dict:
     out.update(
         size=cfg.input_size[-1], size_note=f"{name}'s input size (its timm pretrained config)"
     )
-    if all(abs(a - b) < 1e-3 for a, b in zip((*cfg.mean, *cfg.std), (*IMAGENET[0], *IMAGENET[1]))):
+    if all(
+        abs(a - b) < 1e-3
+        for a, b in zip((*cfg.mean, *cfg.std), (*IMAGENET[0], *IMAGENET[1]), strict=True)
+    ):
         out["normalize_note"] = f"{name}'s mean and std (its timm pretrained config) are ImageNet's"
     else:
         out.update(

@@ -60,7 +60,7 @@ def val_vs_tau(summary: pd.DataFrame, path) -> None:
     fig, axes = plt.subplots(
         1, len(families), figsize=(5 * len(families), 4.4), squeeze=False, layout="constrained"
     )
-    for ax, fam in zip(axes[0], families):
+    for ax, fam in zip(axes[0], families, strict=True):
         sub = summary[summary["family"] == fam]
         _lines(ax, sub, "val_score", f"validation {sub['metric'].iloc[0]}")
         ax.set_title(fam)

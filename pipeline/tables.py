@@ -63,7 +63,7 @@ def seed_table(df: pd.DataFrame) -> pd.DataFrame:
     cap), and HP-train-acc (`hp_train_fit`) at tau* and tau max."""
     ts, tmax = tau_stars(df), int(df["tau"].max())
     out = {"tau_star": ts}
-    for key, tau in zip(FT_SCORES, (0, tmax, ts)):
+    for key, tau in zip(FT_SCORES, (0, tmax, ts), strict=True):
         out[key] = pick(df, tau, "test_score")
         out[f"{key}_capped"] = 1 - pick(df, tau, "stopped_early")
     out["hp_train_fit_tau_star"] = pick(df, ts, "hp_train_fit")
@@ -154,6 +154,7 @@ def table1(summary: pd.DataFrame) -> pd.DataFrame:
                     cell(paired(s["hpmax_ft"], s["hp0_ft"]), n, signed=True),
                     cell(paired(ls_s["hpmax_ft"], s["hp0_ft"]), n, signed=True),
                 ],
+                strict=True,
             )
         )
     return pd.DataFrame(cols, index=ROWS1)
@@ -167,7 +168,7 @@ def table2(summary: pd.DataFrame) -> pd.DataFrame:
     """Table 2: per (family, pretrain, downstream, bn) at max tau, the baseline, the MLP head
     and the (eta_FT, eta_HP) grid: HP-train-acc, 1 - cos, ||z_T - z_0||^2 and FT-val score."""
     n, show_bn, cols = n_seeds(summary), summary["bn"].nunique() > 1, {}
-    for setting, df in summary.groupby("setting", sort=False):
+    for _, df in summary.groupby("setting", sort=False):
         r, top = df.iloc[0], _top(df)
         if r["head"] not in ("linear", "mlp"):
             continue

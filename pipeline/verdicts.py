@@ -52,7 +52,7 @@ def read(path: str) -> pd.DataFrame:
         return conclusions.glance(conclusions.claims(summary), conclusions.ls_claims(summary))
     lines = [ln for ln in section(path, "Verdicts at a glance").splitlines() if ln.startswith("|")]
     rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
-    header, body = rows[0], [r for r in rows[2:]]
+    header, body = rows[0], rows[2:]
     return pd.DataFrame([r[1:] for r in body], index=[r[0] for r in body], columns=header[1:])
 
 

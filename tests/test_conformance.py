@@ -52,11 +52,12 @@ def _cells(line: str) -> list[str]:
 def parse_table(text: str) -> list[dict[str, str]]:
     """The rows of the conformance table (the one whose header is HEADER), as dicts."""
     lines = text.splitlines()
-    for i, line in enumerate(lines):
-        if line.lstrip().startswith("|") and _cells(line) == HEADER:
-            break
-    else:
+    heads = [
+        i for i, ln in enumerate(lines) if ln.lstrip().startswith("|") and _cells(ln) == HEADER
+    ]
+    if not heads:
         raise AssertionError(f"{DOC}: no table with header {HEADER}")
+    i = heads[0]
     rows = []
     for line in lines[i + 2 :]:  # skip the |---| line
         if not line.lstrip().startswith("|"):
@@ -65,7 +66,7 @@ def parse_table(text: str) -> list[dict[str, str]]:
         assert len(cells) == len(HEADER), (
             f"expected {len(HEADER)} cells, found {len(cells)}: {line}"
         )
-        rows.append(dict(zip(HEADER, cells)))
+        rows.append(dict(zip(HEADER, cells, strict=True)))
     return rows
 
 
@@ -159,7 +160,7 @@ def equal(a, b) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
     return a == b

@@ -103,7 +103,7 @@ def test_a_cuda_job_asks_for_deterministic_kernels(
         "'torch.use_deterministic_algorithms(True, warn_only=True)'. You can file an issue at ..."
     )
     for _ in range(3):
-        warnings.warn(msg, UserWarning)
+        warnings.warn(msg, UserWarning, stacklevel=1)
     assert capsys.readouterr().err.strip().splitlines() == [
         "[device] warning: upsample_bilinear2d_backward_out_cuda has no deterministic CUDA kernel; "
         "runs may differ in the last digits"

@@ -122,7 +122,9 @@ def test_voc_layout_loader(tmp_path):
     assert [len(data[k][1]) for k in ("train", "val", "test")] == [3, 1, 2]
     x, y = data["test"]
     assert x.shape == (2, 3, 32, 32) and y.shape == (2, 32, 32)
-    for mask, name in zip(y, VAL):  # nearest resizing keeps exactly the labels, void included
+    for mask, name in zip(
+        y, VAL, strict=True
+    ):  # nearest resizing keeps exactly the labels, void included
         assert set(mask.unique().tolist()) == {0, class_of(name), 255}
     train_labels = set(torch.cat([data["train"][1], data["val"][1]]).unique().tolist())
     assert train_labels == {0, 255} | {class_of(n) for n in TRAIN}

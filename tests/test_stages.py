@@ -272,7 +272,7 @@ def test_every_tau_sees_the_same_batches_and_random_draws(study, monkeypatch):
     for record_as in (0, 2):
         finetune.run(study, "toy", [0], [record_as], CPU)
     assert len(seen[0]) == len(seen[2]) > 2
-    assert all(torch.equal(a, b) for a, b in zip(seen[0], seen[2]))
+    assert all(torch.equal(a, b) for a, b in zip(seen[0], seen[2], strict=True))
 
 
 def test_a_companion_with_the_same_ft_gives_the_same_model_at_tau_0(in_tmp):
@@ -377,7 +377,7 @@ def test_replicates_pretrain_their_own_backbone_only_when_asked(
     probe.run(study, "toy", CPU)
     # HP computes the frozen features once per backbone, from that backbone's weights
     assert len(seen) == (2 if replicate_pretrain else 1)
-    for state_seen, path in zip(seen, own):
+    for state_seen, path in zip(seen, own, strict=False):
         assert same_state(state_seen, state(path))
     for seed in (0, 1):  # each head records the digest of the backbone it was probed on
         head = torch.load(paths.hp_head("toy", seed, 1), weights_only=False)

@@ -55,7 +55,7 @@ BASE = {  # seed 0: tau* 4; seed 1: tie of 4 and 16 on val -> 4 (test would pick
 }
 LS = {
     s: {"val_score": (0.8, 0.8, 0.8), "test_score": (0.1, 0.2, t)}
-    for s, t in zip((0, 1, 2), (0.74, 0.76, 0.78))
+    for s, t in zip((0, 1, 2), (0.74, 0.76, 0.78), strict=True)
 }
 SUMMARY = pd.DataFrame(
     _rows("base", BASE)
@@ -117,7 +117,10 @@ def test_table2_and_table3_cells():
     l4 = pd.DataFrame(
         _rows(
             "base_L4x1",
-            {s: {"val_score": (0.5, 0.6, v)} for s, v in zip((0, 1, 2), (0.7, 0.8, 0.9))},
+            {
+                s: {"val_score": (0.5, 0.6, v)}
+                for s, v in zip((0, 1, 2), (0.7, 0.8, 0.9), strict=True)
+            },
             head="linear-L4x1",
             test_score=0.5,
             stopped_early=False,

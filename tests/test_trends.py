@@ -22,7 +22,7 @@ def _summary(dist, cos, energy, taus=(0, 1, 4, 16), setting="s", **const):
                 "energy": e[i],
                 **const,
             }
-            for seed, (d, c, e) in enumerate(zip(dist, cos, energy))
+            for seed, (d, c, e) in enumerate(zip(dist, cos, energy, strict=True))
             for i, tau in enumerate(taus)
         ]
     )

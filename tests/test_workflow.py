@@ -23,7 +23,7 @@ def snakemake_jobs(cwd, *args) -> list[dict]:
         head = re.match(r"(?:local)?rule (\w+):", block)
         if not head or head.group(1) == "all":
             continue
-        field = lambda name: (
+        field = lambda name, block=block: (
             [s.strip() for s in re.search(rf"^\s+{name}: (.*)$", block, re.M).group(1).split(",")]
             if re.search(rf"^\s+{name}: ", block, re.M)
             else []

@@ -67,6 +67,7 @@ class Classification(Family):
             for name, i in zip(
                 ("train", "val", "test"),
                 images.split_indices(len(y), fractions, seed, labels=y.numpy()),
+                strict=True,
             )
         }
 

@@ -96,7 +96,7 @@ class GCN(nn.Module):
         from torch_geometric.nn import global_mean_pool
 
         h = self.atoms(g.x)
-        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
             h = norm(conv(h, g.edge_index, g.edge_attr))
             h = F.dropout(h if i == len(self.convs) - 1 else F.relu(h), self.dropout, self.training)
         return global_mean_pool(h, g.batch, size=g.num_graphs)

@@ -65,7 +65,7 @@ def exchange(ctx: Setting, taus: list[int], rt: Runtime) -> list[dict]:
 def plot(table: pd.DataFrame, setting: str, taus: list[int], metric: str, n_seeds: int) -> None:
     """Train and val heat-maps of the mean score over seeds."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
-    for ax, split in zip(axes, ("train", "val")):
+    for ax, split in zip(axes, ("train", "val"), strict=True):
         grid = table[table["split"] == split].pivot_table(
             index="backbone_tau", columns="head_tau", values="score", aggfunc="mean"
         )
