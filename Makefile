@@ -16,8 +16,11 @@ $(BIN)/.installed: requirements.txt constraints.txt pyproject.toml
 run: $(BIN)/.installed
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pipeline.launch --cores $(CORES) --resources gpu=$$($(BIN)/python -m pipeline gpus)
 
-# Two workers (pytest-xdist), one test file each at a time: most tests are single-threaded.
+# Lint and format first (ruff, configured in pyproject.toml), then the suite on two workers
+# (pytest-xdist), one test file each at a time: most tests are single-threaded.
 test: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -n $(CORES) --dist loadfile
 
 bench: $(BIN)/.installed
