@@ -228,10 +228,14 @@ def _import_family(study, args) -> None:
 @contextlib.contextmanager
 def work(stage: str):
     """Print the seconds of the stage's own work, `[STAGE] work_s=...`: a job's fixed cost
-    (interpreter start, imports, params, exit) is its wall time minus these (pipeline/cost.py)."""
-    t0 = time.perf_counter()
+    (interpreter start, imports, params, exit) is its wall time minus these (pipeline/cost.py);
+    then the machine and the job's own CPU time, wall time and steal (pipeline/machine.py)."""
+    from .machine import Usage, job_lines
+
+    usage, t0 = Usage(), time.perf_counter()
     yield
     print(f"[{stage}] work_s={time.perf_counter() - t0:.3f}", file=sys.stderr, flush=True)
+    print("\n".join(job_lines(usage)), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

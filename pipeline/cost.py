@@ -24,6 +24,12 @@ otherwise, in a `device` column ("cuda..." or "gpu..." means "gpu") or, in Snake
 for gpu=1 exactly where a GPU is used). GPU-hours are the wall hours of the gpu jobs (one
 device per job); CPU-hours are `cpu_time` of all jobs, in hours.
 
+The machine and the job's own measure: each training job also prints the machine it ran on
+and its own CPU time (`resource.getrusage`, which Snakemake's sampled `cpu_time` undercounts),
+its wall time, their ratio and the machine's steal over its work (pipeline/machine.py) to its
+log; a "Machine" section names every machine the jobs ran on, and a per-stage table gives the
+jobs' CPU / wall ratio and steal.
+
 Fixed cost: each job prints the seconds of its stage's own work (`work_s=`, pipeline/__main__.py)
 to its log, logs/STAGE/JOB.log beside benchmarks/STAGE/JOB.tsv; a job's fixed cost is its wall
 time minus that work: the interpreter's start, the imports, reading the params, and the exit.
@@ -39,6 +45,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import machine
+
 # stage -> which names of the study its jobs are named after (first path component)
 KIND = {
     "probe": "setting",
@@ -50,7 +58,8 @@ KIND = {
     "fetch": "checkpoint",
 }
 GPU_RESOURCE = re.compile(r"""['"]?gpu['"]?\s*[:=]\s*(\d+)""")
-COLUMNS = ["stage", "job", "family", "device", "s", "cpu_time", "max_rss", "work_s"]
+OWN = ["job_wall_s", "job_cpu_s", "steal_share", "threads", "machine"]  # from the job's log
+COLUMNS = ["stage", "job", "family", "device", "s", "cpu_time", "max_rss", "work_s", *OWN]
 WORK = re.compile(r"\bwork_s=([0-9.]+)")
 
 
@@ -61,6 +70,25 @@ def work_seconds(log: Path) -> float:
     except OSError:
         return float("nan")
     return float(found[-1]) if found else float("nan")
+
+
+def own_record(log: Path) -> dict:
+    """The job's own measure from its log (pipeline/machine.py): OWN's keys, NaN / "" where
+    the log has none (an older or failed job, or a stage that prints none)."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        text = ""
+    usage = machine.last_record(text, machine.USAGE_TAG) or {}
+    found = machine.last_record(text, machine.MACHINE_TAG)
+    nan = float("nan")
+    return {
+        "job_wall_s": usage.get("wall_s", nan),
+        "job_cpu_s": usage.get("cpu_s", nan),
+        "steal_share": usage.get("steal_share", nan),
+        "threads": found.get("threads", nan) if found else nan,
+        "machine": machine.describe(found) if found else "",
+    }
 
 
 def _device(table: pd.DataFrame) -> str:
@@ -108,6 +136,7 @@ def read(bench_dir: Path, log_dir: Path = Path("logs")) -> tuple[pd.DataFrame, l
                 "cpu_time": num("cpu_time").sum(min_count=1),
                 "max_rss": num("max_rss").max(),
                 "work_s": work_seconds(Path(log_dir) / rel.with_suffix(".log")),
+                **own_record(Path(log_dir) / rel.with_suffix(".log")),
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS), bad
@@ -188,6 +217,57 @@ def _table(jobs: pd.DataFrame, by: str) -> str:
     )
 
 
+def _own_table(jobs: pd.DataFrame) -> str:
+    """Per stage, over the jobs that logged their own measure: CPU s, wall s, CPU / wall,
+    threads, and the machine's steal as a share of its CPU time (median and largest)."""
+    own = jobs[jobs["job_cpu_s"].notna() & jobs["job_wall_s"].notna()]
+    g = own.groupby("stage", sort=True)
+    fmt = lambda v, f: "n/a" if pd.isna(v) else format(v, f)
+    cells = pd.DataFrame(
+        {
+            "jobs": g.size().map(str),
+            "CPU s": g["job_cpu_s"].sum().map(lambda v: fmt(v, ".1f")),
+            "wall s": g["job_wall_s"].sum().map(lambda v: fmt(v, ".1f")),
+            "CPU / wall": (g["job_cpu_s"].sum() / g["job_wall_s"].sum()).map(
+                lambda v: fmt(v, ".2f")
+            ),
+            "threads": g["threads"].agg(
+                lambda t: "/".join(str(int(v)) for v in sorted(set(t.dropna()))) or "n/a"
+            ),
+            "steal % (median)": g["steal_share"].median().map(lambda v: fmt(100 * v, ".1f")),
+            "steal % (max)": g["steal_share"].max().map(lambda v: fmt(100 * v, ".1f")),
+        }
+    )
+    return cells.to_markdown(
+        disable_numparse=True, colalign=("left",) + ("right",) * len(cells.columns)
+    )
+
+
+def machine_section(jobs: pd.DataFrame) -> list[str]:
+    """The machines the jobs ran on (one line each, with its number of jobs), the jobs' own
+    CPU / wall per stage; nothing when no job logged its record."""
+    named = jobs[jobs["machine"].astype(bool)]
+    if named.empty:
+        return []
+    lines = [f"- {m} ({n} jobs)" for m, n in named["machine"].value_counts(sort=True).items()]
+    return [
+        "## Machine\n",
+        "Named by the jobs themselves (pipeline/machine.py): CPU model and flags, cores, torch's "
+        "threads, CPU kernels and parallel backend, GPU.\n",
+        "\n".join(lines) + "\n",
+        "## CPU time as the jobs measure it\n",
+        "CPU s: `resource.getrusage` of the job's process and children; wall s: since the "
+        "process started; steal: the machine's (all cores) stolen share of its CPU time over "
+        "the job's work, from /proc/stat.\n",
+        _own_table(jobs) + "\n",
+    ]
+
+
+def _ratio(jobs: pd.DataFrame) -> str:
+    own = jobs[jobs["job_cpu_s"].notna() & jobs["job_wall_s"].notna()]
+    return "n/a" if own.empty else f"{own['job_cpu_s'].sum() / own['job_wall_s'].sum():.2f}"
+
+
 def _percent(share: float) -> str:
     return "n/a" if pd.isna(share) else f"{100 * share:.1f}"
 
@@ -224,6 +304,10 @@ def markdown(bench_dir: Path, study=None) -> str:
                 if jobs["max_rss"].isna().all()
                 else f"{jobs['max_rss'].max():.1f}",
                 "fixed cost, % of wall": _percent(fixed_share(jobs)),
+                "CPU / wall, as the jobs measure it": _ratio(jobs),
+                "steal, % of the machine's CPU time (largest over jobs)": _percent(
+                    jobs["steal_share"].max()
+                ),
             }
         }
     )
@@ -247,6 +331,7 @@ def markdown(bench_dir: Path, study=None) -> str:
         totals.to_markdown(disable_numparse=True, colalign=("left", "right")) + "\n",
         "## Per stage\n",
         _table(jobs, "stage") + "\n",
+        *machine_section(jobs),
         "## Per family\n",
         _table(jobs, "family") + "\n",
         "## Per device\n",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conftest import tiny_study
@@ -168,3 +169,27 @@ def test_fetch_jobs_are_named_by_their_checkpoint_path(tmp_path):
     t = tables(cost.markdown(b, P.Study.model_validate(raw)))
     assert t["Per stage"]["fetch"] == ["1", "4.0", "2.0", "20.0", "n/a"]
     assert t["Per family"]["classification"] == ["1", "4.0", "2.0", "20.0", "n/a"]
+
+
+def test_the_jobs_own_measure_and_machine(tmp_path):
+    """The `[machine]` and `[usage]` lines a job prints (pipeline/machine.py) give the
+    Machine section, the per-stage CPU / wall and steal, and two totals."""
+    b = fixture(tmp_path)
+    box = {"cpu": "Xeon X", "flags": ["avx2"], "cores": 2, "usable_cores": 2, "threads": 1}
+    for rel, (wall, cpu, steal) in {
+        "pretrain/mlp/seed0.log": (10.0, 9.0, 0.01),
+        "probe/toy.log": (20.0, 10.0, 0.20),
+    }.items():
+        usage = {"wall_s": wall, "cpu_s": cpu, "steal_share": steal}
+        with open(tmp_path / "logs" / rel, "a") as f:
+            f.write(f"[machine] {json.dumps(box)}\n[usage] {json.dumps(usage)}\n")
+    text = cost.markdown(b, study())
+    t = tables(text)
+    assert "- Xeon X (2 cores, 2 usable; flags: avx2)" in text and "(2 jobs)" in text
+    own = t["CPU time as the jobs measure it"]
+    assert own["pretrain"] == ["1", "9.0", "10.0", "0.90", "1", "1.0", "1.0"]
+    assert own["probe"] == ["1", "10.0", "20.0", "0.50", "1", "20.0", "20.0"]
+    assert "finetune" not in own  # its jobs logged no record
+    assert t["Totals"]["CPU / wall, as the jobs measure it"] == [f"{19 / 30:.2f}"]
+    assert t["Totals"]["steal, % of the machine's CPU time (largest over jobs)"] == ["20.0"]
+    assert "## Machine" not in cost.markdown(fixture(tmp_path / "none"), study())
