@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import findings
 from .stats import Interval, interval, mode_text, paired
 from .tables import companion, n_seeds, pick, render, seed_table, tau_stars
 from .trends import TRENDS, rho_text, rhos
@@ -115,10 +116,15 @@ def interior_claim(df: pd.DataFrame) -> tuple[str, str, str]:
     return claim, stats, both(verdict(lo, 1, MIN_SCORE), verdict(hi, 1, MIN_SCORE))
 
 
+def ft_diff(df: pd.DataFrame) -> Interval:
+    """(e)'s statistic for one setting: test HPtau*-FT - HP0-FT, paired by seed."""
+    s = seed_table(df)
+    return paired(s["hp_tau_star_ft"], s["hp0_ft"])
+
+
 def ft_claim(df: pd.DataFrame) -> tuple[str, str, str]:
     """(e) for one setting."""
-    s = seed_table(df)
-    diff = paired(s["hp_tau_star_ft"], s["hp0_ft"])
+    diff = ft_diff(df)
     return (
         "(e) HPtau*-FT beats HP0-FT",
         f"test HPtau*-FT − HP0-FT {_pp(diff)}",
@@ -197,14 +203,30 @@ def warnings(summary: pd.DataFrame) -> list[str]:
     return out
 
 
+# The grid's column names: each claim in a few words, after its letter.
+CLAIM_NAMES = {
+    "(a)": "(a) E_aie falls",
+    "(b)": "(b) ‖z_T - z_0‖² falls",
+    "(c)": "(c) cos rises",
+    "(d)": "(d) tau* interior",
+    "(e)": "(e) HPtau* beats HP0",
+    "(f)": "(f) lsHP keeps energy",
+}
+
+
 def glance(found: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """Verdicts only: one row per setting, one column per claim ((f) on the baseline's row)."""
+    """Verdicts only: one row per setting, one column per claim ((f) on the baseline's row),
+    each column named by its claim (CLAIM_NAMES)."""
     table = found.assign(claim=found["claim"].str[:3]).pivot(
         index="setting", columns="claim", values="verdict"
     )
     table = table.reindex(list(dict.fromkeys(found["setting"])))
     table["(f)"] = pairs.set_index("baseline")["verdict"].reindex(table.index).fillna("")
-    return table.rename_axis(columns=None)
+    return table.rename(columns=CLAIM_NAMES).rename_axis(columns=None)
+
+
+def _ft_diffs(summary: pd.DataFrame) -> dict[str, Interval]:
+    return {setting: ft_diff(df) for setting, df in summary.groupby("setting", sort=False)}
 
 
 def markdown(summary: pd.DataFrame) -> str:
@@ -216,7 +238,9 @@ def markdown(summary: pd.DataFrame) -> str:
     warned = "\n".join(f"- {w}" for w in warnings(summary)) or "_none_"
     text = (
         f"# Conclusions: the paper's claims\n\nn = {n_seeds(summary)} replicate seeds ({seeds}), from "
-        f"`results/summary.csv`. Verdicts: {count}.\n\n## Verdicts at a glance\n\n"
+        f"`results/summary.csv`. Verdicts: {count}.\n\n"
+        f"## Findings\n\n{findings.plain(found, pairs, _ft_diffs(summary), MIN_SCORE)}\n\n"
+        f"## Verdicts at a glance\n\n"
         f"n = {n_seeds(summary)} seeds; the claims, statistics and rules are below.\n\n"
         f"{render(glance(found, pairs), 'left')}\n\n## Rules\n\n{RULES}\n## Warnings\n\n{warned}\n\n"
         f"## Claims (a)-(e), per setting\n\n{render(found.set_index('setting'), 'left')}\n"

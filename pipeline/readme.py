@@ -1,12 +1,17 @@
-"""The README's generated blocks: text between `<!-- NAME: begin ... -->` and
-`<!-- NAME: end -->` markers, copied from result files, never typed by hand.
+"""The README's generated blocks: text between a begin marker that names its source and
+`<!-- NAME: end -->`, copied from a result file, never typed by hand.
 
-    python -m pipeline.readme            # rewrite every block of README.md from results/
+    <!-- NAME: begin (python -m pipeline.readme) results/conclusions.md "Findings" -->
+    ...
+    <!-- NAME: end -->
+
+    python -m pipeline.readme            # rewrite every block of README.md from its source
     python -m pipeline.readme --check    # exit 1 if a block differs from its source
 
-A block is a section of a generated file (from its `## Title` line to the next title), its
-first paragraph (SUMMARY), or a whole file. tests/test_readme.py checks that the committed README quotes the committed
-results.
+The source is a section of a Markdown file (from its `## Title` line to the next title), its
+first paragraph (no title given), or the whole file (title "*"). The README names what it
+quotes, so the package names no document of its own. tests/test_readme.py checks that the
+committed README quotes the committed results.
 """
 
 from __future__ import annotations
@@ -19,27 +24,16 @@ from pathlib import Path
 from .errors import PipelineError
 
 COMMAND = "python -m pipeline.readme"
-SUMMARY = ""  # a block's title for the first paragraph of its file
-# block name -> (file, section title or None for the whole file)
-BLOCKS = {
-    "verdicts": ("results/conclusions.md", "Verdicts at a glance"),
-    "batchnorm": (
-        "results/trend.md",
-        "BatchNorm: statistics part and weights part of the feature change",
-    ),
-    "threads": ("docs/verdicts-threads.md", SUMMARY),
-    "pretrained": ("docs/pretrained-threads.md", SUMMARY),
-    "threads-shared": ("docs/shared-backbone/verdicts-threads.md", SUMMARY),
-    "backbone": ("docs/verdicts-backbone.md", SUMMARY),
-    "cpu": ("docs/verdicts-cpu.md", SUMMARY),
-    "cpu-threads": ("docs/verdicts-cpu-threads.md", SUMMARY),
-    "cpu-seg-threads": ("docs/verdicts-cpu-seg-threads.md", SUMMARY),
-    "cpu-seg-pretrained": ("docs/cpu-threads2/segmentation/pretrained-threads.md", SUMMARY),
-    "machines": ("docs/verdicts-machines.md", SUMMARY),
-    "cost": ("results/cost.md", "Totals"),
-    "make-run": ("docs/make-run.md", SUMMARY),
-    "bench": ("docs/bench.md", "Goals"),
-}
+WHOLE = "*"  # a block's title for the whole file
+# <!-- NAME: begin (COMMAND) PATH "TITLE" -->, the title optional
+SOURCED = re.compile(
+    rf'^<!-- ([\w-]+): begin \({re.escape(COMMAND)}\) (\S+)(?: "([^"]+)")? -->$', re.M
+)
+
+
+def blocks(text: str) -> dict[str, tuple[str, str | None]]:
+    """The generated blocks of `text`: name -> (source file, section title or None)."""
+    return {m[1]: (m[2], m[3]) for m in SOURCED.finditer(text)}
 
 
 def markers(name: str, command: str = COMMAND) -> tuple[str, str]:
@@ -59,11 +53,13 @@ def replace_block(
 
 def section(path: str, title: str | None) -> str:
     """A `## title` section of a Markdown file (without its title line), its first paragraph
-    (title SUMMARY), or the whole file (title None)."""
+    (title None), or the whole file (title WHOLE)."""
+    if not Path(path).is_file():
+        raise PipelineError(f"{path}: expected a Markdown file to quote, found nothing there")
     text = Path(path).read_text()
-    if title is None:
+    if title == WHOLE:
         return text.strip()
-    if title == SUMMARY:
+    if title is None:
         return text.strip().split("\n\n")[0]
     found = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^#{{1,2}} |\Z)", text, re.M | re.S)
     if not found:
@@ -72,9 +68,14 @@ def section(path: str, title: str | None) -> str:
 
 
 def render(text: str) -> str:
-    for name, (path, title) in BLOCKS.items():
-        if markers(name)[0] in text:
-            text = replace_block(text, name, section(path, title))
+    """`text` with every sourced block replaced by its source's current text."""
+    for m in SOURCED.finditer(text):
+        name, path, title = m.groups()
+        head, rest = text.split(m[0], 1)
+        end = markers(name)[1]
+        if end not in rest:
+            raise PipelineError(f"README: expected {end!r} after {m[0]!r}, found none")
+        text = f"{head}{m[0]}\n{section(path, title)}\n{end}{rest.split(end, 1)[1]}"
     return text
 
 

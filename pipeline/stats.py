@@ -125,3 +125,18 @@ def describe(summary: pd.DataFrame) -> pd.DataFrame:
         rows,
         columns=["setting", "tau", "quantity", "n", "mean", "sd", "ci_low", "ci_high", "ci_half"],
     )
+
+
+def seeds_to_decide(iv: Interval, smallest: float) -> int | None:
+    """The fewest seeds whose 95% t-interval would exclude 0 if the mean and sd stayed as
+    observed: the smallest n with t(0.975, n - 1) * sd / sqrt(n) < |mean|. None when the
+    mean is smaller in size than `smallest` (more seeds would not make it matter) or the sd
+    is unknown; 2 or more otherwise."""
+    from scipy import stats
+
+    if iv.n < 2 or math.isnan(iv.sd) or round(abs(iv.mean), 9) < smallest:
+        return None
+    n = 2
+    while stats.t.ppf(0.5 + LEVEL / 2, n - 1) * iv.sd / math.sqrt(n) >= abs(iv.mean):
+        n += 1
+    return n

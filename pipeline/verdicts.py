@@ -4,44 +4,39 @@ number). A run is its summary.csv, judged by today's rules (pipeline/conclusions
 conclusions.md, whose verdicts are those of the rules it was written with.
 
     python -m pipeline.verdicts A/summary.csv B/summary.csv --labels "1 thread" "2 threads" [--out F.md]
-    python -m pipeline.verdicts --all    # rewrite every comparison in COMPARISONS
+    python -m pipeline.verdicts --all docs/lab/comparisons.yaml   # rewrite every comparison it names
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import pandas as pd
 
-from . import conclusions
+from . import conclusions, yamlfile
 from .atomic import write_text
+from .errors import PipelineError
 from .readme import section
 
 FLIPS = {frozenset({"holds", "does not hold"})}
-# The comparisons the README quotes: output -> (run A, run B, labels), each run a summary.csv.
-COMPARISONS = {
-    "docs/verdicts-threads.md": (
-        "results/summary.csv",
-        "docs/threads2/summary.csv",
-        ("TASKHEAD_THREADS=1", "TASKHEAD_THREADS=2"),
-    ),
-    "docs/verdicts-cpu.md": (
-        "results/summary.csv",
-        "docs/cpu/summary.csv",
-        ("the default study (3 seeds)", "studies/cpu.yaml (5 seeds)"),
-    ),
-    "docs/verdicts-cpu-seg-threads.md": (
-        "docs/cpu/summary.csv",
-        "docs/cpu-threads2/segmentation/summary.csv",
-        ("TASKHEAD_THREADS=1 (5 seeds)", "TASKHEAD_THREADS=2 (5 seeds)"),
-    ),
-    "docs/verdicts-machines.md": (
-        "docs/machine-a/summary.csv",
-        "docs/machine-b/summary.csv",
-        ("machine A", "machine B"),
-    ),
-}
+
+
+def manifest(path: str) -> dict[str, tuple[str, str, tuple[str, str]]]:
+    """The comparisons a manifest names: output -> (run A, run B, labels), each path taken
+    relative to the manifest's folder. The package names no run of its own."""
+    where = Path(path)
+    raw = yamlfile.read(where, "comparison manifest")
+    out = {}
+    for name, entry in (raw or {}).items():
+        if not (isinstance(entry, dict) and len(entry.get("runs", [])) == 2):
+            raise PipelineError(
+                f"{path}: {name}: expected runs: [A, B] and labels: [A, B], found {entry!r}"
+            )
+        a, b = (str(where.parent / run) for run in entry["runs"])
+        out[str(where.parent / name)] = (a, b, tuple(entry.get("labels", ("A", "B"))))
+    return out
 
 
 def read(path: str) -> pd.DataFrame:
@@ -49,11 +44,14 @@ def read(path: str) -> pd.DataFrame:
     from a conclusions.md as written."""
     if path.endswith(".csv"):
         summary = pd.read_csv(path)
-        return conclusions.glance(conclusions.claims(summary), conclusions.ls_claims(summary))
+        table = conclusions.glance(conclusions.claims(summary), conclusions.ls_claims(summary))
+        return table.rename(columns=lambda c: c[:3])
     lines = [ln for ln in section(path, "Verdicts at a glance").splitlines() if ln.startswith("|")]
     rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
     header, body = rows[0], rows[2:]
-    return pd.DataFrame([r[1:] for r in body], index=[r[0] for r in body], columns=header[1:])
+    # a column is its claim's letter, "(a)", whatever words a run's table gave it
+    columns = [h[:3] for h in header[1:]]
+    return pd.DataFrame([r[1:] for r in body], index=[r[0] for r in body], columns=columns)
 
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, labels: tuple[str, str]) -> str:
@@ -77,9 +75,8 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, labels: tuple[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def comparison(out: str) -> str:
-    """The text of one of the COMPARISONS, from its two summaries."""
-    a, b, labels = COMPARISONS[out]
+def comparison(a: str, b: str, labels: tuple[str, str]) -> str:
+    """The text of one comparison of a manifest, from its two runs."""
     return compare(read(a), read(b), labels)
 
 
@@ -91,11 +88,11 @@ def main(argv=None) -> int:
     ap.add_argument("b", nargs="?")
     ap.add_argument("--labels", nargs=2, default=("A", "B"))
     ap.add_argument("--out")
-    ap.add_argument("--all", action="store_true", help="rewrite every comparison in COMPARISONS")
+    ap.add_argument("--all", metavar="MANIFEST", help="rewrite every comparison a manifest names")
     args = ap.parse_args(argv)
     if args.all:
-        for out in COMPARISONS:
-            text = comparison(out)
+        for out, (a, b, labels) in manifest(args.all).items():
+            text = comparison(a, b, labels)
             write_text(out, text)
             print(f"{out}: {text.splitlines()[0]}")
         return 0

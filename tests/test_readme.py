@@ -8,12 +8,14 @@ from conftest import ROOT
 from pipeline import readme, verdicts
 from pipeline.errors import PipelineError
 
+LAB_MANIFEST = "docs/lab/comparisons.yaml"
+
 
 def test_the_readme_quotes_the_committed_results(monkeypatch):
     monkeypatch.chdir(ROOT)
     text = (ROOT / "README.md").read_text()
-    for name in readme.BLOCKS:
-        assert readme.markers(name)[0] in text, name
+    # the findings, the verdict grid and the time of `make run` are quoted, not typed
+    assert {"findings", "verdicts", "make-run"} <= set(readme.blocks(text)), readme.blocks(text)
     assert readme.render(text) == text, (
         "README.md: a block differs from its source; run python -m pipeline.readme"
     )
@@ -32,6 +34,25 @@ def test_blocks_and_sections(tmp_path):
     )
     with pytest.raises(PipelineError, match="expected the markers"):
         readme.replace_block("no markers", "x", "new")
+
+
+def test_a_block_names_its_source(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.md").write_text("# T\n\nfirst para\n\n## Two\n\nsecond\n")
+    tag = "(python -m pipeline.readme)"
+    text = (
+        f'a\n<!-- s: begin {tag} r.md "Two" -->\nold\n<!-- s: end -->\n'
+        f"<!-- p: begin {tag} r.md -->\nold\n<!-- p: end -->\n"
+        f'<!-- w: begin {tag} r.md "*" -->\n<!-- w: end -->\nb'
+    )
+    assert readme.blocks(text) == {"s": ("r.md", "Two"), "p": ("r.md", None), "w": ("r.md", "*")}
+    out = readme.render(text)
+    assert (
+        "-->\nsecond\n<!-- s: end" in out and "-->\n# T\n<!-- p: end" in out
+    )  # the first paragraph
+    assert "-->\n# T\n\nfirst para\n\n## Two\n\nsecond\n<!-- w: end -->\nb" in out
+    with pytest.raises(PipelineError, match="gone.md: expected a Markdown file to quote"):
+        readme.render(f"<!-- g: begin {tag} gone.md -->\n<!-- g: end -->")
 
 
 def _glance(tmp_path, name, rows):
@@ -69,12 +90,14 @@ def test_a_claim_only_one_run_makes_is_left_out_of_the_comparison(tmp_path):
 
 
 def test_the_committed_verdict_comparisons_follow_todays_rules(monkeypatch):
-    """docs/verdicts-*.md are recomputed from the runs' summaries by the current rules: a
-    change to pipeline/conclusions.py that is not carried into them fails here."""
+    """The lab's verdict comparisons are recomputed from the runs' summaries by the current
+    rules: a change to pipeline/conclusions.py that is not carried into them fails here."""
     monkeypatch.chdir(ROOT)
-    for out in verdicts.COMPARISONS:
-        assert (ROOT / out).read_text() == verdicts.comparison(out), (
-            f"{out}: run python -m pipeline.verdicts --all"
+    found = verdicts.manifest(LAB_MANIFEST)
+    assert found, LAB_MANIFEST
+    for out, (a, b, labels) in found.items():
+        assert (ROOT / out).read_text() == verdicts.comparison(a, b, labels), (
+            f"{out}: run python -m pipeline.verdicts --all {LAB_MANIFEST}"
         )
 
 
@@ -90,9 +113,12 @@ def test_a_summary_is_judged_by_todays_rules(tmp_path, monkeypatch):
         verdicts.read(str(tmp_path / "a.csv")), verdicts.read(str(tmp_path / "b.csv")), ("A", "B")
     )
     assert "| s | (a) | holds | inconclusive |" in text
-    monkeypatch.setattr(
-        verdicts,
-        "COMPARISONS",
-        {str(tmp_path / "c.md"): (str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), ("A", "B"))},
-    )
-    assert verdicts.main(["--all"]) == 0 and (tmp_path / "c.md").read_text() == text
+    (tmp_path / "m.yaml").write_text("c.md: {runs: [a.csv, b.csv], labels: [A, B]}\n")
+    assert verdicts.main(["--all", str(tmp_path / "m.yaml")]) == 0
+    assert (tmp_path / "c.md").read_text() == text
+
+
+def test_a_bad_manifest_entry_is_named(tmp_path):
+    (tmp_path / "m.yaml").write_text("c.md: {runs: [a.csv]}\n")
+    with pytest.raises(PipelineError, match=r"m.yaml: c.md: expected runs: \[A, B\]"):
+        verdicts.manifest(str(tmp_path / "m.yaml"))

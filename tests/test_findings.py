@@ -1,0 +1,52 @@
+"""The plain-words findings of results/conclusions.md, and the seeds that would decide a
+claim, on hand-made verdicts and numbers worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from pipeline import findings
+from pipeline.stats import Interval, seeds_to_decide
+
+
+def _iv(mean, sd, n=3):
+    return Interval(mean, sd, n, math.nan, math.nan)
+
+
+def test_seeds_to_decide_by_hand():
+    # mean 1, sd 1: t(0.975, n-1) / sqrt(n) is 2.571/2.449 = 1.050 at n = 6, 2.447/2.646 = 0.925 at 7
+    assert seeds_to_decide(_iv(1.0, 1.0), 0.01) == 7
+    assert seeds_to_decide(_iv(-1.0, 1.0), 0.01) == 7  # the side does not matter
+    # mean 1, sd 0.1: 12.706 * 0.1 / 1.414 = 0.898 < 1 already at n = 2
+    assert seeds_to_decide(_iv(1.0, 0.1), 0.01) == 2
+    assert seeds_to_decide(_iv(0.005, 0.001), 0.01) is None  # under the minimum effect
+    assert seeds_to_decide(_iv(0.5, math.nan, 1), 0.01) is None  # one seed: no spread
+
+
+def test_plain_words_name_where_each_claim_holds():
+    letters = {"(a)": "x", "(b)": "x", "(c)": "x", "(d)": "x", "(e)": "x"}
+    rows = [
+        ("s1", "holds", "holds", "holds", "inconclusive", "inconclusive"),
+        ("s2", "holds", "does not hold", "inconclusive", "inconclusive", "holds"),
+    ]
+    found = pd.DataFrame(
+        [
+            {"setting": s, "claim": f"{letter} {text}", "verdict": v}
+            for s, *vs in rows
+            for (letter, text), v in zip(letters.items(), vs, strict=True)
+        ]
+    )
+    pairs = pd.DataFrame([{"baseline": "s1", "companion": "s1_ls", "verdict": "holds"}])
+    diffs = {"s1": _iv(0.02, 0.02), "s2": _iv(0.05, 0.01)}
+    text = findings.plain(found, pairs, diffs, 0.01)
+    assert "(a): holds in all 2 settings." in text
+    assert "(b): holds in 1 of 2 settings (s1); goes the other way in 1 of 2 (s2)." in text
+    assert "(c): holds in 1 of 2 settings (s1); undecided in 1 of 2 (s2)." in text
+    assert "(d): undecided in all 2 settings." in text
+    # (e) undecided in s1: mean 2 pp, sd 2 pp -> 7 seeds (as above)
+    assert "(e): holds in 1 of 2 settings (s2); undecided in 1 of 2 (s1)." in text
+    assert "s1 (+2.0 pp: 7 seeds)" in text
+    assert "(f): holds in all 1 pairs." in text
+    assert "- 1 verdicts go the other way" in text
