@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import stopping
 from .artifacts import read_resume
 from .atomic import save_torch
 from .device import Runtime
@@ -80,11 +81,23 @@ def train_epoch(
     rt: Runtime,
     unpack: Callable = None,
     sched=None,
+    done: dict | None = None,
+    stoppable: bool = False,
 ) -> dict:
-    """One pass of SGD over `loader`; returns the sample-averaged loss and accuracy."""
+    """One pass of SGD over `loader`; returns the sample-averaged loss and accuracy.
+
+    `stoppable`: on SIGTERM (pipeline.stopping) the pass ends after the current batch and
+    returns {"stopped": where it is}; given back as `done`, that pass goes on from there to
+    the same result as one never stopped (the batches done are drawn again and skipped)."""
     unpack = unpack or family.unpack
-    loss_sum, n, correct, counted = 0.0, 0, 0.0, 0
-    for batch in batches(loader, "train"):
+    at = done or {"batches": 0, "sums": [0.0, 0, 0.0, 0]}
+    loss_sum, n, correct, counted = at["sums"]
+    it = iter(batches(loader, "train"))
+    for _ in range(at["batches"]):
+        next(it)
+    if done:
+        set_rng_state(done["rng"], rt)
+    for i, batch in enumerate(it, start=at["batches"] + 1):
         x, y = unpack(batch, rt.device)
         with rt.autocast():
             q = model(x)
@@ -96,9 +109,26 @@ def train_epoch(
         loss_sum, n = loss_sum + loss.item() * bs, n + bs
         c, k = family.correct(q.detach(), y)
         correct, counted = correct + c, counted + k
+        if stoppable and stopping.requested():
+            sums = [loss_sum, n, correct, counted]
+            return {"stopped": {"batches": i, "sums": sums, "rng": rng_state(rt)}}
     if sched is not None:
         sched.step()
     return {"loss": loss_sum / max(n, 1), "acc": correct / max(counted, 1)}
+
+
+def rng_state(rt: Runtime) -> dict:
+    cuda = rt.device.type == "cuda"
+    return {
+        "cpu": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state(rt.device) if cuda else None,
+    }
+
+
+def set_rng_state(state: dict, rt: Runtime) -> None:
+    torch.set_rng_state(state["cpu"])
+    if state["cuda"] is not None:
+        torch.cuda.set_rng_state(state["cuda"], rt.device)
 
 
 @torch.no_grad()
@@ -216,6 +246,8 @@ def fit(
     after `patience` epochs without improvement; without it the last model is kept.
     `resume` is written after an epoch when RESUME_EVERY seconds have passed since it was
     last written, and after the last epoch; a rerun with the same `key` continues from it.
+    On SIGTERM it is written at the end of the current batch, and the job stops
+    (pipeline.stopping): a rerun goes on from that batch.
     Returns the history and leaves the selected weights in `model`.
     """
     opt = sgd(model.parameters(), lr, weight_decay)
@@ -240,52 +272,76 @@ def fit(
     def running() -> bool:
         return state["epoch"] < epochs and (patience is None or state["bad"] < patience)
 
-    while running():
-        epoch = state["epoch"] + 1
-        t0 = time.monotonic()
-        # Dropout and augmentation draws depend on the seed and the epoch alone: identical on
-        # resume, across the taus of a setting and between a setting and its companions.
-        torch.manual_seed(derive(seed, "draws", epoch))
-        loader = family.loader(
-            train_ds, batch_size, True, derive(seed, "order", epoch), rt.workers, rt.pin_memory
-        )
-        model.train()
-        tr = train_epoch(model, loader, family, opt, eta, rt, sched=sched)
-        va = assess(model, val_loader, family, rt, num_outputs)
-        state["history"].append(
+    def save() -> None:
+        save_torch(
+            resume,
             {
-                "epoch": epoch,
-                "train_loss": tr["loss"],
-                "train_acc": tr["acc"],
-                "val_score": va["score"],
-            }
+                "key": state["key"],
+                "model": model.state_dict(),
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "state": state,
+            },
         )
-        if state["best"] is None or va["score"] > state["best"]["score"]:
-            state["best"] = {"score": va["score"], "weights": copy.deepcopy(model.state_dict())}
-            state["best_epoch"], state["bad"] = epoch, 0
-        else:
-            state["bad"] += 1
-        state["epoch"] = epoch
-        progress(
-            stage,
-            epoch=f"{epoch}/{epochs}",
-            loss=tr["loss"],
-            train_acc=tr["acc"],
-            val_score=va["score"],
-            secs=f"{time.monotonic() - t0:.1f}",
-        )
-        if not running() or time.monotonic() - last_saved >= resume_every():
-            save_torch(
-                resume,
-                {
-                    "key": state["key"],
-                    "model": model.state_dict(),
-                    "opt": opt.state_dict(),
-                    "sched": sched.state_dict(),
-                    "state": state,
-                },
+
+    with stopping.on_sigterm():
+        while running():
+            epoch = state["epoch"] + 1
+            t0 = time.monotonic()
+            # Dropout and augmentation draws depend on the seed and the epoch alone: identical
+            # on resume, across the taus of a setting and between a setting and its companions.
+            torch.manual_seed(derive(seed, "draws", epoch))
+            loader = family.loader(
+                train_ds, batch_size, True, derive(seed, "order", epoch), rt.workers, rt.pin_memory
             )
-            last_saved = time.monotonic()
+            model.train()
+            tr = train_epoch(
+                model,
+                loader,
+                family,
+                opt,
+                eta,
+                rt,
+                sched=sched,
+                done=state.pop("partial", None),
+                stoppable=True,
+            )
+            if "stopped" in tr:  # SIGTERM: this epoch goes on from this batch on the next run
+                state["partial"] = tr["stopped"]
+                save()
+                stopping.stop(stage, resume)
+            va = assess(model, val_loader, family, rt, num_outputs)
+            state["history"].append(
+                {
+                    "epoch": epoch,
+                    "train_loss": tr["loss"],
+                    "train_acc": tr["acc"],
+                    "val_score": va["score"],
+                }
+            )
+            if state["best"] is None or va["score"] > state["best"]["score"]:
+                state["best"] = {"score": va["score"], "weights": copy.deepcopy(model.state_dict())}
+                state["best_epoch"], state["bad"] = epoch, 0
+            else:
+                state["bad"] += 1
+            state["epoch"] = epoch
+            progress(
+                stage,
+                epoch=f"{epoch}/{epochs}",
+                loss=tr["loss"],
+                train_acc=tr["acc"],
+                val_score=va["score"],
+                secs=f"{time.monotonic() - t0:.1f}",
+            )
+            if (
+                not running()
+                or time.monotonic() - last_saved >= resume_every()
+                or stopping.requested()
+            ):
+                save()
+                last_saved = time.monotonic()
+            if stopping.requested() and running():
+                stopping.stop(stage, resume)
     if patience is not None:
         model.load_state_dict(state["best"]["weights"])
     # Through JSON: entries restored from a resume file and fresh ones then pickle alike, so a

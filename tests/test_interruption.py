@@ -1,6 +1,7 @@
 """`kill -9` of a whole `make run` (launcher, Snakemake and its job), or of `dvc repro`, at
 several points, then a rerun: the study completes, and its results equal, byte for byte, an
-uninterrupted run's."""
+uninterrupted run's. SIGTERM in the middle of an FT epoch or of HP: the job saves its state
+and stops with one line, and the rerun gives the same bytes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import BIN, tiny_study, write_params
+import pytest
+import torch
+from conftest import BIN, run_cli, tiny_study, write_params
+
+from pipeline.__main__ import main
+from pipeline.families import get_family
+from pipeline.stages import probe as probe_stage
 
 # Files whose appearance marks a kill point: mid-pretraining (its per-epoch resume file),
 # after HP, and mid-FT; each one is killed as soon as it appears.
@@ -100,3 +107,136 @@ def test_killed_runs_resume_to_the_same_bytes(project):
     clean(project)
     killed_then_finished(project, DVC_REPRO)
     assert digests(project) == reference
+
+
+# ---- SIGTERM: a scheduler's stop --------------------------------------------------------
+
+
+def sigterm_study() -> dict:
+    """One setting, one seed; FT epochs of four batches with random draws (augmentation), HP
+    stopped between two taus."""
+    s = study()
+    s.update(taus=[0, 2, 4])
+    s["pretrain"]["mlp"].update(epochs=2)
+    s["settings"]["toy"]["ft"].update(epochs=3, patience=3, batch_size=32, augment=True)
+    return s
+
+
+def up_to_probe(root: Path) -> None:
+    write_params(root / "params.yaml", sigterm_study())
+    for argv in (
+        ["prepare", "--dataset", "digits8"],
+        ["prepare", "--dataset", "d012"],
+        ["pretrain", "--name", "mlp"],
+    ):
+        assert main(argv) == 0, argv
+
+
+def sigterm_on_call(monkeypatch, owner, name: str, n: int) -> None:
+    """Replace owner.name by a wrapper whose n-th call sends this process SIGTERM first."""
+    original, calls = getattr(owner, name), []
+
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, wrapped)
+
+
+def outputs_of(root: Path, folder: str) -> dict[str, str]:
+    return {k: v for k, v in digests(root).items() if k.startswith(folder)}
+
+
+def stopped(capsys, argv: list[str]) -> str:
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("[")]
+    assert len(err) == 1 and "stopped by SIGTERM, its state saved in runs/resume/" in err[0], err
+    return err[0]
+
+
+@pytest.fixture
+def two_dirs(tmp_path, monkeypatch):
+    """`reference` and `stopped`: a directory each, the tiny study run there up to HP."""
+    monkeypatch.delenv("TASKHEAD_PARAMS", raising=False)
+    dirs = {}
+    for name in ("reference", "stopped"):
+        dirs[name] = tmp_path / name
+        dirs[name].mkdir()
+        monkeypatch.chdir(dirs[name])
+        up_to_probe(dirs[name])
+    return dirs
+
+
+def test_sigterm_in_the_middle_of_an_ft_epoch_resumes_to_the_same_bytes(
+    two_dirs, monkeypatch, capsys
+):
+    monkeypatch.chdir(two_dirs["reference"])
+    assert main(["probe", "--setting", "toy"]) == 0
+    assert main(["finetune", "--setting", "toy"]) == 0
+    reference = outputs_of(two_dirs["reference"], "runs/toy/ft")
+    monkeypatch.chdir(two_dirs["stopped"])
+    assert main(["probe", "--setting", "toy"]) == 0
+    family = type(get_family("classification"))
+    with monkeypatch.context() as m:  # the 6th batch of FT at tau 0: the 2nd of epoch 2
+        sigterm_on_call(m, family, "loss", 6)
+        line = stopped(capsys, ["finetune", "--setting", "toy"])
+    assert line.startswith("error: ft toy seed=0 tau=0: stopped by SIGTERM")
+    saved = torch.load(
+        "runs/resume/toy/ft/seed0/tau0.pt.resume", map_location="cpu", weights_only=False
+    )
+    assert saved["state"]["epoch"] == 1 and saved["state"]["partial"]["batches"] == 2
+    assert not Path("runs/toy/ft/seed0/tau0.pt").exists()
+    assert main(["finetune", "--setting", "toy"]) == 0
+    assert outputs_of(two_dirs["stopped"], "runs/toy/ft") == reference
+    assert len(reference) == 3
+
+
+def test_sigterm_in_the_middle_of_hp_resumes_to_the_same_bytes(two_dirs, monkeypatch, capsys):
+    monkeypatch.chdir(two_dirs["reference"])
+    assert main(["probe", "--setting", "toy"]) == 0
+    reference = outputs_of(two_dirs["reference"], "runs/toy/hp")
+    monkeypatch.chdir(two_dirs["stopped"])
+    with monkeypatch.context() as m:  # during epoch 3, between the heads of taus 2 and 4
+        sigterm_on_call(m, probe_stage, "train_epoch", 3)
+        line = stopped(capsys, ["probe", "--setting", "toy"])
+    assert line.startswith("error: hp toy seed=0: stopped by SIGTERM")
+    saved = torch.load(
+        "runs/resume/toy/hp/seed0/tau4.pt.resume", map_location="cpu", weights_only=False
+    )
+    assert saved["epoch"] == 4 and [r["tau"] for r in saved["log"]] == [0, 2]
+    assert not Path("runs/toy/hp/log.json").exists()
+    assert main(["probe", "--setting", "toy"]) == 0
+    assert outputs_of(two_dirs["stopped"], "runs/toy/hp") == reference
+    assert len(reference) == 4  # three heads and the log
+
+
+def test_sigterm_from_outside_stops_a_job_with_one_line(project):
+    """A real signal to a real job (`python -m pipeline finetune`): status 2, one line, its
+    resume file written; the rerun finishes."""
+    write_params(project / "params.yaml", {**sigterm_study(), "taus": [0]})
+    for argv in (
+        ["prepare", "--dataset", "digits8"],
+        ["prepare", "--dataset", "d012"],
+        ["pretrain", "--name", "mlp"],
+        ["probe", "--setting", "toy"],
+    ):
+        run_cli(*argv, cwd=project)
+    s = sigterm_study()
+    s["settings"]["toy"]["ft"].update(epochs=10_000, patience=10_000)
+    write_params(project / "params.yaml", {**s, "taus": [0]})
+    job = launch(project, [sys.executable, "-m", "pipeline", "finetune", "--setting", "toy"])
+    resume = project / "runs/resume/toy/ft/seed0/tau0.pt.resume"
+    end = time.monotonic() + 60
+    while not resume.exists() and job.poll() is None and time.monotonic() < end:
+        time.sleep(0.05)
+    job.send_signal(signal.SIGTERM)
+    assert job.wait(timeout=60) == 2
+    err = [line for line in job.stderr.read().splitlines() if not line.startswith("[")]
+    assert err == [
+        "error: ft toy seed=0 tau=0: stopped by SIGTERM, its state saved in "
+        "runs/resume/toy/ft/seed0/tau0.pt.resume; run the job again to resume"
+    ]
+    assert resume.is_file() and not (project / "runs/toy/ft/seed0/tau0.pt").exists()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import paths
+from .. import paths, stopping
 from ..artifacts import read_resume
 from ..atomic import save_torch, write_json
 from ..context import Setting, settings_at_seeds
@@ -75,60 +75,65 @@ def probe(ctx: Setting, rt: Runtime, cache: dict) -> tuple[list[dict], list[dict
         head.load_state_dict(saved["head"]), opt.load_state_dict(saved["opt"])
         log, curve, start = saved["log"], saved["curve"], saved["epoch"]
         progress(f"hp {setting} seed={ctx.seed}", resumed_from_epoch=start)
-    for epoch in range(start, taus[-1] + 1):
-        if epoch > 0:
-            torch.manual_seed(derive(seed, "epoch", epoch))
-            head.train()
-            if hp.augment:
-                loader = family.loader(
-                    splits.train, hp.batch_size, True, derive(seed, "order", epoch), rt.workers
+    with stopping.on_sigterm():
+        for epoch in range(start, taus[-1] + 1):
+            if epoch > 0:
+                torch.manual_seed(derive(seed, "epoch", epoch))
+                head.train()
+                if hp.augment:
+                    loader = family.loader(
+                        splits.train, hp.batch_size, True, derive(seed, "order", epoch), rt.workers
+                    )
+                    tr = train_epoch(lambda x: head(backbone(x)), loader, family, opt, hp.eta, rt)
+                else:
+                    loader = cached_loader(z, y, hp.batch_size, True, derive(seed, "order", epoch))
+                    tr = train_epoch(head, loader, family, opt, hp.eta, rt, unpack=default_unpack)
+                curve.append({"epoch": epoch, "train_loss": tr["loss"], "train_acc": tr["acc"]})
+            if epoch in taus:
+                done = assess(
+                    head,
+                    cached_loader(z, y, 4 * hp.batch_size, False, 0),
+                    family,
+                    rt,
+                    splits.num_outputs,
+                    unpack=default_unpack,
                 )
-                tr = train_epoch(lambda x: head(backbone(x)), loader, family, opt, hp.eta, rt)
-            else:
-                loader = cached_loader(z, y, hp.batch_size, True, derive(seed, "order", epoch))
-                tr = train_epoch(head, loader, family, opt, hp.eta, rt, unpack=default_unpack)
-            curve.append({"epoch": epoch, "train_loss": tr["loss"], "train_acc": tr["acc"]})
-        if epoch in taus:
-            done = assess(
-                head,
-                cached_loader(z, y, 4 * hp.batch_size, False, 0),
-                family,
-                rt,
-                splits.num_outputs,
-                unpack=default_unpack,
-            )
-            log.append(
-                {
-                    "tau": epoch,
-                    "hp_train_acc": done["acc"],
-                    "hp_train_score": done["score"],
-                    "train_energy": done["energy"],
-                }
-            )
-            save_torch(
-                paths.hp_head(setting, ctx.seed, epoch),
-                {
-                    "state_dict": {k: v.cpu() for k, v in head.state_dict().items()},
-                    "tau": epoch,
-                    "seed": ctx.seed,
-                    "inputs": sources,
-                },
-            )
-            progress(
-                f"hp {setting} seed={ctx.seed}",
-                tau=epoch,
-                hp_train_acc=done["acc"],
-                energy=done["energy"],
-            )
-            save_torch(
-                resume,
-                {
-                    "key": key,
-                    "head": head.state_dict(),
-                    "opt": opt.state_dict(),
-                    "log": log,
-                    "curve": curve,
-                    "epoch": epoch + 1,
-                },
-            )
+                log.append(
+                    {
+                        "tau": epoch,
+                        "hp_train_acc": done["acc"],
+                        "hp_train_score": done["score"],
+                        "train_energy": done["energy"],
+                    }
+                )
+                save_torch(
+                    paths.hp_head(setting, ctx.seed, epoch),
+                    {
+                        "state_dict": {k: v.cpu() for k, v in head.state_dict().items()},
+                        "tau": epoch,
+                        "seed": ctx.seed,
+                        "inputs": sources,
+                    },
+                )
+                progress(
+                    f"hp {setting} seed={ctx.seed}",
+                    tau=epoch,
+                    hp_train_acc=done["acc"],
+                    energy=done["energy"],
+                )
+            stop = stopping.requested() and epoch < taus[-1]
+            if epoch in taus or stop:
+                save_torch(
+                    resume,
+                    {
+                        "key": key,
+                        "head": head.state_dict(),
+                        "opt": opt.state_dict(),
+                        "log": log,
+                        "curve": curve,
+                        "epoch": epoch + 1,
+                    },
+                )
+            if stop:  # SIGTERM: an HP epoch on cached features is one step (milliseconds)
+                stopping.stop(f"hp {setting} seed={ctx.seed}", resume)
     return log, curve
