@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: run test bench sync clean-results
+.PHONY: run test bench sync clean-results report
 
 $(BIN)/.installed: requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -n $(CORES) --dist loadfile
+
+# The browsable report: one self-contained HTML page of a results folder (findings, tables,
+# figures), written beside them: results/report.html, or `make report RESULTS=results/NAME`.
+RESULTS ?= results
+report: $(BIN)/.installed
+	$(BIN)/python -m pipeline.report_page $(RESULTS)
 
 bench: $(BIN)/.installed
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pipeline.bench --out docs/bench.md $(ARGS)
