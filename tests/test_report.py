@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+from html import unescape
 from pathlib import Path
 
 import numpy as np
@@ -108,8 +109,9 @@ def test_committed_results_page(tmp_path: Path) -> None:
     embedded = [base64.b64decode(s) for s in IMG.findall(html)]
     assert embedded == [p.read_bytes() for p in figures]
     assert html.count("<figcaption>") == len(figures)
-    first = next(line for line in (RESULTS / "conclusions.md").read_text().splitlines() if line)
-    assert first.lstrip("# ") in html
+    heading = next(line for line in (RESULTS / "conclusions.md").read_text().splitlines() if line)
+    text = unescape(re.sub(r"<[^>]+>", "", html))
+    assert re.sub(r"[#`*]", "", heading).strip() in text
     assert "<table>" in html and "Table 1" in html
     assert not re.search(r"<(script|link|iframe)\b|\bsrc=\"(?!data:)", html)
 
