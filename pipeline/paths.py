@@ -85,7 +85,9 @@ COST = RESULTS / "cost.md"
 METRICS = RESULTS / "metrics.json"
 PLOTS = RESULTS / "plots"
 FIG_VAL = PLOTS / "val_score_vs_tau.png"
+FIG_ENERGY = PLOTS / "energy_vs_tau.png"
 FIG_Z = PLOTS / "z_metrics_vs_tau.png"
+FIG_VERDICTS = PLOTS / "verdicts.png"
 AGGREGATE_OUTS = [
     SUMMARY,
     STATS,
@@ -97,5 +99,7 @@ AGGREGATE_OUTS = [
     COST,
     METRICS,
     FIG_VAL,
+    FIG_ENERGY,
     FIG_Z,
+    FIG_VERDICTS,
 ]

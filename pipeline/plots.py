@@ -1,92 +1,129 @@
-"""Figures: validation score against tau (figure 4) and the z metrics against tau (13-15),
-each setting a line of means over seeds in a shaded band of mean ± 95% CI half-width."""
+"""The study's figures against tau, one panel per setting group (a baseline setting and its
+label-smoothed companions: one backbone, downstream task, head and BatchNorm mode), so that
+no panel mixes scales: figure 4 (validation score), the energy E_aie, and the z metrics of
+figures 13-15. The verdict grid is pipeline/plot_verdicts.py."""
 
 from __future__ import annotations
 
-import matplotlib
+import math
 
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .atomic import atomic_path
-from .stats import interval
+from . import plot_verdicts
+from .plot_axes import save, settings, tau_axis
+from .tables import GROUP
 
+PCT = (0.0, 100.0)
+SCORES = {"accuracy": "accuracy", "roc_auc": "ROC-AUC", "miou": "mIoU"}
+SQRT2 = math.sqrt(2)
 Z_METRICS = [
-    ("z_dist_sq", "||z_T - z_0||^2"),
-    ("z_dot", "z_T . z_0"),
-    ("z_norm_sq", "||z_T||^2"),
-    ("z_cos", "cos(z_T, z_0)"),
+    ("z_dist_sq", r"$\|z_T - z_0\|_2^2$", (0.0, math.inf)),
+    ("z_dot", r"$z_T \cdot z_0$", (-math.inf, math.inf)),
+    ("z_norm_sq", r"$\|z_T\|_2^2$", (0.0, math.inf)),
+    ("z_cos", r"$\cos(z_T, z_0)$", (-1.0, 1.0)),
 ]
+ENERGY = r"$E_{\mathrm{aie}}$"
+ENERGY_DEF = r"$E_{\mathrm{aie}} = \mathrm{mean}_n\, \|e_{y_n} - p_0^{(n)}\|_2$"
 
 
-def _save(fig, path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+def groups(summary: pd.DataFrame) -> list[pd.DataFrame]:
+    """The rows of each setting group, in the summary's order."""
+    return [g for _, g in summary.groupby(GROUP, sort=False)]
 
 
-def _lines(ax, summary: pd.DataFrame, col: str, ylabel: str) -> None:
-    """Per setting, the mean of `col` at each tau joined by straight lines, the CI shaded."""
-    for setting, df in summary.groupby("setting", sort=False):
-        ivs = {tau: interval(g[col]) for tau, g in df.groupby("tau")}
-        taus = list(ivs)
-        (line,) = ax.plot(taus, [iv.mean for iv in ivs.values()], marker="o", ms=3, label=setting)
-        ax.fill_between(
-            taus,
-            [iv.low for iv in ivs.values()],
-            [iv.high for iv in ivs.values()],
-            color=line.get_color(),
-            alpha=0.2,
-            lw=0,
-        )
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlabel("tau (HP epochs)")
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-
-
-def _legend(ax) -> None:
-    """Below the panel, outside the data (constrained layout makes room for it)."""
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
-
-
-def _n_line(summary: pd.DataFrame) -> str:
-    return f"mean over n = {summary['seed'].nunique()} seeds, band: 95% CI"
-
-
-def val_vs_tau(summary: pd.DataFrame, path) -> None:
-    families = list(dict.fromkeys(summary["family"]))
-    fig, axes = plt.subplots(
-        1, len(families), figsize=(5 * len(families), 4.4), squeeze=False, layout="constrained"
+def title(group: pd.DataFrame) -> str:
+    first = group.iloc[0]
+    return (
+        f"{first['family']}: {first['downstream']}\nbackbone {first['pretrain']}\n"
+        f"{first['head']} head, BN statistics: {first['bn']}"
     )
-    for ax, fam in zip(axes[0], families, strict=True):
-        sub = summary[summary["family"] == fam]
-        _lines(ax, sub, "val_score", f"validation {sub['metric'].iloc[0]}")
-        ax.set_title(fam)
-        _legend(ax)
-    fig.suptitle(f"Validation score against tau ({_n_line(summary)})")
-    _save(fig, path)
 
 
-def z_vs_tau(summary: pd.DataFrame, path) -> None:
-    """One row per z metric, one column per backbone: each on its own scale (the ResNet's
-    distances are hundreds of times the toy MLP's)."""
-    backbones = list(dict.fromkeys(summary["pretrain"]))
+def energy_bounds(metric: str) -> tuple[float, float]:
+    """E_aie's possible range: [0, sqrt(2)] for a softmax head (the distance between two
+    probability vectors); a multi-label head's K sigmoids reach sqrt(K), and the summary does
+    not record K, so its band is only kept above 0."""
+    return (0.0, math.inf) if metric == "roc_auc" else (0.0, SQRT2)
+
+
+def _row(summary: pd.DataFrame, height: float = 4.2):
+    parts = groups(summary)
+    fig, axes = plt.subplots(
+        1, len(parts), figsize=(3.4 * len(parts), height), squeeze=False, layout="constrained"
+    )
+    return fig, zip(axes[0], parts, strict=True)
+
+
+def _suptitle(summary: pd.DataFrame, what: str) -> str:
+    n = summary["seed"].nunique()
+    return (
+        f"{what}\nline: mean over n = {n} seeds; dots: each seed; "
+        "band: 95% CI, clipped to the quantity's possible range"
+    )
+
+
+def figure4(summary: pd.DataFrame):
+    """Figure 4 of the paper: validation score (%) against tau, HP0 the leftmost point."""
+    fig, panels = _row(summary)
+    for ax, group in panels:
+        settings(ax, group, "val_score", bounds=PCT, scale=100)
+        tau_axis(ax, group["tau"].unique(), hp0=True)
+        ax.set_ylabel(f"validation {SCORES.get(group['metric'].iloc[0], 'score')} (%)")
+        ax.set_title(title(group), fontsize=9.5)
+    fig.suptitle(_suptitle(summary, "Validation score against tau (figure 4)"), fontsize=9.5)
+    return fig
+
+
+def energy(summary: pd.DataFrame):
+    """The average initial energy E_aie (at the start of FT) against tau."""
+    fig, panels = _row(summary)
+    for ax, group in panels:
+        settings(ax, group, "energy", bounds=energy_bounds(group["metric"].iloc[0]))
+        tau_axis(ax, group["tau"].unique())
+        ax.set_ylabel(ENERGY)
+        ax.set_title(title(group), fontsize=9.5)
+    fig.suptitle(
+        _suptitle(summary, f"Average initial energy {ENERGY_DEF} at the start of FT, against tau"),
+        fontsize=9.5,
+    )
+    return fig
+
+
+def z_metrics(summary: pd.DataFrame):
+    """The four z metrics against tau: one row each, one column per setting group."""
+    parts = groups(summary)
     fig, axes = plt.subplots(
         len(Z_METRICS),
-        len(backbones),
-        figsize=(4.4 * len(backbones), 2.7 * len(Z_METRICS) + 1),
+        len(parts),
+        figsize=(3.4 * len(parts), 2.6 * len(Z_METRICS) + 1.2),
         squeeze=False,
         layout="constrained",
+        sharex="col",
     )
-    for j, backbone in enumerate(backbones):
-        sub = summary[summary["pretrain"] == backbone]
-        for i, (col, label) in enumerate(Z_METRICS):
-            _lines(axes[i, j], sub, col, label)
+    for j, group in enumerate(parts):
+        for i, (col, label, bounds) in enumerate(Z_METRICS):
+            ax = axes[i, j]
+            settings(ax, group, col, bounds=bounds)
+            tau_axis(ax, group["tau"].unique())
+            ax.set_ylabel(label)
             if i < len(Z_METRICS) - 1:
-                axes[i, j].set_xlabel("")
-        axes[0, j].set_title(f"{sub['family'].iloc[0]}: {backbone}")
-        _legend(axes[-1, j])
-    fig.suptitle(f"Feature adaptation against tau ({_n_line(summary)})")
-    _save(fig, path)
+                ax.set_xlabel("")
+                ax.get_legend().remove()
+        axes[0, j].set_title(title(group), fontsize=9.5)
+    fig.suptitle(
+        _suptitle(
+            summary, "Feature adaptation against tau (z: the backbone's features, per sample)"
+        ),
+        fontsize=10,
+    )
+    return fig
+
+
+FIGURES = {"val": figure4, "energy": energy, "z": z_metrics, "verdicts": plot_verdicts.figure}
+
+
+def write(summary: pd.DataFrame, paths: dict) -> None:
+    """Each figure of FIGURES to its path in `paths` (same keys)."""
+    for key, draw in FIGURES.items():
+        save(draw(summary), paths[key])

@@ -63,7 +63,9 @@ def test_snakemake_then_dvc_then_compare(project):
         "table3.md",
         "trend.md",
         "val_score_vs_tau.png",
+        "energy_vs_tau.png",
         "z_metrics_vs_tau.png",
+        "verdicts.png",
         "toy.png",
     ):
         assert item in names, item

@@ -147,7 +147,14 @@ def run(study: Study) -> pd.DataFrame:
     write_text(paths.CONCLUSIONS, conclusions.markdown(summary))
     write_text(paths.COST, cost.markdown(Path("benchmarks"), study))
     write_json(paths.METRICS, metrics(summary))
-    plots.val_vs_tau(summary, paths.FIG_VAL)
-    plots.z_vs_tau(summary, paths.FIG_Z)
+    plots.write(
+        summary,
+        {
+            "val": paths.FIG_VAL,
+            "energy": paths.FIG_ENERGY,
+            "z": paths.FIG_Z,
+            "verdicts": paths.FIG_VERDICTS,
+        },
+    )
     print(tables.render(table1))
     return summary

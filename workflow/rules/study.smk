@@ -154,7 +154,8 @@ rule aggregate:
                                                                                paths.TABLE3, paths.TRENDS)],
         report(paths.COST, caption="../report/cost.rst", category="Results"),
         paths.METRICS,
-        *[report(p, caption="../report/plots.rst", category="Plots") for p in (paths.FIG_VAL, paths.FIG_Z)],
+        *[report(p, caption=f"../report/figures/{p.stem}.rst", category="Plots")
+          for p in (paths.FIG_VAL, paths.FIG_ENERGY, paths.FIG_Z, paths.FIG_VERDICTS)],
     params:
         values=stage_params("aggregate"),
         code=code("aggregate"),
