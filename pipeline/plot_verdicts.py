@@ -65,8 +65,7 @@ def figure(summary: pd.DataFrame):
     for side in ax.spines.values():
         side.set_visible(False)
     ax.set_title(
-        f"The paper's claims per setting (n = {n_seeds(summary)} seeds; "
-        "rules in results/conclusions.md)",
+        f"The paper's claims per setting (n = {n_seeds(summary)} seeds; rules in conclusions.md)",
         fontsize=10,
     )
     return fig
