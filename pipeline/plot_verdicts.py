@@ -30,6 +30,7 @@ def grid(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure(summary: pd.DataFrame):
+    """The grid as coloured cells, settings down, claims (named) across."""
     table = grid(summary)
     order = list(SHADES)
     codes = np.vectorize(order.index)(table.to_numpy())
