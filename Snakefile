@@ -9,11 +9,14 @@ import os
 import re
 import sys
 
-from pipeline import checkfiles, code as pipeline_code, dvcsync, params as P, paths, studyfile, targets
+from pipeline import checkfiles, code as pipeline_code, driverlock, dvcsync, params as P, paths, studyfile, targets
 from pipeline.errors import PipelineError
 from pipeline.targets import final_targets
 
 try:
+    # The checkout's one lock, shared with DVC (pipeline/driverlock.py), for the whole run.
+    if workflow.is_main_process and not workflow.dryrun:
+        driverlock.hold("make run (snakemake)" if os.environ.get("TASKHEAD_LAUNCH") else "snakemake")
     PARAMS, RAW = studyfile.resolve(config, workflow.overwrite_configfiles)
     os.environ[P.PARAMS_ENV] = PARAMS  # the jobs' `python -m pipeline` reads it
     # A cluster job re-reads this file (twice under SLURM): the main process has validated the
@@ -59,5 +62,6 @@ rule all:
 onsuccess:
     # Bring DVC's lock up to date for the stages whose jobs ran (each job noted its stage in
     # the ledger), so that `dvc status` agrees with Snakemake (pipeline/dvcsync.py).
+    driverlock.release()  # `dvc commit` takes it
     if DVC_LEDGER:
         shell("python -m pipeline.dvcsync || echo 'warning: dvc commit failed; run dvc commit by hand' >&2")

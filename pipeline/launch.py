@@ -5,7 +5,8 @@ at Snakemake's "Directory cannot be locked" or "Incomplete files".
 1. It takes an exclusive flock on .snakemake/taskhead-launch.lock and keeps it for the whole
    run (the lock's descriptor passes to Snakemake through exec): a second launcher in the
    same checkout stops at once, naming the first one's pid, and touches nothing.
-2. It looks for processes of this checkout that are still alive: a Snakemake whose working
+2. It looks for processes of this checkout that are still alive: a `dvc repro` or `dvc exp`
+   (pipeline.driverlock, the lock both drivers share), a Snakemake whose working
    directory is the checkout, or a job of an earlier launch (they carry TASKHEAD_LAUNCH in
    their environment: a job outlives a Snakemake killed with -9). Any of them: it stops,
    naming the pid. None: Snakemake's locks (.snakemake/locks/) are stale, and it clears them.
@@ -25,6 +26,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from . import driverlock
 from .errors import PipelineError
 
 LOCK = Path(".snakemake") / "taskhead-launch.lock"
@@ -51,6 +53,7 @@ def launch(argv: list[str]) -> int:
             "expected a snakemake executable on PATH, found none (is the venv's bin on PATH?)"
         )
     lock = hold_lock(LOCK)
+    driverlock.refuse_dvc(root)
     busy = live_processes(root)
     if busy:
         pid, what, cmd = busy[0]

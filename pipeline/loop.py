@@ -325,6 +325,15 @@ def fit(
             else:
                 state["bad"] += 1
             state["epoch"] = epoch
+            # Saved before the line is printed: under SLURM, the SIGTERM may have ended the job's
+            # `tee` already, and the print then fails.
+            if (
+                not running()
+                or time.monotonic() - last_saved >= resume_every()
+                or stopping.requested()
+            ):
+                save()
+                last_saved = time.monotonic()
             progress(
                 stage,
                 epoch=f"{epoch}/{epochs}",
@@ -333,13 +342,6 @@ def fit(
                 val_score=va["score"],
                 secs=f"{time.monotonic() - t0:.1f}",
             )
-            if (
-                not running()
-                or time.monotonic() - last_saved >= resume_every()
-                or stopping.requested()
-            ):
-                save()
-                last_saved = time.monotonic()
             if stopping.requested() and running():
                 stopping.stop(stage, resume)
     if patience is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import BIN, run_cli, tiny_study, write_params
+from conftest import BIN, tiny_study, write_params
 
 from pipeline.__main__ import main
 from pipeline.families import get_family
@@ -213,30 +213,37 @@ def test_sigterm_in_the_middle_of_hp_resumes_to_the_same_bytes(two_dirs, monkeyp
     assert len(reference) == 4  # three heads and the log
 
 
-def test_sigterm_from_outside_stops_a_job_with_one_line(project):
-    """A real signal to a real job (`python -m pipeline finetune`): status 2, one line, its
-    resume file written; the rerun finishes."""
-    write_params(project / "params.yaml", {**sigterm_study(), "taus": [0]})
-    for argv in (
-        ["prepare", "--dataset", "digits8"],
-        ["prepare", "--dataset", "d012"],
-        ["pretrain", "--name", "mlp"],
-        ["probe", "--setting", "toy"],
-    ):
-        run_cli(*argv, cwd=project)
-    s = sigterm_study()
-    s["settings"]["toy"]["ft"].update(epochs=10_000, patience=10_000)
-    write_params(project / "params.yaml", {**s, "taus": [0]})
-    job = launch(project, [sys.executable, "-m", "pipeline", "finetune", "--setting", "toy"])
+def job_pid(root: Path, *words: str) -> int | None:
+    """The pid of a live `python -m pipeline WORDS...` job working in `root`."""
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().decode().split("\0")
+            ours = argv[1:3] == ["-m", "pipeline"] and all(w in argv for w in words)
+            if ours and Path(os.readlink(entry / "cwd")) == root:
+                return int(entry.name)
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
+
+
+def test_a_job_stopped_by_sigterm_runs_again_under_snakemake_retries(project):
+    """A real SIGTERM to a real FT job of `snakemake --retries 1` (the SLURM profile sets
+    `retries`): the job stops with one line, Snakemake runs it again, it resumes, and the run
+    ends well."""
+    s = study()
+    s["settings"]["toy"]["ft"].update(epochs=60, patience=60)
+    write_params(project / "params.yaml", s)
+    snakemake = launch(project, ["snakemake", "--cores", "1", "--retries", "1"])
     resume = project / "runs/resume/toy/ft/seed0/tau0.pt.resume"
-    end = time.monotonic() + 60
-    while not resume.exists() and job.poll() is None and time.monotonic() < end:
-        time.sleep(0.05)
-    job.send_signal(signal.SIGTERM)
-    assert job.wait(timeout=60) == 2
-    err = [line for line in job.stderr.read().splitlines() if not line.startswith("[")]
-    assert err == [
-        "error: ft toy seed=0 tau=0: stopped by SIGTERM, its state saved in "
-        "runs/resume/toy/ft/seed0/tau0.pt.resume; run the job again to resume"
-    ]
-    assert resume.is_file() and not (project / "runs/toy/ft/seed0/tau0.pt").exists()
+    end = time.monotonic() + 120
+    while not resume.exists() and snakemake.poll() is None and time.monotonic() < end:
+        time.sleep(0.02)
+    pid = job_pid(project.resolve(), "finetune")
+    assert pid is not None, "no FT job was running"
+    os.kill(pid, signal.SIGTERM)
+    err = snakemake.communicate(timeout=300)[1]
+    assert snakemake.returncode == 0, err[-3000:]
+    assert "Trying to restart job" in err, err[-3000:]
+    log = (project / "logs/finetune/toy/seed0.log").read_text()  # the second attempt's
+    assert "resumed_from_epoch=" in log, log
+    assert (project / "runs/toy/ft/seed0/tau1.pt").is_file() and not resume.exists()

@@ -115,12 +115,6 @@ def probe(ctx: Setting, rt: Runtime, cache: dict) -> tuple[list[dict], list[dict
                         "inputs": sources,
                     },
                 )
-                progress(
-                    f"hp {setting} seed={ctx.seed}",
-                    tau=epoch,
-                    hp_train_acc=done["acc"],
-                    energy=done["energy"],
-                )
             stop = stopping.requested() and epoch < taus[-1]
             if epoch in taus or stop:
                 save_torch(
@@ -133,6 +127,13 @@ def probe(ctx: Setting, rt: Runtime, cache: dict) -> tuple[list[dict], list[dict
                         "curve": curve,
                         "epoch": epoch + 1,
                     },
+                )
+            if epoch in taus:  # after the resume file: see loop.fit
+                progress(
+                    f"hp {setting} seed={ctx.seed}",
+                    tau=epoch,
+                    hp_train_acc=done["acc"],
+                    energy=done["energy"],
                 )
             if stop:  # SIGTERM: an HP epoch on cached features is one step (milliseconds)
                 stopping.stop(f"hp {setting} seed={ctx.seed}", resume)
