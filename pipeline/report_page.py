@@ -74,7 +74,11 @@ def sections() -> list[Section]:
 
 
 def _hits(results: Path, name: str) -> list[Path]:
-    hits = sorted(results.glob(name)) if "*" in name else [results / name]
+    """The files `name` matches; a glob's in the order pipeline.paths lists the study's
+    figures, any others after them by name."""
+    known = [p.name for p in paths.AGGREGATE_OUTS if p.suffix == ".png"]
+    rank = lambda p: (known.index(p.name) if p.name in known else len(known), p.name)
+    hits = sorted(results.glob(name), key=rank) if "*" in name else [results / name]
     return [p for p in hits if p.is_file()]
 
 

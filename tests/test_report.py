@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import report_page
+from pipeline import paths, report_page
 from pipeline.errors import PipelineError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +107,7 @@ def test_committed_results_page(tmp_path: Path) -> None:
     figures = sorted(RESULTS.glob("plots/*.png")) + sorted(RESULTS.glob("exchange/*.png"))
     assert figures
     embedded = [base64.b64decode(s) for s in IMG.findall(html)]
-    assert embedded == [p.read_bytes() for p in figures]
+    assert sorted(embedded) == sorted(p.read_bytes() for p in figures)
     assert html.count("<figcaption>") == len(figures)
     heading = next(line for line in (RESULTS / "conclusions.md").read_text().splitlines() if line)
     text = unescape(re.sub(r"<[^>]+>", "", html))
@@ -120,6 +120,15 @@ def test_committed_results_page(tmp_path: Path) -> None:
     dom = browse(tmp_path, page, "--dump-dom")
     assert len(IMG.findall(dom)) == len(figures)
     assert '<section id="findings">' in dom
+
+
+def test_figures_in_the_order_of_paths(results: Path) -> None:
+    """The study's figures in the order pipeline.paths lists them, any other after them."""
+    for name in ("aaa_extra.png", "verdicts.png"):
+        (results / "plots" / name).write_bytes(plot_png())
+    html = report_page.build(results)
+    ids = re.findall(r'<figure id="fig-([^"]+)"', html)
+    assert ids == ["energy_vs_tau", "verdicts", "aaa_extra"]
 
 
 def test_missing_results_named(results: Path) -> None:
@@ -142,3 +151,11 @@ def test_cli_writes_beside_the_results(results: Path, capsys) -> None:
     (results / "cost.md").unlink()
     assert report_page.main([str(results)]) == 1
     assert "cost.md" in capsys.readouterr().err
+
+
+def test_every_study_figure_has_a_caption() -> None:
+    """workflow/report/figures/NAME.rst: the page's and Snakemake's report's caption."""
+    figures = [p for p in paths.AGGREGATE_OUTS if p.suffix == ".png"]
+    assert figures
+    for fig in figures:
+        assert (report_page.FIGURE_CAPTIONS / f"{fig.stem}.rst").is_file(), fig
