@@ -10,6 +10,7 @@ $(BIN)/.installed: requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -qq -r requirements.txt -c constraints.txt
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pipeline.driverlock --install  # dvc repro refuses while Snakemake works (docs/reliability.md)
 	touch $@
 
 # The default study, offline, on the CPU (or one GPU per job where CUDA is present).

@@ -6,8 +6,11 @@ The lock is DVC's own, .dvc/tmp/lock: an flock (zc.lockfile) that DVC takes at t
 checks anything out or runs a stage. The Snakefile's main process takes the same lock for the
 whole run (`hold`; a dry run takes nothing), so:
 
-- `dvc repro` or `dvc exp run`, started while Snakemake works, stops at once with DVC's own
-  line, "Unable to acquire lock"; the lock file names the holder (`cat .dvc/tmp/lock`);
+- `dvc repro` or `dvc exp run`, started while Snakemake works, stops at once. DVC has no hook
+  of its own: the venv's start-up hook (HOOK, written by `make` through `python -m
+  pipeline.driverlock --install`) runs `dvc_starts` in every `dvc repro` and `dvc exp`, which
+  stops it with one line naming Snakemake and its pid. Without the hook, DVC stops at its own
+  lock with its own line, "Unable to acquire lock" (`cat .dvc/tmp/lock` names the holder);
 - Snakemake, started while DVC works, stops with one line naming DVC's process. DVC lets go
   of its lock while a stage's command runs (so that the command may call dvc), so `hold`
   looks for a running `dvc repro` or `dvc exp` of the checkout first;
@@ -25,6 +28,7 @@ import fcntl
 import json
 import os
 import sys
+import sysconfig
 from pathlib import Path
 
 from .errors import PipelineError
@@ -32,6 +36,14 @@ from .errors import PipelineError
 LOCK = Path(".dvc") / "tmp" / "lock"
 RWLOCK = Path(".dvc") / "tmp" / "rwlock"  # DVC's record of the stages it runs, with their pids
 DVC_DRIVING = ("repro", "exp")  # the dvc commands that run stages
+
+# A `.pth` file in the venv's site-packages: Python runs its `import` line at every start, and
+# it imports this module only in `dvc repro` and `dvc exp` (a test of sys.argv: microseconds).
+HOOK = "taskhead-driverlock.pth"
+HOOK_LINE = (
+    "import sys; sys.argv[1:2] in (['repro'], ['exp']) and "
+    "sys.argv[0].endswith('dvc') and __import__('pipeline.driverlock').driverlock.dvc_starts()\n"
+)
 
 _held: list[int] = []
 
@@ -163,3 +175,39 @@ def _dvc_command(argv: list[str]) -> str | None:
     else:
         return None
     return next((a for a in rest if a and not a.startswith("-")), None)
+
+
+def dvc_starts() -> None:
+    """In a starting `dvc repro` or `dvc exp` (the start-up hook): when a driver of ours holds
+    the lock of the repo around the working directory, stop with one line that names it.
+    Otherwise DVC goes on and takes the lock itself."""
+    root = next((d for d in (Path.cwd(), *Path.cwd().parents) if (d / ".dvc").is_dir()), None)
+    if root is None or not (root / LOCK).is_file():
+        return
+    fd = os.open(root / LOCK, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid, _, who = os.read(fd, 200).decode(errors="replace").strip().partition(" ")
+        if who:  # ours; DVC's own holders are DVC's to report
+            print(
+                f"error: {who} is running in this checkout (pid {pid}); wait for it or stop it",
+                file=sys.stderr,
+                flush=True,
+            )
+            os._exit(1)
+    finally:
+        os.close(fd)
+
+
+def install() -> Path:
+    """Write the start-up hook into this Python's site-packages."""
+    path = Path(sysconfig.get_paths()["purelib"]) / HOOK
+    path.write_text(HOOK_LINE)
+    return path
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--install"]:
+        sys.exit("usage: python -m pipeline.driverlock --install")
+    print(f"driverlock: wrote {install()}")
