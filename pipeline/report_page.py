@@ -36,7 +36,7 @@ h1 { font-size: 1.7em; } h2 { border-bottom: 1px solid #bbb; margin-top: 2.2em; 
 table { border-collapse: collapse; display: block; overflow-x: auto; margin: 0.8em 0;
         font-size: 0.86em; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; }
-td[style*="right"], th { white-space: nowrap; }  /* numbers and headers in one line */
+td[style*="right"], td:first-child, th { white-space: nowrap; }  /* numbers, row names, headers */
 th { background: #f2f2f2; }
 code { background: #f2f2f2; padding: 0 0.2em; }
 figure { margin: 1.5em 0; }
