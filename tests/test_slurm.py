@@ -147,13 +147,16 @@ def broken_run(slurm, tmp_path_factory):
     (project / "ckpt").mkdir()
     (project / "ckpt" / "broken.pt").write_text("not a checkpoint\n")
     add_profile(project)
-    # prepare asks for 3 GPUs (the node has 2); the import job fails when it runs.
+    # prepare asks for 3 GPUs (the node has 2); the import job fails when it runs. One attempt
+    # each: the profile's `retries` (for jobs stopped at their time limit) would repeat them.
     run = Workflow(
         project,
         client_env(slurm),
         "runs/data/digits8.pt",
         "runs/pretrain/broken/seed0/backbone.pt",
         "--keep-going",
+        "--retries",
+        "0",
         "--set-resources",
         "prepare:gpu=3",
         limit=150,
