@@ -22,6 +22,7 @@ try:
     # A cluster job re-reads this file (twice under SLURM): the main process has validated the
     # params already, so a job skips the family checks and their imports.
     STUDY = P.validate(RAW, PARAMS) if workflow.is_main_process else P.Study.model_validate(RAW)
+    paths.use(paths.study_folder(PARAMS, STUDY.name))  # another study than params.yaml: its own folders
 except PipelineError as err:  # one clear message, not Snakemake's frame of the Snakefile
     sys.exit(f"error: {err}")
 

@@ -135,9 +135,10 @@ def _dispatch(args) -> int:
 
         compare.run(args.rev_a, args.rev_b)
         return 0
-    from . import params
+    from . import params, paths
 
     study = params.load(args.params)
+    paths.use(paths.study_folder(args.params, study.name))  # an own study's folders
     if args.stage == "validate":
         print(
             f"{args.params}: ok ({len(study.pretrain)} pretrain, {len(study.settings)} settings, "

@@ -1,4 +1,7 @@
-"""Atomic file output: write to a temporary file beside the target, then rename."""
+"""Atomic file output: write to a temporary file beside the target, then rename.
+
+mkstemp creates its file with mode 0600 whatever the umask: the file gets the mode that
+open() would have given it (0666 less the user's umask) before it is renamed."""
 
 from __future__ import annotations
 
@@ -8,6 +11,13 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+
+def umask() -> int:
+    """The process's umask (os.umask reads it only by setting it: set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -20,6 +30,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -17,11 +17,12 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
+from . import paths
+
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent
 STAGES = ["prepare", "fetch", "pretrain", "probe", "finetune", "evaluate", "exchange", "aggregate"]
 ALWAYS = ["pipeline/__init__.py", "pipeline/__main__.py", "pipeline/params.py", "requirements.txt"]
-CODE_DIR = Path("results") / "code"
 
 
 def _module_file(dotted: str) -> Path | None:
@@ -98,4 +99,4 @@ def digest(stage: str, root: Path = ROOT) -> str:
 
 
 def fingerprint_file(stage: str) -> Path:
-    return CODE_DIR / f"{stage}.txt"
+    return paths.RESULTS / "code" / f"{stage}.txt"

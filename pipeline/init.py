@@ -114,12 +114,10 @@ def _backbone(spec: str, family: str) -> str:
     return f"{{arch: resnet, depth: {match.group(1)}, in_channels: 3}}"
 
 
-IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-
-
 def preprocessing(backbone: str) -> dict:
-    """Input size and normalisation: a timm model's own (its pretrained config, which timm
-    ships: nothing downloads), else appendix B's ImageNet defaults."""
+    """Input size and normalisation: a timm model's own (timm's data config of its
+    pretrained config, which timm ships: nothing downloads), else appendix B's ImageNet
+    defaults."""
     out = {
         "size": 224,
         "size_note": "the input size of ImageNet backbones (appendix B)",
@@ -128,25 +126,19 @@ def preprocessing(backbone: str) -> dict:
     }
     if not backbone.startswith("timm:"):
         return out
-    import timm
+    from .data.images import IMAGENET_MEAN, IMAGENET_STD
+    from .models.timm_backbone import data_config
 
-    cfg = timm.models.get_pretrained_cfg(backbone[5:])
-    if cfg is None:
-        return out
     name = backbone[5:]
-    out.update(
-        size=cfg.input_size[-1], size_note=f"{name}'s input size (its timm pretrained config)"
-    )
-    if all(
-        abs(a - b) < 1e-3
-        for a, b in zip((*cfg.mean, *cfg.std), (*IMAGENET[0], *IMAGENET[1]), strict=True)
-    ):
+    cfg = data_config(name)
+    out.update(size=cfg["size"], size_note=f"{name}'s input size (its timm pretrained config)")
+    if (cfg["mean"], cfg["std"]) == (IMAGENET_MEAN, IMAGENET_STD):
         out["normalize_note"] = f"{name}'s mean and std (its timm pretrained config) are ImageNet's"
     else:
+        flow = lambda v: "[" + ", ".join(repr(float(x)) for x in v) + "]"
         out.update(
-            normalize="none",
-            normalize_note=f"{name} expects mean {tuple(round(m, 4) for m in cfg.mean)} "
-            f"and std {tuple(round(s, 4) for s in cfg.std)}, which `normalize` cannot express: inputs stay in [0, 1]",
+            normalize=f"{{mean: {flow(cfg['mean'])}, std: {flow(cfg['std'])}}}",
+            normalize_note=f"{name}'s own mean and std (its timm pretrained config)",
         )
     return out
 
@@ -171,6 +163,61 @@ def _classes(root: Path) -> int:
     for mask in mask_folder(root)[1].values():
         values |= set(np.unique(np.asarray(open_image(mask, mode=None))).tolist())
     return max(values - {255}, default=0) + 1
+
+
+# Above this many FT image passes, `init` advises a GPU. On 2 CPU threads (the reference
+# machine, shared with other jobs), a ResNet18 trained at about 2.4 images/s at 224 px and a
+# timm resnet10t at about 9 images/s at 176 px (batch 32, forward + backward + SGD): 100,000
+# passes are 3 to 12 hours of CPU, and an ImageNet-sized backbone only gets slower.
+GPU_ADVISED_PASSES = 100_000
+
+
+def train_examples(kind: str, data) -> int:
+    """How many training examples the study's data will have: the train pool less the
+    shares drawn from it for missing val and test splits (data: the dataset's DataCfg)."""
+    from .data import layout
+
+    if kind == "csv":
+        with open(data.path, newline="") as f:
+            pool, drawn = max(sum(1 for _ in f) - 1, 0), (data.val_fraction, data.test_fraction)
+    elif kind == "imagefolder":
+        folders = layout.image_folder(data.path)
+        pool = sum(
+            p.is_file() for c in folders["train"].iterdir() if c.is_dir() for p in c.iterdir()
+        )
+        drawn = [
+            f
+            for s, f in (("val", data.val_fraction), ("test", data.test_fraction))
+            if s not in folders
+        ]
+    else:
+        images, _, lists = layout.mask_folder(data.path)
+        listed = {t for s in ("val", "test") for t in lists.get(s, [])}
+        pool = len(lists.get("train") or set(images) - listed)
+        drawn = [
+            f
+            for s, f in (("val", data.val_fraction), ("test", data.test_fraction))
+            if s not in lists
+        ]
+    return round(pool * (1 - sum(drawn)))
+
+
+def size_estimate(study, n_train: int) -> str:
+    """The study's size as FT image passes (every FT runs to its last epoch; early stopping
+    shortens it), and a GPU advice above GPU_ADVISED_PASSES."""
+    ft = {s: (len(study.taus_of(s)), cfg.ft.epochs) for s, cfg in study.settings.items()}
+    passes = sum(t * e for t, e in ft.values()) * len(study.seeds) * n_train
+    taus, epochs = max(ft.values())
+    line = (
+        f"size: at most {passes:,} FT image passes ({taus} taus x {len(study.seeds)} seeds x "
+        f"{len(ft)} settings x {epochs} FT epochs x {n_train:,} training examples)"
+    )
+    if passes > GPU_ADVISED_PASSES:
+        line += (
+            f"; above {GPU_ADVISED_PASSES:,}, use a GPU (snakemake --resources gpu=1): on 2 CPU "
+            "threads a ResNet18 trains a few images per second at 224 px"
+        )
+    return line
 
 
 def render(data: str, kind: str, backbone: str, weights: str, out: str) -> str:
@@ -208,11 +255,11 @@ def run(data: str, kind: str, backbone: str, weights: str, out: str) -> None:
         raise PipelineError(f"{target}: expected a new file for the study, found one already there")
     text = render(data, kind, backbone, weights, out)
     raw = yaml.safe_load(text)
-    layout.check(
-        get_config(KINDS[kind]).DataCfg(
-            **{k: v for k, v in raw["datasets"]["own"].items() if k != "family"}
-        )
+    cfg = get_config(KINDS[kind]).DataCfg(
+        **{k: v for k, v in raw["datasets"]["own"].items() if k != "family"}
     )
-    params.validate(raw, str(target), check_files="url" not in raw["imports"]["backbone"])
+    layout.check(cfg)
+    study = params.validate(raw, str(target), check_files="url" not in raw["imports"]["backbone"])
     write_text(target, text)
     print(f"wrote {target}; next: snakemake --cores {os.cpu_count() or 1} --configfile {target}")
+    print(size_estimate(study, train_examples(kind, cfg)))

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from . import paths
 from .errors import PipelineError
 from .families.configs import Use
 
@@ -155,6 +156,11 @@ class Study(Strict):
     backbones are fixed checkpoints. With `replicate_pretrain`, each replicate seed also
     pretrains its own backbone."""
 
+    name: str | None = Field(
+        None,
+        exclude=True,  # where the outputs go, not what they hold: not in results/params.json
+        description="the study's folders, results/NAME/ and runs/NAME/ (default: the file's stem)",
+    )
     seed: NonNegInt = 0
     seeds: list[NonNegInt] = [0]
     replicate_pretrain: StrictBool = False
@@ -171,6 +177,11 @@ class Study(Strict):
     @classmethod
     def _taus(cls, taus):
         return _check_taus(taus)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name):
+        return name if name is None else paths.check_name(name)
 
     @field_validator("seeds")
     @classmethod

@@ -3,16 +3,18 @@
 
 A study file replaces the default study; it is never merged into another one. With
 overrides, the effective study is written to .snakemake/taskhead/ and the jobs read that
-file, so every job sees what the Snakefile saw.
+file, so every job sees what the Snakefile saw. That file keeps the study's folder
+(pipeline.paths.study_folder): it carries the `name` of a study file other than
+params.yaml, which is otherwise its file's stem.
 """
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import yaml
 
+from . import paths
 from .atomic import write_text
 from .errors import PipelineError
 from .params import (
@@ -20,7 +22,6 @@ from .params import (
 )  # pipeline.yamlfile.read: duplicate keys, bad bytes and syntax, one line each
 
 CONTROL = ("params", "gpu_per_job")  # config keys of the workflow itself, not of the study
-OVERRIDDEN = Path(".snakemake") / "taskhead"
 
 
 def deep_merge(base: dict, over: dict) -> dict:
@@ -78,9 +79,12 @@ def resolve(config: dict, configfiles: list) -> tuple[str, dict]:
         effective = deep_merge(raw, overrides) if isinstance(raw, dict) else raw
     if effective == raw:
         return path, raw
+    if isinstance(effective, dict) and not effective.get("name"):
+        folder = paths.study_folder(path, None)
+        effective = {"name": folder, **effective} if folder else effective
     text = f"# {path} with --config overrides (written by the Snakefile)\n" + yaml.safe_dump(
         effective, sort_keys=False
     )
-    out = OVERRIDDEN / f"study-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
+    out = paths.OVERRIDES / f"study-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
     write_text(out, text)
     return str(out), effective

@@ -56,6 +56,52 @@ def test_imagefolder_reads_the_splits_it_has(tmp_path):
     assert {k: len(y) for k, (_, y) in out.items()} == {"train": 14, "val": 18, "test": 4}
 
 
+def test_imagefolder_images_stay_uint8_from_reading_to_storage(tmp_path):
+    """No float copy of the image set (4 bytes a value): read as uint8, stored as read."""
+    from pipeline.data.imagefolder import read
+
+    root = digits_folder(tmp_path / "photos", per_class=4)
+    out = read(str(root), 8, (0.25, 0.25), 0)
+    assert all(x.dtype == torch.uint8 for x, _ in out.values())
+    stored = IMAGES.prepare(images(root, channels=3, val_fraction=0.25, test_fraction=0.25), 0)
+    assert all(torch.equal(stored[k][0], out[k][0]) for k in out)
+
+
+def test_uint8_images_are_stored_as_their_floats_were():
+    """to_uint8 of uint8 images (made grey or resized, 512 at a time) gives, bit for bit,
+    what the floats x / 255 of the same images gave: the stored data did not change."""
+    from pipeline.data.images import to_uint8
+
+    g = torch.Generator().manual_seed(0)
+    u = torch.randint(0, 256, (600, 3, 12, 12), dtype=torch.uint8, generator=g)
+    for channels, size in ((3, 12), (1, 12), (3, 8), (1, 16)):
+        assert torch.equal(to_uint8(u, channels, size), to_uint8(u.float() / 255, channels, size))
+
+
+def test_a_mean_and_std_of_the_study_normalise_each_image_as_it_is_served(tmp_path):
+    root = digits_folder(tmp_path / "photos", per_class=4)
+    stats = {"mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.5]}
+    cfg = images(root, channels=3, normalize=stats)
+    stored = IMAGES.prepare(cfg, 0)
+    x, _ = IMAGES.splits(stored, cfg, augment=False).train_plain[0]
+    mean, std = (torch.tensor(stats[k])[:, None, None] for k in ("mean", "std"))
+    assert x.dtype == torch.float32 and torch.equal(x, (stored["train"][0][0] / 255.0 - mean) / std)
+    with pytest.raises(ValueError, match="expected a mean and a std of 1 values"):
+        images(root, normalize=stats)
+
+
+def test_init_states_the_study_size_and_asks_for_a_gpu_above_its_threshold(tmp_path):
+    root = digits_folder(tmp_path / "photos", per_class=10)
+    cfg = images(root, channels=3, val_fraction=0.1, test_fraction=0.2)
+    n = init.train_examples("imagefolder", cfg)
+    assert n == len(IMAGES.prepare(cfg, 0)["train"][1]) == 21
+    study = validate(tiny_study(), check_files=False)  # 3 taus, 1 seed, 2 settings of 2 FT epochs
+    line = init.size_estimate(study, n)
+    assert line.startswith("size: at most 252 FT image passes (3 taus x 1 seeds x 2 settings x 2")
+    assert "GPU" not in line
+    assert "use a GPU" in init.size_estimate(study, init.GPU_ADVISED_PASSES // 12 + 1)
+
+
 def _one_class(root):
     for folder in ("d1", "d2"):
         shutil.rmtree(root / "train" / folder)
@@ -354,9 +400,12 @@ def test_init_writes_a_valid_study_for_each_kind(in_tmp, r10t, capsys):
         176,
         "imagenet",
     )  # resnet10t: 176 px, ImageNet's mean and std
-    assert (
-        init.preprocessing("timm:vit_tiny_patch16_224")["normalize"] == "none"
-    )  # mean and std 0.5
+    # vit_tiny_patch16_224 was pretrained with mean and std 0.5: the study states them
+    init.run(
+        "photos", "imagefolder", "timm:vit_tiny_patch16_224", "https://e.org/v.pth", "vit.yaml"
+    )
+    vit = load("vit.yaml", check_files=False).datasets["own"]
+    assert (vit["size"], vit["normalize"]) == (224, {"mean": [0.5] * 3, "std": [0.5] * 3})
     with pytest.raises(PipelineError, match="csv.yaml: expected a new file"):
         init.run("mols.csv", "csv", "gcn", str(gcn), "csv.yaml")
 

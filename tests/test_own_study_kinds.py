@@ -66,6 +66,6 @@ def test_the_other_data_kinds_run_through_snakemake(project, kind, data, backbon
         *([shrink] if shrink else []),
     ]
     sh(["snakemake", "--cores", "2", "--configfile", "own.yaml", "--config", *overrides], project)
-    summary = pd.read_csv(project / "results" / "summary.csv")
+    summary = pd.read_csv(project / "results" / "own" / "summary.csv")  # own.yaml's folder
     assert set(summary["setting"]) == set(settings) and summary["test_score"].notna().all()
-    assert "own" in (project / "results" / "table1.md").read_text()
+    assert "own" in (project / "results" / "own" / "table1.md").read_text()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,31 @@ LAYER4_BLOCKS = {
     34: 3,
     50: 3,
 }  # ResNet depth -> blocks in layer4 (reinit_blocks' range)
+
+
+class Normalize(BaseModel):
+    """A backbone's own input statistics, one per channel: x -> (x - mean) / std, x in [0, 1]
+    (`python -m pipeline init` writes a timm model's, from its pretrained config)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mean: tuple[float, ...]
+    std: tuple[Annotated[float, Field(gt=0)], ...]
+
+
+# `none`, `imagenet`, or a mapping of mean and std: an error names the branch the value took.
+NormalizeCfg = Annotated[
+    Annotated[Literal["none", "imagenet"], Tag("name")] | Annotated[Normalize, Tag("stats")],
+    Discriminator(lambda v: "name" if isinstance(v, str) else "stats"),
+]
+
+
+def normalize_channels(normalize, channels: int) -> None:
+    """A `normalize` mean and std have one value per image channel."""
+    if isinstance(normalize, Normalize) and {len(normalize.mean), len(normalize.std)} != {channels}:
+        raise ValueError(
+            f"normalize: expected a mean and a std of {channels} values (one per channel), found "
+            f"{len(normalize.mean)} and {len(normalize.std)}"
+        )
 
 
 class ImageModelCfg(BaseModel):
@@ -109,7 +134,7 @@ class ImageDataCfg(BaseModel):
     store_size: int | None = Field(
         None, gt=0, description="stored size (default: size); resized on access"
     )
-    normalize: Literal["none", "imagenet"] = "none"
+    normalize: NormalizeCfg = "none"
     download: bool = Field(
         False, description="real datasets only: let the prepare stage download them"
     )
@@ -133,6 +158,7 @@ class ImageDataCfg(BaseModel):
             raise ValueError(
                 f"classes: expected 2..{len(TEXTURE_SOURCES)} texture photographs, found {self.classes}"
             )
+        normalize_channels(self.normalize, self.channels)
         return needs_path(self, "imagefolder", "the image folder")
 
 
@@ -295,10 +321,10 @@ class SegmentationDataCfg(BaseModel):
         None, gt=0, description="voc2012: read at most this many images of each list"
     )
     flip: bool = Field(True, description="augmentation: random horizontal flips")
-    normalize: Literal["none", "imagenet"] = Field(
+    normalize: NormalizeCfg = Field(
         "none",
         description="imagenet: standardise with the "
-        "ImageNet mean and std (for ImageNet-pretrained encoders)",
+        "ImageNet mean and std (for ImageNet-pretrained encoders); or {mean: [...], std: [...]}",
     )
 
     @model_validator(mode="after")
@@ -318,6 +344,7 @@ class SegmentationDataCfg(BaseModel):
             raise ValueError(
                 f"classes: expected at least 2 (background included) for maskfolder, found {self.classes}"
             )
+        normalize_channels(self.normalize, 3)
         return needs_path(self, "maskfolder", "the mask folder")
 
     @property

@@ -50,6 +50,16 @@ def on_meta(name: str) -> nn.Module:
         return backbone(name)
 
 
+def data_config(name: str) -> dict:
+    """The input size, mean and std that timm model `name` was pretrained with: timm's
+    resolve_model_data_config on the model's pretrained_cfg, which timm ships (nothing
+    downloads)."""
+    from timm.data import resolve_model_data_config
+
+    cfg = resolve_model_data_config(on_meta(name))
+    return {"size": cfg["input_size"][-1], "mean": tuple(cfg["mean"]), "std": tuple(cfg["std"])}
+
+
 def z_dim(name: str) -> int:
     model = on_meta(name)
     return getattr(model, "head_hidden_size", None) or model.num_features

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 from itertools import product
-from pathlib import Path
 
 import pandas as pd
 
@@ -145,7 +144,7 @@ def run(study: Study) -> pd.DataFrame:
     )
     write_text(paths.TRENDS, trends.markdown(summary))
     write_text(paths.CONCLUSIONS, conclusions.markdown(summary))
-    write_text(paths.COST, cost.markdown(Path("benchmarks"), study))
+    write_text(paths.COST, cost.markdown(paths.BENCHMARKS, study))
     write_json(paths.METRICS, metrics(summary))
     plots.write(
         summary,

@@ -3,7 +3,8 @@
 # stage reads (pipeline.params.STAGE_KEYS), so Snakemake reruns the jobs DVC reruns;
 # `params: code=` is the digest of the package files the stage runs (pipeline.code), so a
 # change of their contents reruns exactly the jobs it can affect.
-# Every job records its wall time, CPU time and peak memory under benchmarks/ (TSV).
+# Every job records its wall time, CPU time and peak memory under benchmarks/ (TSV), and its
+# log under logs/ (another study than params.yaml: runs/NAME/benchmarks/, runs/NAME/logs/).
 # The jobs read the study from $TASKHEAD_PARAMS, which the Snakefile sets: its path is no
 # provenance (only the values each stage reads are), so a switch of file reruns only
 # what the values change.
@@ -27,7 +28,7 @@ rule check:
         study=STUDY.model_dump_json(),
         markers=checkfiles.MARKERS,
     conda: ENV
-    log: "logs/check.log"
+    log: paths.log("check")
     shell:
         "rm -f {params.markers}/check-stale-*; python -m pipeline check 2>&1 | tee {log}; "
         "for marker in {output.stale}; do touch $marker; done"
@@ -40,8 +41,8 @@ rule prepare:
         values=stage_params("prepare", dataset=lambda w: w.dataset),
         code=code("prepare"),
     conda: ENV
-    log: "logs/prepare/{dataset}.log"
-    benchmark: "benchmarks/prepare/{dataset}.tsv"
+    log: paths.log("prepare/{dataset}")
+    benchmark: paths.bench("prepare/{dataset}")
     threads: 1
     shell: "TASKHEAD_THREADS={threads} python -m pipeline prepare --dataset {wildcards.dataset} 2>&1 | tee {log}"
 
@@ -53,8 +54,8 @@ rule fetch:
         name=lambda w: CHECKPOINTS[w.checkpoint],
         code=code("fetch"),
     conda: ENV
-    log: "logs/fetch/{checkpoint}.log"
-    benchmark: "benchmarks/fetch/{checkpoint}.tsv"
+    log: paths.log("fetch/{checkpoint}")
+    benchmark: paths.bench("fetch/{checkpoint}")
     shell: "python -m pipeline fetch --name {params.name} 2>&1 | tee {log}"
 
 
@@ -67,8 +68,8 @@ rule pretrain:
         values=pretrain_values,
         code=code("pretrain"),
     conda: ENV
-    log: "logs/pretrain/{name}/seed{pseed}.log"
-    benchmark: "benchmarks/pretrain/{name}/seed{pseed}.tsv"
+    log: paths.log("pretrain/{name}/seed{pseed}")
+    benchmark: paths.bench("pretrain/{name}/seed{pseed}")
     priority: 3
     threads: 1
     resources: gpu=GPU
@@ -86,8 +87,8 @@ rule probe:
         values=stage_params("probe", setting=lambda w: w.setting),
         code=code("probe"),
     conda: ENV
-    log: "logs/probe/{setting}.log"
-    benchmark: "benchmarks/probe/{setting}.tsv"
+    log: paths.log("probe/{setting}")
+    benchmark: paths.bench("probe/{setting}")
     priority: 2
     threads: 1
     resources: gpu=GPU
@@ -103,8 +104,8 @@ rule finetune:
         values=stage_params("finetune", per_seed=True, setting=lambda w: w.setting),
         code=code("finetune"),
     conda: ENV
-    log: "logs/finetune/{setting}/seed{seed}.log"
-    benchmark: "benchmarks/finetune/{setting}/seed{seed}.tsv"
+    log: paths.log("finetune/{setting}/seed{seed}")
+    benchmark: paths.bench("finetune/{setting}/seed{seed}")
     priority: 1
     threads: 1
     resources: gpu=GPU
@@ -121,8 +122,8 @@ rule evaluate:
         values=stage_params("evaluate", setting=lambda w: w.setting),
         code=code("evaluate"),
     conda: ENV
-    log: "logs/evaluate/{setting}.log"
-    benchmark: "benchmarks/evaluate/{setting}.tsv"
+    log: paths.log("evaluate/{setting}")
+    benchmark: paths.bench("evaluate/{setting}")
     threads: 1
     resources: gpu=GPU
     shell: "TASKHEAD_THREADS={threads} python -m pipeline evaluate --setting {wildcards.setting} 2>&1 | tee {log}"
@@ -137,8 +138,8 @@ rule exchange:
         values=stage_params("exchange", setting=lambda w: w.setting),
         code=code("exchange"),
     conda: ENV
-    log: "logs/exchange/{setting}.log"
-    benchmark: "benchmarks/exchange/{setting}.tsv"
+    log: paths.log("exchange/{setting}")
+    benchmark: paths.bench("exchange/{setting}")
     threads: 1
     resources: gpu=GPU
     shell: "TASKHEAD_THREADS={threads} python -m pipeline exchange --setting {wildcards.setting} 2>&1 | tee {log}"
@@ -160,6 +161,6 @@ rule aggregate:
         values=stage_params("aggregate"),
         code=code("aggregate"),
     conda: ENV
-    log: "logs/aggregate.log"
-    benchmark: "benchmarks/aggregate.tsv"
+    log: paths.log("aggregate")
+    benchmark: paths.bench("aggregate")
     shell: "TASKHEAD_THREADS={threads} python -m pipeline aggregate 2>&1 | tee {log}"
