@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         "--setting", required=True
     )
     sub.add_parser("aggregate", help="summary.csv, tables, metrics.json and plots")
+    sub.add_parser("advise", help="advice.md: the paper's user guide applied to the results")
     c = sub.add_parser("compare", help="Table 1 of two revisions and their deltas")
     c.add_argument("rev_a", nargs="?", default="HEAD")
     c.add_argument(
@@ -185,9 +186,9 @@ def _dispatch(args) -> int:
     # the training jobs.
     stage = importlib.import_module(f"pipeline.stages.{args.stage}")
     _import_family(study, args)
-    if args.stage in ("aggregate", "prepare", "fetch"):
+    if args.stage in ("aggregate", "advise", "prepare", "fetch"):
         with work(args.stage):
-            if args.stage == "aggregate":
+            if args.stage in ("aggregate", "advise"):
                 stage.run(study)
             elif args.stage == "prepare":
                 stage.run(study, args.dataset)

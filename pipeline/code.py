@@ -21,7 +21,17 @@ from . import paths
 
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent
-STAGES = ["prepare", "fetch", "pretrain", "probe", "finetune", "evaluate", "exchange", "aggregate"]
+STAGES = [
+    "prepare",
+    "fetch",
+    "pretrain",
+    "probe",
+    "finetune",
+    "evaluate",
+    "exchange",
+    "aggregate",
+    "advise",
+]
 ALWAYS = ["pipeline/__init__.py", "pipeline/__main__.py", "pipeline/params.py", "requirements.txt"]
 
 

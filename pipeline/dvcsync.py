@@ -28,7 +28,7 @@ def stage_name(stage: str, args) -> str | None:
     for flag in ("setting", "dataset", "name"):
         if getattr(args, flag, None) is not None:
             return f"{stage}@{getattr(args, flag)}"
-    return stage if stage in ("check", "aggregate") else None
+    return stage if stage in ("check", "aggregate", "advise") else None
 
 
 def note(stage: str, args) -> None:

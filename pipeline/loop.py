@@ -239,6 +239,7 @@ def fit(
     key: dict,
     stage: str,
     schedule: str = "cosine",
+    until: int | None = None,
 ) -> dict:
     """SGD with momentum 0.9, the lr following `schedule` (see `scheduler`) over `epochs`.
 
@@ -248,6 +249,8 @@ def fit(
     last written, and after the last epoch; a rerun with the same `key` continues from it.
     On SIGTERM it is written at the end of the current batch, and the job stops
     (pipeline.stopping): a rerun goes on from that batch.
+    `until` stops the run after that epoch, its resume file written: a later call with a
+    larger `until` goes on as if never stopped (pipeline.halving's rungs).
     Returns the history and leaves the selected weights in `model`.
     """
     opt = sgd(model.parameters(), lr, weight_decay)
@@ -270,7 +273,8 @@ def fit(
     last_saved = time.monotonic()
 
     def running() -> bool:
-        return state["epoch"] < epochs and (patience is None or state["bad"] < patience)
+        cap = epochs if until is None else min(epochs, until)
+        return state["epoch"] < cap and (patience is None or state["bad"] < patience)
 
     def save() -> None:
         save_torch(

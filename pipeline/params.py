@@ -107,11 +107,25 @@ class OptimCfg(Strict):
     augment: StrictBool = False
 
 
+class HalvingCfg(Strict):
+    """`search: halving` (pipeline.halving): FT every tau for `first_rung` epochs (default
+    ft.patience + 1: the longest a run may go without improving before early stopping ends
+    it), keep the best 1/`factor` by validation score for `factor` times as many epochs, and
+    so on until one tau is left; tau 0 and the largest tau always get their full FT."""
+
+    first_rung: Count | None = None
+    factor: Annotated[int, Field(strict=True, ge=2)] = 2
+
+
 class HPCfg(OptimCfg):
     """Head probing at a constant lr, so one run yields every tau. `taus` overrides the
-    study's grid for this setting (the toy probes up to 1024 epochs, the others 64)."""
+    study's grid for this setting (the toy probes up to 1024 epochs, the others 64).
+    `search`: `grid` finetunes every tau in full; `halving` spends FT epochs on the
+    promising taus only (`halving`)."""
 
     taus: Taus | None = None
+    search: Literal["grid", "halving"] = "grid"
+    halving: HalvingCfg = HalvingCfg()
 
     @field_validator("taus")
     @classmethod
@@ -451,6 +465,7 @@ STAGE_KEYS = {
         "settings.{setting}.bn",
     ],
     "aggregate": ["seeds", "taus", "settings"],
+    "advise": ["seeds", "taus", "settings"],
 }
 PER_SEED_KEYS = ("seeds",)  # what a Snakemake job of one replicate seed leaves out
 

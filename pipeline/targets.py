@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import code, paths
+from .advice_paths import advice_files
 from .params import Study
 
 
@@ -24,6 +25,7 @@ def final_targets(study: Study) -> list:
     git, so on a fresh clone only the missing checkpoints make Snakemake run the study."""
     return [
         *paths.AGGREGATE_OUTS,
+        *advice_files(),
         paths.PARAMS_JSON,
         *(code.fingerprint_file(s) for s in code.STAGES),
         *(paths.exchange(s, ext) for s in study.exchange for ext in ("csv", "png")),

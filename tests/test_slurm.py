@@ -230,7 +230,17 @@ def test_study_on_slurm_matches_local_run(slurm, broken_run, project, tmp_path):
     }
     jobs = {jid: job_info(slurm, jid) for jid in rule_of}
     assert sorted(rule_of.values()) == sorted(
-        ["check", "prepare", "pretrain", "probe", "finetune", "finetune", "evaluate", "aggregate"]
+        [
+            "check",
+            "prepare",
+            "pretrain",
+            "probe",
+            "finetune",
+            "finetune",
+            "evaluate",
+            "aggregate",
+            "advise",
+        ]
     ), out[-4000:]  # FT: one job per seed
     for jid, info in jobs.items():
         assert info["JobState"] == "COMPLETED", info

@@ -67,6 +67,7 @@ def test_snakemake_then_dvc_then_compare(project):
         "z_metrics_vs_tau.png",
         "verdicts.png",
         "toy.png",
+        "advice.md",
     ):
         assert item in names, item
     sh(["git", "add", "-A"], project)
@@ -77,7 +78,14 @@ def test_snakemake_then_dvc_then_compare(project):
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     repro = sh(["dvc", "repro"], project)
     ran = dvc_ran(repro.stdout)
-    assert ran == {"check", "finetune@toy", "evaluate@toy", "exchange@toy", "aggregate"}, ran
+    assert ran == {
+        "check",
+        "finetune@toy",
+        "evaluate@toy",
+        "exchange@toy",
+        "aggregate",
+        "advise",
+    }, ran
     # 4. After dvc repro, Snakemake sees nothing to redo, and DVC is clean.
     assert "Nothing to be done" in sh(["snakemake", "-n"], project).stdout
     assert "up to date" in sh(["dvc", "status"], project).stdout
@@ -104,8 +112,8 @@ def test_snakemake_then_dvc_then_compare(project):
     # tables.py reruns only aggregate; an edit of loop.py, the training stages.
     with open(project / "pipeline" / "tables.py", "a") as f:
         f.write("\n# an edit\n")
-    assert to_run(project) == {"check", "aggregate"}
-    assert dvc_ran(sh(["dvc", "repro"], project).stdout) == {"check", "aggregate"}
+    assert to_run(project) == {"check", "aggregate", "advise"}  # advise reads tables.py too
+    assert dvc_ran(sh(["dvc", "repro"], project).stdout) == {"check", "aggregate", "advise"}
     assert "Nothing to be done" in sh(["snakemake", "-n"], project).stdout
     with open(project / "pipeline" / "loop.py", "a") as f:
         f.write("\n# an edit\n")

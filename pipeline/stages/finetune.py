@@ -8,11 +8,16 @@ One process finetunes any set of (seed, tau): each starts from the same state as
 process of its own would, so the saved models are the same bytes either way. The
 resume file of a finished run is kept until the whole job is done, so a rerun after an
 interruption skips it.
+
+With `hp.search: halving`, the taus of a seed race in rungs (pipeline.halving): a run
+cut at a rung keeps its resume file and goes on from it at the next rung, so every tau's
+model is its full run cut at the search's budget for it (`budget` in the saved model), and
+an interrupted search replays its finished rungs from those files.
 """
 
 from __future__ import annotations
 
-from .. import paths
+from .. import halving, paths
 from ..atomic import save_torch
 from ..context import Setting, load_head
 from ..device import Runtime
@@ -21,37 +26,65 @@ from ..params import Study
 from ..provenance import digest, inputs
 
 
+def train(ctx: Setting, splits, setting: str, seed: int, tau: int, rt: Runtime, until=None):
+    """FT of one (seed, tau) up to epoch `until` (None: in full), resumed where it stopped;
+    returns the model (best validation weights) and fit's record."""
+    ft = ctx.cfg.ft
+    head_path = paths.hp_head(setting, seed, tau)
+    backbone, head = ctx.parts(splits, rt)
+    load_head(head, head_path)
+    model = rt.prepare(TaskModel(backbone, head))
+    info = fit(
+        model,
+        ctx.family,
+        splits.train,
+        splits.val,
+        splits.num_outputs,
+        rt,
+        lr=ft.lr,
+        epochs=ft.epochs,
+        weight_decay=ft.weight_decay,
+        eta=ft.eta,
+        batch_size=ft.batch_size,
+        schedule=ft.schedule,
+        seed=ctx.seed_for("ft"),
+        patience=ft.patience,
+        resume=paths.resume_of(paths.ft_model(setting, seed, tau)),
+        key=[
+            ctx.cfg.model_dump(exclude={"hp": {"search", "halving"}}),
+            tau,
+            seed,
+            digest(head_path),
+        ],
+        stage=f"ft {setting} seed={seed} tau={tau}",
+        until=until,
+    )
+    return model, info
+
+
+def budgets(ctx: Setting, splits, setting: str, seed: int, taus: list[int], rt: Runtime):
+    """Each tau's FT epoch cap: its full FT under `grid`, the search's under `halving`."""
+    hp, ft = ctx.cfg.hp, ctx.cfg.ft
+    if hp.search == "grid":
+        return dict.fromkeys(taus, ft.epochs)
+
+    def advance(tau: int, until: int) -> float:
+        info = train(ctx, splits, setting, seed, tau, rt, until)[1]
+        return max(h["val_score"] for h in info["history"])
+
+    first = hp.halving.first_rung or ft.patience + 1
+    return halving.search(taus, advance, first, hp.halving.factor, ft.epochs)
+
+
 def run(study: Study, setting: str, seeds: list[int], taus: list[int], rt: Runtime) -> None:
     done = []
     for seed in seeds:
         ctx = Setting(study, setting, seed)
         ft = ctx.cfg.ft
         splits = ctx.splits(augment=ft.augment)
-        for tau in taus:
+        for tau, budget in budgets(ctx, splits, setting, seed, taus, rt).items():
             out = paths.ft_model(setting, seed, tau)
-            head_path = paths.hp_head(setting, seed, tau)
-            backbone, head = ctx.parts(splits, rt)
-            load_head(head, head_path)
-            model = rt.prepare(TaskModel(backbone, head))
-            info = fit(
-                model,
-                ctx.family,
-                splits.train,
-                splits.val,
-                splits.num_outputs,
-                rt,
-                lr=ft.lr,
-                epochs=ft.epochs,
-                weight_decay=ft.weight_decay,
-                eta=ft.eta,
-                batch_size=ft.batch_size,
-                schedule=ft.schedule,
-                seed=ctx.seed_for("ft"),
-                patience=ft.patience,
-                resume=paths.resume_of(out),
-                key=[ctx.cfg.model_dump(), tau, seed, digest(head_path)],
-                stage=f"ft {setting} seed={seed} tau={tau}",
-            )
+            model, info = train(ctx, splits, setting, seed, tau, rt, budget)
             save_torch(
                 out,
                 {
@@ -59,7 +92,8 @@ def run(study: Study, setting: str, seeds: list[int], taus: list[int], rt: Runti
                     "tau": tau,
                     "seed": seed,
                     "epochs": ft.epochs,
-                    "inputs": inputs(head=head_path),
+                    **({"budget": budget} if ctx.cfg.hp.search == "halving" else {}),
+                    "inputs": inputs(head=paths.hp_head(setting, seed, tau)),
                     **info,
                 },
             )

@@ -164,3 +164,19 @@ rule aggregate:
     log: paths.log("aggregate")
     benchmark: paths.bench("aggregate")
     shell: "TASKHEAD_THREADS={threads} python -m pipeline aggregate 2>&1 | tee {log}"
+
+
+# The paper's user guide applied to the results (pipeline/advise.py): advice.md, advice.json
+# and a follow-up study file, next to summary.csv.
+rule advise:
+    input: paths.SUMMARY, [paths.train_curves(s) for s in STUDY.settings]
+    output:
+        report(targets.advice_files()[0], caption="../report/advice.rst", category="Results"),
+        targets.advice_files()[1:],
+    params:
+        values=stage_params("advise"),
+        code=code("advise"),
+    conda: ENV
+    log: paths.log("advise")
+    benchmark: paths.bench("advise")
+    shell: "python -m pipeline advise 2>&1 | tee {log}"

@@ -1,0 +1,117 @@
+"""`hp.search: halving`: the rungs on made-up curves, the search's runs against the sweep's
+(the same bytes where they run in full, the same history where cut), a SIGTERM in the
+middle of the search, and the search under Snakemake and DVC."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import yaml
+from conftest import dvc_ran, sh, tiny_study, write_params
+from test_interruption import sigterm_on_call, stopped
+
+from pipeline.__main__ import main
+from pipeline.families import get_family
+from pipeline.halving import replay, rungs, search
+
+
+def test_rungs_end_at_the_full_ft():
+    assert rungs(3, 2, 20) == [3, 6, 12, 20]
+    assert rungs(5, 3, 5) == [5]
+    assert rungs(6, 2, 50) == [6, 12, 24, 48, 50]
+
+
+def test_search_keeps_the_best_half_and_always_finishes_the_ends():
+    # val per epoch: tau 4 is best early, tau 16 late; tau 1 early-stops after 2 epochs
+    curves = {
+        0: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
+        1: [0.3, 0.2],
+        4: [0.5, 0.6, 0.6, 0.6, 0.6],
+        16: [0.4, 0.5, 0.7, 0.8, 0.85, 0.9, 0.9, 0.9],
+        64: [0.2, 0.2, 0.2],
+    }
+    calls = []
+
+    def advance(tau, budget):
+        calls.append((tau, budget))
+        return max(curves[tau][:budget])
+
+    budgets = search(sorted(curves), advance, 2, 2, 8)
+    # rung 2: 4 (0.6) and 16 (0.5) beat 1 (0.3); rung 4: 16 (0.8) beats 4; then 16 in full
+    assert budgets == {0: 8, 1: 2, 4: 4, 16: 8, 64: 8}
+    assert calls[:5] == [(0, 2), (1, 2), (4, 2), (16, 2), (64, 2)]
+    spent, best = replay(curves, 2, 2, 8)
+    assert spent == {0: 8, 1: 2, 4: 4, 16: 8, 64: 3} and best == 16
+
+
+def study(search: str) -> dict:
+    """One setting, one seed, taus 0-3, FT of 4 epochs: rungs of 1, 2 and 4 epochs."""
+    s = tiny_study()
+    del s["settings"]["toy_ls"]
+    s.update(taus=[0, 1, 2, 3], exchange={})
+    s["pretrain"]["mlp"].update(epochs=2)
+    s["settings"]["toy"]["ft"].update(epochs=4, patience=4, lr=0.05)
+    s["settings"]["toy"]["hp"].update(search=search, halving={"first_rung": 1, "factor": 2})
+    return s
+
+
+def models() -> dict[int, dict]:
+    return {
+        t: torch.load(f"runs/toy/ft/seed0/tau{t}.pt", map_location="cpu", weights_only=False)
+        for t in range(4)
+    }
+
+
+@pytest.mark.e2e
+def test_halving_runs_are_the_sweeps_and_resume_after_sigterm(in_tmp, monkeypatch, capsys):
+    monkeypatch.delenv("TASKHEAD_PARAMS", raising=False)
+    write_params(in_tmp / "params.yaml", study("grid"))
+    for argv in (
+        ["prepare", "--dataset", "digits8"],
+        ["prepare", "--dataset", "d012"],
+        ["pretrain", "--name", "mlp"],
+        ["probe", "--setting", "toy"],
+        ["finetune", "--setting", "toy"],
+    ):
+        assert main(argv) == 0, argv
+    sweep = models()
+    write_params(in_tmp / "params.yaml", study("halving"))
+    family = type(get_family("classification"))
+    with monkeypatch.context() as m:  # a batch of the final rung
+        sigterm_on_call(m, family, "loss", 11)
+        assert "stopped by SIGTERM" in stopped(capsys, ["finetune", "--setting", "toy"])
+    assert main(["finetune", "--setting", "toy"]) == 0
+    found = models()
+    budgets = {t: m["budget"] for t, m in found.items()}
+    assert budgets[0] == budgets[3] == 4 and sorted(budgets.values()) == [1, 4, 4, 4]
+    for tau, m in found.items():
+        ran = m["epochs_run"]
+        assert m["history"] == sweep[tau]["history"][:ran]
+        if budgets[tau] == 4:  # a complete run: the sweep's model, bit for bit
+            assert all(
+                torch.equal(v, sweep[tau]["state_dict"][k]) for k, v in m["state_dict"].items()
+            )
+
+
+@pytest.mark.e2e
+def test_halving_under_snakemake_and_dvc(project):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params.update(taus=[0, 1, 2, 3], seeds=[0, 1], exchange={})
+    del params["settings"]["toy_ls"]
+    params["settings"]["toy"]["ft"].update(epochs=4, patience=4)
+    params["settings"]["toy"]["hp"].update(search="halving", halving={"first_rung": 1})
+    write_params(project / "params.yaml", params)
+    sh(["snakemake", "--cores", "2"], project)
+    assert "up to date" in sh(["dvc", "status"], project).stdout
+    for seed in (0, 1):
+        saved = torch.load(
+            project / f"runs/toy/ft/seed{seed}/tau1.pt", map_location="cpu", weights_only=False
+        )
+        assert saved["budget"] in (1, 4)
+    # a new factor reruns the search (and what reads its models) under DVC, then Snakemake
+    # agrees that nothing is left to do
+    params["settings"]["toy"]["hp"]["halving"]["factor"] = 3
+    write_params(project / "params.yaml", params)
+    ran = dvc_ran(sh(["dvc", "repro"], project).stdout)
+    assert {"probe@toy", "finetune@toy", "evaluate@toy", "aggregate"} <= ran, ran
+    assert "Nothing to be done" in sh(["snakemake", "-n"], project).stdout
