@@ -25,6 +25,7 @@ from .atomic import save_torch
 from .device import Runtime
 from .families.base import Family
 from .seeding import derive, generator
+from .speed import eval_batch_size
 
 
 class TaskModel(nn.Module):
@@ -269,7 +270,9 @@ def fit(
         sched.load_state_dict(saved["sched"])
         state = saved["state"]
         progress(stage, resumed_from_epoch=state["epoch"])
-    val_loader = family.loader(val_ds, batch_size, False, seed, rt.workers, rt.pin_memory)
+    val_loader = family.loader(
+        val_ds, eval_batch_size(batch_size), False, seed, rt.workers, rt.pin_memory
+    )
     last_saved = time.monotonic()
 
     def running() -> bool:

@@ -139,6 +139,7 @@ def test_our_resnet_is_torchvisions():
     import torchvision.models.resnet as tv
 
     from pipeline.models.resnet import LAYOUTS, Bottleneck, ResNet
+    from pipeline.speed import fast_paths
 
     for block, layers in (
         LAYOUTS[10],
@@ -152,7 +153,8 @@ def test_our_resnet_is_torchvisions():
         assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
         assert torch.equal(after_ours, after_theirs)  # the same random draws, in the same order
         x = torch.rand(2, 3, 32, 32)
-        assert torch.equal(ours.train()(x), theirs.train()(x))
+        with fast_paths(False):  # layer4's 1x1 maps: the fast path sums in another order
+            assert torch.equal(ours.train()(x), theirs.train()(x))
 
 
 def test_our_atom_and_bond_encoders_are_ogbs():

@@ -11,9 +11,11 @@ import torch
 import torch.nn.functional as F
 
 from ..data import images
+from ..data.batches import ImageBatches, RawBatch
 from ..metrics import energy_softmax
 from ..models.heads import make_head
 from ..models.mlp import mlp_backbone
+from ..speed import fast
 from .base import Family, Splits
 from .configs import ImageDataCfg as DataCfg
 from .configs import ImageModelCfg as ModelCfg
@@ -100,6 +102,19 @@ class Classification(Family):
         num = int(max(int(y.max()) for _, y in prepared.values() if len(y)) + 1)
         return Splits(
             ds["train"].with_augment(augment), ds["train"], ds["val"], ds.get("test"), num
+        )
+
+    def loader(self, ds, batch_size, shuffle, seed, workers=0, pin_memory=False):
+        """In-memory images as ImageBatches (data/batches.py: gathered by index, decoded and
+        augmented per batch on the job's device by `unpack`); TASKHEAD_FAST=0: torch's
+        DataLoader over the per-image dataset, with its `workers`."""
+        if fast() and isinstance(ds, images.TensorImages):
+            return ImageBatches(ds, batch_size, shuffle, seed, pin_memory)
+        return super().loader(ds, batch_size, shuffle, seed, workers, pin_memory)
+
+    def unpack(self, batch, device):
+        return (
+            batch.decode(device) if isinstance(batch, RawBatch) else super().unpack(batch, device)
         )
 
     def backbone(self, m: ModelCfg):

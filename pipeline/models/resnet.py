@@ -14,13 +14,48 @@ from __future__ import annotations
 import copy
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from ..speed import fast
+
+
+class Conv2d(nn.Conv2d):
+    """nn.Conv2d (the same parameters, keys and initialisation) that, where its output map is
+    1x1, computes it as one matrix product of the input with the kernel taps that meet the
+    input: the same sum less its terms on zero padding. oneDNN's convolution kernels are slow
+    on such tiny maps (a ResNet's layer3 and layer4 at 16 px input): 3-5x the matrix
+    product's time, forward and backward (docs/profile.md). TASKHEAD_FAST=0 keeps the
+    convolution."""
+
+    def _window(self, x: torch.Tensor) -> tuple[int, ...] | None:
+        """(rows, cols, first tap row, first tap col) of a 1x1 output, else None."""
+        if x.dim() != 4 or self.groups != 1 or self.padding_mode != "zeros":
+            return None
+        if isinstance(self.padding, str) or self.dilation != (1, 1):
+            return None
+        used = []
+        for size, k, p, st in zip(
+            x.shape[-2:], self.kernel_size, self.padding, self.stride, strict=True
+        ):
+            if p >= k or (size + 2 * p - k) // st != 0:
+                return None
+            used.append(min(size, k - p))  # input rows the one output position sees
+        return used[0], used[1], self.padding[0], self.padding[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        window = self._window(x) if fast() else None
+        if window is None:
+            return super().forward(x)
+        rows, cols, top, left = window
+        w = self.weight[:, :, top : top + rows, left : left + cols].reshape(len(self.weight), -1)
+        return F.linear(x[:, :, :rows, :cols].flatten(1), w, self.bias)[:, :, None, None]
 
 
 def conv3x3(
     in_planes: int, out_planes: int, stride: int = 1, groups: int = 1, dilation: int = 1
 ) -> nn.Conv2d:
-    return nn.Conv2d(
+    return Conv2d(
         in_planes,
         out_planes,
         kernel_size=3,
@@ -33,7 +68,7 @@ def conv3x3(
 
 
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
+    return Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
 
 
 class BasicBlock(nn.Module):
@@ -124,7 +159,7 @@ class ResNet(nn.Module):
         super().__init__()
         self._norm_layer = nn.BatchNorm2d
         self.inplanes, self.dilation, self.groups, self.base_width = 64, 1, 1, 64
-        self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+        self.conv1 = Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(self.inplanes)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
@@ -196,7 +231,7 @@ class ResNetBackbone(ResNet):
         super().__init__(block, layers)
         if in_channels != 3 or cifar_stem:
             k, s, p = (3, 1, 1) if cifar_stem else (7, 2, 3)
-            self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=k, stride=s, padding=p, bias=False)
+            self.conv1 = Conv2d(in_channels, 64, kernel_size=k, stride=s, padding=p, bias=False)
         if cifar_stem:
             self.maxpool = nn.Identity()
         del self.fc

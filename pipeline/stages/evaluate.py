@@ -19,6 +19,7 @@ from ..device import Runtime
 from ..loop import TaskModel, assess, features, progress
 from ..metrics import feature_adaptation, squared_distance
 from ..params import Study
+from ..speed import eval_batch_size
 
 
 def run(study: Study, setting: str, rt: Runtime) -> list[dict]:
@@ -80,7 +81,12 @@ def read_hp_log(
 
 def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> tuple[list[dict], dict]:
     """The rows of one seed, and its FT curves to write ({path: history})."""
-    family, bs, study, setting = ctx.family, ctx.cfg.ft.batch_size, ctx.study, ctx.name
+    family, bs, study, setting = (
+        ctx.family,
+        eval_batch_size(ctx.cfg.ft.batch_size),
+        ctx.study,
+        ctx.name,
+    )
     splits = ctx.splits(augment=False)
     n = splits.num_outputs
 
