@@ -28,6 +28,9 @@ goal is MET when the median meets its target.
 5. Bookkeeping at paper scale: `dvc status` on the graph of studies/paper.yaml with a recorded
    lock (every output faked by a small file, then `dvc commit`), target at most 5 s; against
    the same graph with its stages reading params.yaml instead of results/params.json.
+9. An FT epoch and a pretraining epoch of every workload of `--params` with the fast CPU
+   paths (pipeline/speed.py) against the code they replaced (TASKHEAD_FAST=0), in this
+   process: each new / old at most 0.6x (pipeline/bench_epochs.py).
 With --full: goals 6-8, one run each (not pairs: minutes on 2 cores). 6: the default study at
 one seed through Snakemake in a scratch copy, cold, at most 300 s; 7: the fixed-cost share of
 its job time (job wall - the stage's own work, pipeline/cost.py) at most 25%; 8: a warm run
@@ -571,7 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--job-epochs", type=int, default=3, help="FT epochs of a job in goals 3-4 (default 3)"
     )
     ap.add_argument(
-        "--goals", default="1,2,3,4,5", help="which goals to measure (default 1,2,3,4,5)"
+        "--goals", default="1,2,3,4,5,9", help="which goals to measure (default 1,2,3,4,5,9)"
     )
     ap.add_argument("--params", default="params.yaml", help="the study the settings come from")
     ap.add_argument(
@@ -603,8 +606,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def report(command: str, printed: str) -> str:
     """docs/bench.md: the goal lines as a list (the README quotes them), then all it printed."""
     goals = [line for line in printed.splitlines() if line.startswith("goal ")]
+    from .machine import describe, machine
+
     return (
-        f"# Benchmark\n\n`{command}`, {os.cpu_count()} CPU cores, no GPU, one run.\n\n## Goals\n\n"
+        f"# Benchmark\n\n`{command}`, one run, on {describe(machine())}.\n\n## Goals\n\n"
         + "".join(f"- {line}\n" for line in goals)
         + f"\n## Everything it printed\n\n```\n{printed.strip()}\n```\n"
     )
@@ -637,15 +642,20 @@ def run_goals(args) -> None:
     rt = runtime("cpu")  # the job's own CPU runtime: TASKHEAD_THREADS threads, no torch compiler
     raw = read_raw(root / args.params)
     study_raw = scratch_study(raw, args.setting, args.job_setting, args.job_epochs)
+    from .machine import describe, machine
+
     print(
         f"bench: {args.pairs} interleaved pair(s) per goal, torch on {threads} thread(s), CPU; "
         f"ratios of times measured in this run",
         flush=True,
     )
+    print(f"machine: {describe(machine())}")
+    print(f"load average at the start (1, 5, 15 min): {_load()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="taskhead-bench-") as name:
         tmp = Path(name)
         jobs = Jobs(tmp, root, threads)
-        setup(tmp, study_raw, jobs)
+        if goals & {1, 2, 3, 4}:
+            setup(tmp, study_raw, jobs)
         with inside(tmp), redirect_stderr(io.StringIO()):  # the stages' progress lines
             if 1 in goals:
                 grid = (
@@ -654,6 +664,12 @@ def run_goals(args) -> None:
                 goal_grid(study_raw, args.setting, list(grid), args.pairs, rt)
             if 2 in goals:
                 goal_cached(args.pairs, rt)
+        if 9 in goals:
+            from .bench_epochs import goal_epochs
+
+            (tmp / "epochs").mkdir()
+            with inside(tmp / "epochs"):
+                goal_epochs(root / args.params, args.pairs, rt, tmp / "epochs")
         if goals & {3, 4}:
             jobs.stage("probe", "--setting", args.job_setting)  # the tau-0 heads FT starts from
             (
@@ -668,6 +684,12 @@ def run_goals(args) -> None:
         goal_bookkeeping(root, args.pairs)
     if args.full:
         full_study(root)
+    print(f"load average at the end (1, 5, 15 min): {_load()}", flush=True)
+
+
+def _load() -> str:
+    """The machine's load average: other processes share the cores the timings ran on."""
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 if __name__ == "__main__":
