@@ -1,8 +1,8 @@
 """The browsable report: one self-contained HTML page of a study's results folder.
 
-The findings (conclusions.md), the figures, the tables, the head exchange, the cost and the
-per-run data, each with its caption from workflow/report/*.rst (the captions Snakemake's own
-report gives the same files). Markdown is rendered with markdown-it-py, the captions with
+The findings (conclusions.md), the figures, the tables, the advice, the head exchange, the
+cost and the per-run data, each with its caption from workflow/report/ (the captions that
+Snakemake's own report gives the same files). Markdown is rendered with markdown-it-py, the captions with
 docutils, and every PNG is embedded as base64: the page loads nothing, so it opens offline,
 from a mail or a copied folder. No timestamp: the same results give the same bytes.
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .advice_paths import advice_files
 from .atomic import write_text
 from .errors import PipelineError
 
@@ -61,6 +62,7 @@ def sections() -> list[Section]:
         Section("findings", "Findings", "conclusions.rst", (rel(paths.CONCLUSIONS),)),
         Section("figures", "Figures", "plots.rst", (f"{rel(paths.PLOTS)}/*.png",)),
         Section("tables", "Tables", "tables.rst", tuple(map(rel, tables))),
+        Section("advice", "Advice", "advice.rst", (rel(advice_files()[0]),), required=False),
         Section(
             "exchange",
             "Head exchange",

@@ -131,6 +131,16 @@ def test_figures_in_the_order_of_paths(results: Path) -> None:
     assert ids == ["energy_vs_tau", "verdicts", "aaa_extra"]
 
 
+def test_optional_sections(results: Path) -> None:
+    """Advice and head exchange appear where the study wrote them."""
+    html = report_page.build(results)
+    assert '<section id="advice">' not in html and '<section id="exchange">' not in html
+    (results / "advice.md").write_text("# Advice\n\nNo rule of the user guide fires.\n")
+    html = report_page.build(results)
+    advice = html[html.index('<section id="advice">') :]
+    assert "No rule of the user guide fires." in advice[: advice.index("</section>")]
+
+
 def test_missing_results_named(results: Path) -> None:
     (results / "conclusions.md").unlink()
     shutil.rmtree(results / "plots")
