@@ -4,9 +4,11 @@
 
 1. Rates: for every distinct workload of the study (network, input size, head, batch),
    samples/s of a full training step, an HP step through the frozen backbone, a head
-   step on cached features, and an evaluation forward pass, on synthetic batches made
-   by the family itself, in the pipeline's runtime (one claimed device, bf16 autocast,
-   channels_last, deterministic kernels).
+   step on cached features, an evaluation forward pass, and, for in-memory images, the
+   input path alone (`data`: gather, copy, decode, resize, per-sample crop and flip on
+   the device, pipeline/data/batches.py), on synthetic batches made by the family
+   itself, in the pipeline's runtime (one claimed device, bf16 autocast, channels_last,
+   deterministic kernels).
 2. Real epochs: the real pretrain / probe / finetune stages on synthetic data of the
    paper's sizes, for one setting of each family (by default STL10 and VOC from Sup-IN,
    Tox21 from Sup-pcba): one HP epoch and one FT epoch each, timed as the difference
@@ -20,6 +22,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import tempfile
@@ -32,6 +35,7 @@ from . import gpu_hours, paths
 from .artifacts import save_prepared
 from .atomic import save_torch, write_json
 from .context import Setting
+from .data.batches import ImageBatches
 from .device import runtime
 from .families import get_family
 from .loop import TaskModel, freeze, sgd
@@ -98,6 +102,20 @@ def measure(family, data, model_cfg, head_cfg, batch: int, rt, steps: int) -> di
     rates["frozen"] = _rate(lambda: frozen_step(True), batch, steps, sync)
     rates["head"] = _rate(lambda: frozen_step(False), batch, steps, sync)
     return rates
+
+
+def data_rate(family, data, batch: int, rt, steps: int) -> float | None:
+    """images/s of the input path alone, augmentation on: the batched loader's gather, the
+    copy to the device and the decoding there (data/batches.py); None where the family's
+    loader is another (a DataLoader over per-sample datasets)."""
+    n_out = gpu_hours.num_outputs(data)
+    prepared = family.synthetic(data, {"train": 2 * batch, "val": 2, "test": 2}, n_out, 0)
+    train = family.splits(prepared, data, augment=True).train
+    loader = family.loader(train, batch, True, 0, rt.workers, rt.pin_memory)
+    if not isinstance(loader, ImageBatches):
+        return None
+    raw = itertools.cycle(list(loader)[:1])  # full batches only: the last may be short
+    return _rate(lambda: family.unpack(next(raw), rt.device), batch, steps, _sync(rt))
 
 
 def workloads(study) -> dict[str, tuple]:
@@ -240,6 +258,9 @@ def main() -> None:
     for key, (family, data, model_cfg, head_cfg, batch) in workloads(study).items():
         bs = min(batch, args.batch_cap or batch)
         report["rates"][key] = measure(family, data, model_cfg, head_cfg, bs, rt, args.steps)
+        rate = data_rate(family, data, bs, rt, args.steps)
+        if rate is not None:
+            report["rates"][key]["data"] = rate
         print(
             f"[gpu_check] {key}: "
             + ", ".join(f"{k} {v:,.0f}/s" for k, v in report["rates"][key].items()),

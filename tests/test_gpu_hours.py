@@ -168,7 +168,9 @@ def test_gpu_check_smoke_on_the_cpu(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads((tmp_path / "out.json").read_text())
     assert out["card"] == "CPU" and len(out["rates"]) == 1
-    assert all(v > 0 for v in next(iter(out["rates"].values())).values())
+    rates = next(iter(out["rates"].values()))
+    assert all(v > 0 for v in rates.values())
+    assert "data" in rates  # the batched image input path, timed alone
     toy = out["epochs"]["toy"]
     assert (
         toy["sizes"] == {"train": 90, "val": 30, "test": 30}
