@@ -52,8 +52,8 @@ def hold(who: str, root: Path | None = None) -> None:
     """Take the checkout's lock for this process as driver `who`, until `release` or exit;
     a PipelineError naming the other driver and its pid when one is running."""
     root = (root or Path.cwd()).resolve()
-    if refuse_dvc(root) or not (root / ".dvc").is_dir():
-        return
+    if _held or refuse_dvc(root) or not (root / ".dvc").is_dir():
+        return  # held already (a Snakefile read twice), part of a dvc repro, or no DVC here
     path = root / LOCK
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
