@@ -8,6 +8,7 @@ fixed thread count).
 from __future__ import annotations
 
 import random
+import signal
 
 import numpy as np
 import torch
@@ -20,7 +21,11 @@ def seed_everything(seed: int) -> None:
 
 
 def worker_init_fn(worker_id: int) -> None:
-    """Seed a DataLoader worker from the seed torch gave it (base seed + worker id)."""
+    """Seed a DataLoader worker from the seed torch gave it (base seed + worker id). The
+    worker ignores SIGTERM: a scheduler sends it to every process of a job, and the main
+    process needs its workers while it finishes its batch and saves its state
+    (pipeline.stopping); they end with it."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     seed = torch.initial_seed() % 2**32
     random.seed(seed)
     np.random.seed(seed)

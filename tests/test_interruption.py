@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import BIN, tiny_study, write_params
+from torch.utils.data import DataLoader
 
 from pipeline.__main__ import main
 from pipeline.families import get_family
+from pipeline.seeding import worker_init_fn
 from pipeline.stages import probe as probe_stage
 
 # Files whose appearance marks a kill point: mid-pretraining (its per-epoch resume file),
@@ -249,3 +251,14 @@ def test_a_job_stopped_by_sigterm_runs_again_under_snakemake_retries(project):
     log = (project / "logs/finetune/toy/seed0.log").read_text()  # the second attempt's
     assert "resumed_from_epoch=" in log, log
     assert (project / "runs/toy/ft/seed0/tau1.pt").is_file() and not resume.exists()
+
+
+def test_a_loader_worker_outlives_the_jobs_sigterm():
+    """SLURM's SIGTERM reaches every process of a job, a DataLoader's workers included (a GPU
+    job has four): they ignore it, so that the job can finish its batch and save its state."""
+    loader = DataLoader(list(range(64)), batch_size=4, num_workers=1, worker_init_fn=worker_init_fn)
+    batches = iter(loader)
+    next(batches)
+    os.kill(batches._workers[0].pid, signal.SIGTERM)
+    time.sleep(0.5)
+    assert sum(1 for _ in batches) == 15
