@@ -96,18 +96,18 @@ def test_halving_runs_are_the_sweeps_and_resume_after_sigterm(in_tmp, monkeypatc
 @pytest.mark.e2e
 def test_halving_under_snakemake_and_dvc(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params.update(taus=[0, 1, 2, 3], seeds=[0, 1], exchange={})
+    params.update(taus=[0, 1, 2, 3], seeds=[0], exchange={})
     del params["settings"]["toy_ls"]
     params["settings"]["toy"]["ft"].update(epochs=4, patience=4)
     params["settings"]["toy"]["hp"].update(search="halving", halving={"first_rung": 1})
     write_params(project / "params.yaml", params)
     sh(["snakemake", "--cores", "2"], project)
     assert "up to date" in sh(["dvc", "status"], project).stdout
-    for seed in (0, 1):
-        saved = torch.load(
-            project / f"runs/toy/ft/seed{seed}/tau1.pt", map_location="cpu", weights_only=False
-        )
-        assert saved["budget"] in (1, 4)
+    budgets = [
+        torch.load(project / f"runs/toy/ft/seed0/tau{t}.pt", weights_only=False)["budget"]
+        for t in range(4)
+    ]
+    assert sorted(budgets) == [1, 4, 4, 4]
     # a new factor reruns the search (and what reads its models) under DVC, then Snakemake
     # agrees that nothing is left to do
     params["settings"]["toy"]["hp"]["halving"]["factor"] = 3
