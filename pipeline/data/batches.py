@@ -32,6 +32,10 @@ class RawBatch:
     def __len__(self) -> int:
         return len(self.y)
 
+    def __getitem__(self, i: int) -> torch.Tensor:
+        """batch[0], batch[1]: the images (still uint8) and labels, as a DataLoader's (x, y)."""
+        return (self.x, self.y)[i]
+
     def decode(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         x = decode(self.x, self.size, self.draws, self.normalize, device)
         return x, self.y.to(device, non_blocking=True)
