@@ -4,6 +4,9 @@ middle of the search, and the search under Snakemake and DVC."""
 
 from __future__ import annotations
 
+import json
+
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -13,6 +16,8 @@ from test_interruption import sigterm_on_call, stopped
 from pipeline.__main__ import main
 from pipeline.families import get_family
 from pipeline.halving import replay, rungs, search
+from pipeline.halving_replay import capped_share
+from pipeline.halving_replay import main as replay_main
 
 
 def test_rungs_end_at_the_full_ft():
@@ -115,3 +120,38 @@ def test_halving_under_snakemake_and_dvc(project):
     ran = dvc_ran(sh(["dvc", "repro"], project).stdout)
     assert {"probe@toy", "finetune@toy", "evaluate@toy", "aggregate"} <= ran, ran
     assert "Nothing to be done" in sh(["snakemake", "-n"], project).stdout
+
+
+def test_capped_share_counts_the_search_at_the_epoch_cap():
+    # rungs 3, 6, then the last racer in full: 20 + 20 + 20 + 6 + 3 of 5 x 20 epochs
+    assert capped_share([0, 1, 4, 16, 64], 3, 2, 20) == 69 / 100
+
+
+def test_replay_of_a_results_folder(tmp_path, capsys):
+    """Two seeds, taus 0-3, FT of 4 epochs, first rung 1: in seed 0 tau 2 leads after one
+    epoch and tau 1, the sweep's tau*, is cut; in seed 1 tau 1 leads, and early-stops at 3."""
+    curves = {
+        0: {0: [0.1, 0.2, 0.3, 0.4], 1: [0.2, 0.3, 0.9, 0.9], 2: [0.5] * 4, 3: [0.3] * 4},
+        1: {0: [0.1, 0.2, 0.3, 0.4], 1: [0.6, 0.7, 0.7], 2: [0.3] * 4, 3: [0.2] * 4},
+    }
+    folder = tmp_path / "curves" / "toy"
+    folder.mkdir(parents=True)
+    rows = []
+    for seed, by_tau in curves.items():
+        for tau, curve in by_tau.items():
+            epochs = range(1, len(curve) + 1)
+            pd.DataFrame({"epoch": epochs, "val_score": curve}).to_csv(
+                folder / f"seed{seed}_tau{tau}.csv", index=False
+            )
+            best = max(curve)
+            rows.append(
+                {"setting": "toy", "seed": seed, "tau": tau, "val_score": best, "test_score": best}
+            )
+    pd.DataFrame(rows).to_csv(tmp_path / "summary.csv", index=False)
+    study = {"settings": {"toy": {"ft": {"epochs": 4, "patience": 4}}}}
+    (tmp_path / "params.json").write_text(json.dumps(study))
+    replay_main(["--results", str(tmp_path), "--first", "1"])
+    out = capsys.readouterr().out
+    # seed 0: 4 + 1 + 4 + 4 epochs, tau* 2 (0.5) against the sweep's 1 (0.9): test -40 pp;
+    # seed 1: 4 + 3 + 1 + 4, tau* 1 in both
+    assert "| toy | 1 | 25 / 31 | 81% | 1/2 | -20.00 ± 254.12 |" in out, out
