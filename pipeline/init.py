@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from . import paths
 from .atomic import write_text
 from .errors import PipelineError
 
@@ -23,6 +24,7 @@ KINDS = {"imagefolder": "classification", "maskfolder": "segmentation", "csv": "
 HEADER = """\
 # A study of your own data, written by `python -m pipeline init`. Run it with
 #   snakemake --cores N --configfile {out}
+# It writes {results} and {runs} (named after this file; a `name:` key renames them).
 # Every choice below follows the paper (appendix B; studies/paper.yaml) unless it says otherwise.
 seed: 0               # fixes the data splits drawn from train
 seeds: [0, 1, 2]      # replicates of HP, FT and evaluation (mean and 95% CI over them)
@@ -225,7 +227,9 @@ def render(data: str, kind: str, backbone: str, weights: str, out: str) -> str:
     model = _backbone(backbone, family)
     classes = _classes(Path(data)) if kind == "maskfolder" else None
     hp, ft = SETTINGS[family]
-    text = HEADER.format(out=out) + DATA[kind].format(
+    folder = paths.study_folder(out, None)
+    results, runs = (f"{root}/{folder}/" if folder else f"{root}/" for root in ("results", "runs"))
+    text = HEADER.format(out=out, results=results, runs=runs) + DATA[kind].format(
         path=data, classes=classes, **preprocessing(backbone)
     )
     text += (
