@@ -4,7 +4,7 @@
 #
 #   snakemake --cores N --resources gpu=K      # K GPUs: one device per training job
 #   snakemake --cores N --configfile studies/paper.yaml   # or --config params=studies/paper.yaml
-#   snakemake --cores N --config 'settings={toy_digits012: {ft: {lr: 0.001}}}'   # an override
+#   snakemake --cores N --config 'settings={toy_digits012: {ft: {lr: 0.0003}}}'   # an override
 import os
 import re
 import sys

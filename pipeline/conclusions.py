@@ -238,7 +238,7 @@ def markdown(summary: pd.DataFrame) -> str:
     warned = "\n".join(f"- {w}" for w in warnings(summary)) or "_none_"
     text = (
         f"# Conclusions: the paper's claims\n\nn = {n_seeds(summary)} replicate seeds ({seeds}), from "
-        f"`results/summary.csv`. Verdicts: {count}.\n\n"
+        f"`summary.csv` (beside this file). Verdicts: {count}.\n\n"
         f"## Findings\n\n{findings.plain(found, pairs, _ft_diffs(summary), MIN_SCORE)}\n\n"
         f"## Verdicts at a glance\n\n"
         f"n = {n_seeds(summary)} seeds; the claims, statistics and rules are below.\n\n"

@@ -85,7 +85,7 @@ def markdown(summary: pd.DataFrame) -> str:
     text = (
         f"# Trends over tau\n\nThe paper (section 4.2) expects, as tau grows: {expected}, i.e. rho = -1, -1, +1. "
         f"Values: the mean over n = {n_seeds(summary)} seeds at each tau of the setting's grid, from "
-        f"`results/summary.csv`. rho: Spearman's rank correlation with tau, per seed; shown as the mean rho, "
+        f"`summary.csv` (beside this file). rho: Spearman's rank correlation with tau, per seed; shown as the mean rho, "
         f"its 95% CI over seeds (Student's t, within [-1, 1]) and the seeds whose rho has the expected sign.\n\n"
         f"{render(table(summary))}\n"
     )
