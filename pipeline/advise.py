@@ -55,16 +55,19 @@ def hp_curve(setting: str, seed: int) -> pd.Series | None:
 
 
 def fit_profile(df: pd.DataFrame, setting: str) -> dict:
-    """HP's training fit against tau: the mean fit at each tau of the grid; the first tau
-    where it reaches REACH of its final value; whether it converged by the largest tau (HP's
-    log: it rose less than CONVERGED_RISE over the last CONVERGED_EPOCHS epochs; without a
-    log, between the last two taus); and its gap to a perfect fit."""
+    """HP's training fit against tau: the mean fit at each tau of the grid; the first tau of
+    the grid where it reaches REACH of its final value, and the first epoch of HP's log
+    (training accuracy per epoch; the median seed's); whether it converged by the largest
+    tau (HP's log: it rose less than CONVERGED_RISE over the last CONVERGED_EPOCHS epochs;
+    without a log that long, between the last two taus); and its gap to a perfect fit."""
     by_tau = df.groupby("tau")["hp_train_fit"].mean()
     final = float(by_tau.iloc[-1])
     reach = next((int(t) for t, v in by_tau.items() if v >= REACH * final), None)
-    rises = []
+    rises, epochs = [], []
     for seed in sorted(df["seed"].unique()):
         curve = hp_curve(setting, int(seed))
+        if curve is not None and len(curve):
+            epochs.append(int(curve[curve >= REACH * curve.iloc[-1]].index[0]))
         if curve is not None and len(curve) > CONVERGED_EPOCHS:
             rises.append(float(curve.iloc[-1] - curve.iloc[-1 - CONVERGED_EPOCHS]))
     rise = (
@@ -78,6 +81,7 @@ def fit_profile(df: pd.DataFrame, setting: str) -> dict:
         "by_tau": {int(t): float(v) for t, v in by_tau.items()},
         "final": final,
         "tau_reach": reach,
+        "epoch_reach": int(middle(pd.Series(epochs))) if epochs else None,
         "rise_at_end": rise,
         "rise_from": "hp log" if rises else "grid",
         "converged": bool(rise < CONVERGED_RISE) if not math.isnan(rise) else None,
@@ -313,7 +317,8 @@ def markdown(advice: list[SettingAdvice], followup_file: str) -> str:
             f"HPtau*-FT − HPmax-FT: {_iv_text(a.vs_hpmax)}",
             "- HP's training fit by tau: "
             + ", ".join(f"{t}: {_f(v)}" for t, v in fit["by_tau"].items())
-            + f"; reaches {REACH:.0%} of its final value at tau {fit['tau_reach']}; "
+            + f"; reaches {REACH:.0%} of its final value at tau {fit['tau_reach']} of the grid "
+            f"(HP's log: epoch {fit['epoch_reach']}); "
             f"converged by tau {a.taus[-1]}: {fit['converged']} (rise "
             f"{_f(fit['rise_at_end'], '+.1%')} over the last epochs, from the {fit['rise_from']})"
             f"; {_f(fit['gap_to_perfect'])} short of 100%",

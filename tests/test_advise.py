@@ -92,6 +92,11 @@ def test_advise_writes_advice_and_a_valid_followup_study(in_tmp):
     paths.SUMMARY.parent.mkdir(parents=True)
     rows = summary_rows("toy", 1.0, 0.95) + summary_rows("toy_ls", 0.9, 0.95)
     pd.DataFrame(rows).to_csv(paths.SUMMARY, index=False)
+    acc = [0.3, 0.6, 0.9] + [0.95] * 6  # HP's log: 90% of the final 0.95 at epoch 3
+    for seed in range(3):
+        log = paths.train_curves("toy") / f"hp_seed{seed}.csv"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"epoch": range(1, 10), "train_acc": acc}).to_csv(log, index=False)
     stage.run(study)
     md, js, follow = advice_files()
     advice = {a["setting"]: a for a in json.loads(js.read_text())}
@@ -102,7 +107,9 @@ def test_advise_writes_advice_and_a_valid_followup_study(in_tmp):
     assert {r["rule"] for r in toy["rules"]} == {"mlp_head", "raise_ft_epochs"}
     assert toy["companion"]["setting"] == "toy_ls"
     assert toy["energy"]["position"] == 0  # tau* has the grid's least energy
-    assert toy["fit"]["tau_reach"] == 1 and toy["fit"]["converged"] is True
+    assert toy["fit"]["tau_reach"] == 1 and toy["fit"]["epoch_reach"] == 3
+    assert toy["fit"]["converged"] is True and toy["fit"]["rise_from"] == "hp log"
+    assert advice["toy_ls"]["fit"]["rise_from"] == "grid"  # no log: the last two taus
     text = md.read_text()
     for piece in ("FULL_FIT", "converge to 100%", "## toy", "→ an MLP head", "taus [0, 1, 2, 8]"):
         assert piece in text, piece
