@@ -187,6 +187,10 @@ def _dispatch(args) -> int:
     stage = importlib.import_module(f"pipeline.stages.{args.stage}")
     _import_family(study, args)
     if args.stage in ("aggregate", "advise", "prepare", "fetch"):
+        if args.stage == "prepare":
+            from .device import job_threads
+
+            job_threads()  # torch's threads: those Snakemake reserved, as in a training job
         with work(args.stage):
             if args.stage in ("aggregate", "advise"):
                 stage.run(study)

@@ -37,7 +37,8 @@ its job time (job wall - the stage's own work, pipeline/cost.py) at most 25%; 8:
 (nothing to do) against the cold one.
 
 Run it from the repository root; it works in a temporary directory and changes nothing here.
-The jobs' study is written there (study.yaml): the two settings of the run params file, their
+The jobs' study is written there as its params.yaml (so that its jobs write runs/, as the
+stages run in this process do, not runs/NAME/): the two settings of the run params file, their
 backbones imported from random weights (speed does not depend on them), FT of the job setting
 at tau 0 for `--job-epochs` epochs without early stopping; its data are prepared there with
 `python -m pipeline prepare`. Torch runs on `TASKHEAD_THREADS` threads (default 1), as a job.
@@ -244,7 +245,7 @@ class Jobs:
         return wall, training_secs(done.stderr)
 
     def stage(self, *argv: str) -> tuple[float, float]:
-        return self.run("-m", "pipeline", "--params", "study.yaml", *argv)
+        return self.run("-m", "pipeline", "--params", "params.yaml", *argv)
 
     def import_torch(self) -> tuple[float, float]:
         return self.run("-c", "import torch")
@@ -256,7 +257,7 @@ def setup(tmp: Path, study_raw: dict, jobs: Jobs) -> None:
     from .atomic import save_torch
     from .families import get_family
 
-    (tmp / "study.yaml").write_text(yaml.safe_dump(study_raw, sort_keys=False))
+    (tmp / "params.yaml").write_text(yaml.safe_dump(study_raw, sort_keys=False))
     for imp in study_raw["imports"].values():
         family = get_family(imp["family"])
         torch.manual_seed(0)

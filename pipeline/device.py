@@ -162,6 +162,20 @@ class Runtime:
         return module.to(memory_format=torch.channels_last) if self.channels_last else module
 
 
+def job_threads() -> int:
+    """Set torch's CPU threads for this job: TASKHEAD_THREADS, one unless told otherwise
+    (Snakemake passes its `threads`), whatever the cores. The thread count changes the order
+    of floating-point sums, so `dvc repro` and Snakemake would otherwise give different
+    numbers for the same params; and a job on more threads than Snakemake reserved for it
+    competes with the job beside it (a prepare job, which never called this, ran on every
+    core: its own record, pipeline/machine.py, showed it)."""
+    import torch
+
+    n = int(os.environ.get("TASKHEAD_THREADS", "1"))
+    torch.set_num_threads(n)
+    return n
+
+
 def runtime(
     preference: str = "auto", cuda_available: bool | None = None, n_devices: int | None = None
 ) -> Runtime:
@@ -182,10 +196,7 @@ def runtime(
     if preference == "cuda" and not cuda:
         raise SystemExit("params.yaml: device: expected a CUDA device for 'cuda', found none")
     if preference == "cpu" or not cuda:
-        # One thread unless told otherwise (Snakemake passes its `threads`): the thread count
-        # changes the order of floating-point sums, so `dvc repro` and Snakemake would
-        # otherwise give different numbers for the same params.
-        torch.set_num_threads(int(os.environ.get("TASKHEAD_THREADS", "1")))
+        job_threads()
         return Runtime(torch.device("cpu"))
     n = torch.cuda.device_count() if n_devices is None else n_devices
     # under SLURM, the job sees only its own device

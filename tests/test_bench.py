@@ -87,8 +87,8 @@ def test_scratch_study_is_valid_and_finetunes_the_job_setting_at_tau0():
 
 @pytest.mark.e2e
 def test_bench_runs_end_to_end_on_the_toy(capsys, monkeypatch, tmp_path):
-    """Goals 1 and 3 on the tiny study's toy (a grid of 3 taus: the default study's toy probes
-    up to 1024 epochs, which only makes the test slower)."""
+    """Goals 1, 3 and 9 on the tiny study's toy (a grid of 3 taus: the default study's toy
+    probes up to 1024 epochs, which only makes the test slower)."""
     from conftest import tiny_study, write_params
 
     study = write_params(tmp_path / "tiny.yaml", tiny_study())
@@ -105,7 +105,7 @@ def test_bench_runs_end_to_end_on_the_toy(capsys, monkeypatch, tmp_path):
                 "--params",
                 str(study),
                 "--goals",
-                "1,3",
+                "1,3,9",
                 "--job-epochs",
                 "1",
             ]
@@ -115,6 +115,30 @@ def test_bench_runs_end_to_end_on_the_toy(capsys, monkeypatch, tmp_path):
     out = capsys.readouterr().out
     for goal in (1, 3):
         assert f"goal {goal}: " in out and "2 pairs)" in out
+    assert "goal 9: FT toy (toy, toy_ls): " in out and "goal 9: pretraining mlp (mlp): " in out
+    assert out.startswith("bench: ") and "machine: " in out and "load average at the end" in out
+
+
+def test_epoch_workloads_group_the_settings_that_cost_the_same():
+    from pipeline.bench_epochs import datasets_of, workloads
+
+    study = validate(read_raw(ROOT / "params.yaml"), check_files=False)
+    loads = workloads(study)
+    assert loads["FT resnet_digits"]["covers"] == [
+        "resnet_digits",
+        "resnet_digits_ls",
+        "resnet_digits_source",  # bn differs: not the cost of an epoch
+    ]
+    assert {k for k in loads if k.startswith("FT ")} == {
+        "FT toy_digits012",
+        "FT resnet_digits",
+        "FT gcn_solubility",
+        "FT seg_shapes",
+    }
+    assert {k for k in loads if k.startswith("pretraining ")} == {
+        f"pretraining {n}" for n in study.pretrain
+    }
+    assert "digits16" in datasets_of(study, loads) and "textures16" in datasets_of(study, loads)
 
 
 def test_faked_outputs_give_a_recorded_lock_and_a_clean_status(project):
