@@ -36,7 +36,7 @@ class SettingAdvice:
     energy: dict
     evidence: dict
     rules: list[dict]
-    checks: list[str] = field(default_factory=list)
+    checks: dict[str, str] = field(default_factory=dict)  # name -> sentence
     changes: dict = field(default_factory=dict)  # the follow-up study's edits
     companion: dict | None = None  # the study's own _ls companion, measured
 
@@ -137,13 +137,13 @@ def _pp(iv: Interval) -> str:
 
 
 def checks(df: pd.DataFrame, stars: pd.Series, taus: list[int], fit: dict, seeds: pd.DataFrame):
-    """Grid and budget checks: (sentences, follow-up edits)."""
-    out, changes = [], {}
+    """Grid and budget checks: ({name: sentence}, follow-up edits)."""
+    out, changes = {}, {}
     top = int((stars == taus[-1]).sum())
     bottom = int((stars == taus[0]).sum())
     if 2 * top > len(stars):
         grid = [*taus, GROW * max(taus[-1], 1)]
-        out.append(
+        out["extend_grid_up"] = (
             f"tau* is the largest tau {taus[-1]} in {top}/{len(stars)} seeds: extend the grid "
             f"upwards (follow-up: taus {grid})."
         )
@@ -155,23 +155,23 @@ def checks(df: pd.DataFrame, stars: pd.Series, taus: list[int], fit: dict, seeds
             between = sorted({max(low // 2, 0), *between} - {low})
         if between:
             grid = sorted({*changes.get("taus", taus), *between})
-            out.append(
+            out["refine_grid_down"] = (
                 f"tau* is the smallest tau {taus[0]} in {bottom}/{len(stars)} seeds: refine "
                 f"the grid at that end (follow-up: taus {grid})."
             )
             changes["taus"] = grid
     if fit["converged"] is False:
         grid = sorted({*changes.get("taus", taus), GROW * max(taus[-1], 1)})
-        out.append(
-            f"`raise_tau_max`: HP's fit still rose {fit['rise_at_end']:+.1%} over the last "
+        out["raise_tau_max"] = (
+            f"HP's fit still rose {fit['rise_at_end']:+.1%} over the last "
             f"epochs before tau {taus[-1]} (from the {fit['rise_from']}; converged: a rise < "
             f"{CONVERGED_RISE:.0%} over {CONVERGED_EPOCHS} epochs) (follow-up: taus {grid})."
         )
         changes["taus"] = grid
     if 0 in taus and mostly_capped(seeds["hp0_ft_capped"]):
         n = int(seeds["hp0_ft_capped"].sum())
-        out.append(
-            f"`raise_ft_epochs`: FT at tau 0 ran to its epoch cap in {n}/{len(seeds)} seeds "
+        out["raise_ft_epochs"] = (
+            f"FT at tau 0 ran to its epoch cap in {n}/{len(seeds)} seeds "
             f"(follow-up: ft.epochs x{FT_GROW})."
         )
         changes["ft_epochs_x"] = FT_GROW
@@ -179,12 +179,14 @@ def checks(df: pd.DataFrame, stars: pd.Series, taus: list[int], fit: dict, seeds
     if eq is not None:
         tau, iv = eq
         name = "HP0-FT" if tau == 0 else f"HP{tau}-FT"
-        out.append(
+        out["cheaper_tau_as_good"] = (
             f"test at tau* − test at tau {tau} = {_pp(iv)}, inside ±{100 * MARGIN:g} pp: {name} "
             f"(the cheapest such tau) is as good as HPtau*-FT here."
         )
     elif stars.size < MIN_SEEDS:
-        out.append(f"fewer than {MIN_SEEDS} seeds: no tau can be called as good as tau*.")
+        out["too_few_seeds"] = (
+            f"fewer than {MIN_SEEDS} seeds: no tau can be called as good as tau*."
+        )
     return out, changes
 
 
@@ -276,6 +278,17 @@ def _iv_text(d: dict) -> str:
     return _pp(iv)
 
 
+def glance(advice: list[SettingAdvice]) -> list[str]:
+    """One bullet per setting where a rule fires or a grid or budget check speaks."""
+    out = []
+    for a in advice:
+        said = [f"{'avoid' if r['avoid'] else 'try'} `{r['rule']}`" for r in a.rules]
+        said += [f"`{name}`" for name in a.checks if name not in {r["rule"] for r in a.rules}]
+        if said:
+            out.append(f"- {a.setting}: {', '.join(said)}")
+    return out or ["- No rule fires and no check speaks in any setting."]
+
+
 def markdown(advice: list[SettingAdvice], followup_file: str) -> str:
     lines = [
         "# Advice: the paper's user guide applied to this study",
@@ -305,6 +318,7 @@ def markdown(advice: list[SettingAdvice], followup_file: str) -> str:
         f"Follow-up study with the suggested companions: `{followup_file}` (run it with "
         f"`snakemake --cores 2 --configfile {followup_file}`).",
     ]
+    lines += ["", "## At a glance", "", *glance(advice)]
     for a in advice:
         fit, en = a.fit, a.energy
         lines += [
@@ -345,5 +359,6 @@ def markdown(advice: list[SettingAdvice], followup_file: str) -> str:
                 f"lsHPmax-FT − HPtau*-FT = {_iv_text(c['ls_max_minus_tau_star'])}.",
             ]
         if a.checks:
-            lines += ["", "Grid and budget:", ""] + [f"- {c}" for c in a.checks]
+            lines += ["", "Grid and budget:", ""]
+            lines += [f"- `{name}`: {text}" for name, text in a.checks.items()]
     return "\n".join(lines) + "\n"

@@ -121,3 +121,22 @@ def test_advise_writes_advice_and_a_valid_followup_study(in_tmp):
     assert "toy_ls_ls" not in new["settings"]
     out = run_cli("--params", str(follow), "validate", cwd=in_tmp).stdout
     assert "ok (1 pretrain, 4 settings" in out
+
+
+def test_the_glance_names_each_rule_and_check_once():
+    from pipeline.advise import SettingAdvice, glance
+
+    def setting(name, rules, checks):
+        return SettingAdvice(name, [0, 4], {}, {}, {}, {}, {}, {}, rules, checks)
+
+    rule = {"rule": "raise_ft_epochs", "avoid": False}
+    advice = [
+        setting("quiet", [], {}),
+        setting("capped", [rule], {"raise_ft_epochs": "FT at tau 0 ran to its cap"}),
+        setting("edge", [{"rule": "mlp_head", "avoid": True}], {"extend_grid_up": "tau* top"}),
+    ]
+    assert glance(advice) == [
+        "- capped: try `raise_ft_epochs`",
+        "- edge: avoid `mlp_head`, `extend_grid_up`",
+    ]
+    assert glance(advice[:1]) == ["- No rule fires and no check speaks in any setting."]
