@@ -225,6 +225,13 @@ def glance(found: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns=CLAIM_NAMES).rename_axis(columns=None)
 
 
+def compact(cells: pd.DataFrame) -> str:
+    """A Markdown table without padding: the verdict grid, quoted where space is short."""
+    rows = [[cells.index.name or "setting", *cells.columns], ["---"] * (len(cells.columns) + 1)]
+    rows += [[str(i), *(str(v) for v in r)] for i, r in zip(cells.index, cells.values, strict=True)]
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
 def _ft_diffs(summary: pd.DataFrame) -> dict[str, Interval]:
     return {setting: ft_diff(df) for setting, df in summary.groupby("setting", sort=False)}
 
@@ -242,7 +249,7 @@ def markdown(summary: pd.DataFrame) -> str:
         f"## Findings\n\n{findings.plain(found, pairs, _ft_diffs(summary), MIN_SCORE)}\n\n"
         f"## Verdicts at a glance\n\n"
         f"n = {n_seeds(summary)} seeds; the claims, statistics and rules are below.\n\n"
-        f"{render(glance(found, pairs), 'left')}\n\n## Rules\n\n{RULES}\n## Warnings\n\n{warned}\n\n"
+        f"{compact(glance(found, pairs))}\n\n## Rules\n\n{RULES}\n## Warnings\n\n{warned}\n\n"
         f"## Claims (a)-(e), per setting\n\n{render(found.set_index('setting'), 'left')}\n"
     )
     if len(pairs):

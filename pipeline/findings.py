@@ -13,13 +13,10 @@ HOLDS, FAILS = "holds", "does not hold"
 SENTENCES = {
     "(a)": "The initial energy E_aie falls as tau grows",
     "(b)": "The feature change ‖z_T - z_0‖² falls as tau grows",
-    "(c)": "The features' direction moves less (cos(z_T, z_0) rises) as tau grows",
-    "(d)": "An intermediate tau beats both tau 0 and the largest tau on validation",
-    "(e)": (
-        "Probing the head for tau* epochs before finetuning beats finetuning from a fresh head "
-        "(HPtau*-FT against HP0-FT on test: the paper's practical claim)"
-    ),
-    "(f)": "Label-smoothed HP keeps more energy and adapts the features more than plain HP",
+    "(c)": "cos(z_T, z_0) rises as tau grows (the features turn less)",
+    "(d)": "An intermediate tau beats both tau 0 and the largest on validation",
+    "(e)": "HPtau*-FT beats HP0-FT on test (the paper's practical claim)",
+    "(f)": "Label-smoothed HP keeps more energy and changes the features more",
 }
 
 
@@ -45,15 +42,14 @@ def _decide(diffs: dict[str, Interval], undecided: list[str], smallest: float) -
     some = {s: k for s, k in need.items() if k is not None}
     out = []
     if some:
-        each = ", ".join(f"{s} ({100 * diffs[s].mean:+.1f} pp: {k} seeds)" for s, k in some.items())
+        each = ", ".join(f"{s} {100 * diffs[s].mean:+.1f} pp: {k}" for s, k in some.items())
         out.append(
-            "If the observed means and spreads held (an optimistic guess from few seeds), "
-            f"this many seeds would decide it: {each}."
+            "Seeds that would decide it if the observed mean and spread held (optimistic with "
+            f"few seeds): {each}."
         )
     if small:
         out.append(
-            f"In {', '.join(small)} the mean difference is under {100 * smallest:g} pp: more "
-            "seeds would show an effect too small to matter, not a gain."
+            f"In {', '.join(small)} the mean is under {100 * smallest:g} pp: too small to matter."
         )
     return " ".join(out)
 

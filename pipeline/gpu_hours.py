@@ -14,6 +14,8 @@ early stopping ends most runs sooner.
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 from .errors import PipelineError
 
@@ -280,6 +282,13 @@ def replace_block(text: str, block: str) -> str:
     return replace(text, name, block, command)
 
 
+def _pinned_torch() -> str | None:
+    """The torch version requirements.txt pins, if it is there."""
+    req = Path(__file__).resolve().parent.parent / "requirements.txt"
+    found = re.search(r"^torch==(\S+)$", req.read_text(), re.M) if req.is_file() else None
+    return found and found.group(1)
+
+
 def summary(study, report: dict, source: str) -> str:
     """The README's lines: the card, the ResNet50 224 px rates, the real epochs, and the
     study's GPU-hours, all read off the measurements (nothing typed by hand)."""
@@ -297,9 +306,15 @@ def summary(study, report: dict, source: str) -> str:
         ),
         None,
     )
+    pinned = _pinned_torch()
+    older = (
+        f"; the lent machine's torch, not the pinned {pinned}"
+        if pinned and not report["torch"].startswith(pinned)
+        else ""
+    )
     lines = [
-        f"Measured on **{report['card']}** (torch {report['torch']}, bf16 autocast, channels_last, "
-        f"deterministic kernels), from `{source}`:",
+        f"Measured on **{report['card']}** (torch {report['torch']}{older}, bf16 autocast, "
+        f"channels_last, deterministic kernels), from `{source}`:",
         "",
     ]
     if r50:
@@ -326,8 +341,6 @@ def read_report(path, names: dict[str, str] | None = None) -> dict:
     """gpu_check's JSON, or the log of a run cut short before it wrote one (its lines hold
     the same measurements); `names` renames the real epochs of a log (label -> setting)."""
     import ast
-    import re
-    from pathlib import Path
 
     text = Path(path).read_text()
     if path.endswith(".json"):
@@ -350,7 +363,6 @@ def read_report(path, names: dict[str, str] | None = None) -> dict:
 
 def main() -> None:
     import argparse
-    from pathlib import Path
 
     from .atomic import write_text
     from .params import load

@@ -47,6 +47,6 @@ def test_plain_words_name_where_each_claim_holds():
     assert "(d): undecided in all 2 settings." in text
     # (e) undecided in s1: mean 2 pp, sd 2 pp -> 7 seeds (as above)
     assert "(e): holds in 1 of 2 settings (s2); undecided in 1 of 2 (s1)." in text
-    assert "s1 (+2.0 pp: 7 seeds)" in text
+    assert "s1 +2.0 pp: 7" in text
     assert "(f): holds in all 1 pairs." in text
     assert "- 1 verdicts go the other way" in text
