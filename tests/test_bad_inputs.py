@@ -629,7 +629,7 @@ def test_bad_molecule_csvs(at, done, csv, expect):
 
 
 def test_the_kinds_are_counted():
-    """The README states how many kinds of bad input this file covers."""
+    """docs/reliability.md states how many kinds of bad input this file covers."""
     kinds = len(PARAMS) + len(YAML) + 1 + len(CLI) + len(ARTIFACTS) + 1 + 3
     assert kinds >= 40
-    assert f"{kinds} kinds of bad input" in (ROOT / "README.md").read_text()
+    assert f"{kinds} kinds of bad input" in (ROOT / "docs" / "reliability.md").read_text()
