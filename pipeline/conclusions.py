@@ -248,7 +248,7 @@ def markdown(summary: pd.DataFrame) -> str:
         f"`summary.csv` (beside this file). Verdicts: {count}.\n\n"
         f"## Findings\n\n{findings.plain(found, pairs, _ft_diffs(summary), MIN_SCORE)}\n\n"
         f"## Verdicts at a glance\n\n"
-        f"n = {n_seeds(summary)} seeds; the claims, statistics and rules are below.\n\n"
+        f"n = {n_seeds(summary)} seeds; claims, statistics and rules: conclusions.md.\n\n"
         f"{compact(glance(found, pairs))}\n\n## Rules\n\n{RULES}\n## Warnings\n\n{warned}\n\n"
         f"## Claims (a)-(e), per setting\n\n{render(found.set_index('setting'), 'left')}\n"
     )

@@ -49,7 +49,8 @@ def _decide(diffs: dict[str, Interval], undecided: list[str], smallest: float) -
         )
     if small:
         out.append(
-            f"In {', '.join(small)} the mean is under {100 * smallest:g} pp: too small to matter."
+            f"In {', '.join(small)} the mean is within ±{100 * smallest:g} pp: too small to "
+            "matter by the rules."
         )
     return " ".join(out)
 
@@ -84,5 +85,5 @@ def plain(
     )
     return (
         "Undecided means the 95% interval over seeds contains 0, or the effect is smaller than "
-        "the claim's minimum (rules below).\n\n" + "\n".join(lines)
+        "the claim's minimum (rules in conclusions.md).\n\n" + "\n".join(lines)
     )
