@@ -157,7 +157,7 @@ def test_replay_of_a_results_folder(tmp_path, capsys):
     assert "| toy | 1 | 25 / 31 | 81% | 1/2 | -20.00 ± 254.12 |" in out, out
     replay_main(["--results", str(tmp_path), "--first", "1", "--out", str(tmp_path / "r.md")])
     page = (tmp_path / "r.md").read_text()
-    assert page.split("\n\n")[1] == (
+    assert page.split("\n\n")[3] == (
         "With a first rung of 1 epochs, the search spent 81% of the FT epochs the sweep ran, "
         "chose the sweep's tau* in 1 of 2 (setting, seed) runs, and its test score minus the "
         "sweep's was -20.00 ± 254.12 pp pooled (not inside ±1 pp)."
