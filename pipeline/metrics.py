@@ -1,4 +1,5 @@
-"""The study's metrics as pure functions of tensors (see ../shared/paper/NOTES.md).
+"""The study's metrics as pure functions of tensors (the paper's section 3; their definitions in
+docs/reference.md, "What it computes").
 
 Everything is averaged over samples, never over batches.
 """
