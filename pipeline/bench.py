@@ -659,9 +659,8 @@ def run_goals(args) -> None:
             setup(tmp, study_raw, jobs)
         with inside(tmp), redirect_stderr(io.StringIO()):  # the stages' progress lines
             if 1 in goals:
-                grid = (
-                    raw["settings"][args.setting]["hp"].get("taus") or raw["taus"]
-                )  # the setting's grid
+                # the setting's grid
+                grid = raw["settings"][args.setting]["hp"].get("taus") or raw["taus"]
                 goal_grid(study_raw, args.setting, list(grid), args.pairs, rt)
             if 2 in goals:
                 goal_cached(args.pairs, rt)

@@ -67,9 +67,8 @@ def resolve(config: dict, configfiles: list) -> tuple[str, dict]:
             "found two"
         )
     overrides = {k: typed(v) for k, v in config.items() if k not in CONTROL}
-    if (
-        files
-    ):  # Snakemake has loaded the file into `config` and laid --config on it already, but with
+    if files:
+        # Snakemake has loaded the file into `config` and laid --config on it already, but with
         # a loader that keeps the last of two equal keys: re-read it with ours (pipeline.yamlfile)
         path, raw = files[0], read_raw(files[0])
         effective = overrides

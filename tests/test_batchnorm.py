@@ -53,9 +53,8 @@ def test_reestimate_bn_by_hand():
     assert torch.allclose(bn.running_mean, torch.tensor([2.0, 2.0]))
     assert torch.allclose(bn.running_var, torch.tensor([3.0, 1.5]))
     assert bn.num_batches_tracked.item() == 2 and bn.momentum == 0.3
-    assert (
-        modes == [("dropout", False, True), ("bn", True)] * 2
-    )  # dropout off, BatchNorm collecting
+    # dropout off, BatchNorm collecting
+    assert modes == [("dropout", False, True), ("bn", True)] * 2
     assert all(torch.equal(before[k], v) for k, v in net.named_parameters())
     assert not any(p.grad is not None for p in net.parameters())
 

@@ -57,9 +57,8 @@ def test_a_definite_verdict_needs_the_minimum_effect():
     # three seeds close together around a small mean: the CI excludes 0, the effect is negligible
     assert c.verdict(interval([0.2, 0.4, 0.4]), +1) == c.HOLDS
     assert c.verdict(interval([0.2, 0.4, 0.4]), +1, c.MIN_RHO) == c.UNSURE
-    assert (
-        c.verdict(interval([-0.2, -0.4, -0.4]), +1, c.MIN_RHO) == c.UNSURE
-    )  # not "does not hold" either
+    # not "does not hold" either
+    assert c.verdict(interval([-0.2, -0.4, -0.4]), +1, c.MIN_RHO) == c.UNSURE
     assert c.verdict(interval([0.5, 0.5, 0.5]), +1, 0.5) == c.HOLDS  # the minimum itself is enough
     assert c.verdict(interval([0.6, 0.8, 0.7]), -1, c.MIN_RHO) == c.FAILS
 
@@ -147,9 +146,8 @@ def test_label_smoothing_pairs_at_tau_max():
     # minimum effect: 0.1 of the baseline's mean at its smallest tau (energy 0.9, z 1.0)
     # 0.10, 0.09, 0.12: 2.4841 * 0.015275
     assert "E_aie +0.103 ± 0.0379 (n=3; minimum 0.09)" in out["statistics"].iloc[0]
-    small = more.assign(
-        z_dist_sq=more["z_dist_sq"] - 0.2
-    )  # +0.05 ± 0.06 over a baseline of 1: negligible
+    # +0.05 ± 0.06 over a baseline of 1: negligible
+    small = more.assign(z_dist_sq=more["z_dist_sq"] - 0.2)
     small.loc[small["tau"] == 16, "z_dist_sq"] = [
         0.95,
         0.96,
@@ -228,16 +226,13 @@ def test_aggregate_checks_every_tau_and_seed_writes_every_output_and_warns(
     assert len(summary) == 2 * 3 * 3 and list(summary.columns) == aggregate.COLUMNS
     assert all(p.is_file() and p.stat().st_size for p in paths.AGGREGATE_OUTS)
     assert paths.COST.read_text() == "cost of benchmarks\n"
-    assert (
-        "[aggregate] warning: base: HP stayed near chance" in capsys.readouterr().err
-    )  # fit 0.9 at every tau
+    # fit 0.9 at every tau
+    assert "[aggregate] warning: base: HP stayed near chance" in capsys.readouterr().err
     metrics = json.loads(paths.METRICS.read_text())["base"]
     assert metrics["tau_star"] == 4 and metrics["tau_star_count"] == 3 and metrics["hp0_ft_ci"] == 0
-    assert (
-        aggregate.metrics(summary[summary.seed == 0])["base"]["hp0_ft_ci"] is None
-    )  # one seed: null, not NaN
+    # one seed: null, not NaN
+    assert aggregate.metrics(summary[summary.seed == 0])["base"]["hp0_ft_ci"] is None
     assert "(e) HPtau*-FT beats HP0-FT" in paths.CONCLUSIONS.read_text()
     shown = compare.run(compare.WORKTREE, compare.WORKTREE)
-    assert (
-        re.search(r"^\| tau\* +\| +\+0 \| +\+0 \|$", shown, re.M) and "+0.000" in shown
-    )  # tau* whole
+    # tau* whole
+    assert re.search(r"^\| tau\* +\| +\+0 \| +\+0 \|$", shown, re.M) and "+0.000" in shown

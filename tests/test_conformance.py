@@ -39,9 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "paper-conformance.md"
 PROFILE = ROOT / "studies" / "paper.yaml"
 HEADER = ["entry", "paper (appendix B)", "studies/paper.yaml", "verdict"]
-FAMILY_BLOCK = re.compile(
-    r"^(datasets\.|(pretrain|imports)\.[^.]+\.model\.)"
-)  # family-validated blocks
+# family-validated blocks
+FAMILY_BLOCK = re.compile(r"^(datasets\.|(pretrain|imports)\.[^.]+\.model\.)")
 SPEC = re.compile(r"^(?P<path>\S+)\s+(?P<op>=~|=|contains)\s+(?P<value>.+?)\s*$")
 
 

@@ -27,9 +27,8 @@ def bench(root: Path, rel: str, *rows: str, header: str = HEADER) -> None:
 
 
 def study() -> P.Study:
-    raw = (
-        tiny_study()
-    )  # settings toy, toy_ls on d012 (classification); backbone mlp (classification)
+    # settings toy, toy_ls on d012 (classification); backbone mlp (classification)
+    raw = tiny_study()
     raw["datasets"]["mols"] = {"family": "molecules", "dataset": "solubility"}
     raw["settings"]["mol"] = {**raw["settings"]["toy"], "data": "mols"}
     return P.Study.model_validate(raw)

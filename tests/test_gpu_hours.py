@@ -94,9 +94,8 @@ def test_the_readme_quotes_the_committed_measurements():
     study = load(ROOT / "studies" / "paper.yaml", check_files=False)
     block = gpu_hours.summary(study, report, "docs/gpu/h100-gpu-hours.md")
     readme = (ROOT / "README.md").read_text()
-    assert (
-        gpu_hours.replace_block(readme, block) == readme
-    )  # regenerate it with --readme after a new run
+    # regenerate it with --readme after a new run
+    assert gpu_hours.replace_block(readme, block) == readme
     assert (ROOT / "docs" / "gpu" / "h100-gpu-hours.md").read_text() == gpu_hours.markdown(
         study, report
     )

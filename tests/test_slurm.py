@@ -176,9 +176,8 @@ def test_study_on_slurm_matches_local_run(slurm, broken_run, project, tmp_path):
     write_params(project / "params.yaml", cluster_study())
     add_profile(project)
     remote = tmp_path / "dvc-remote"
-    sh(
-        ["dvc", "remote", "add", "-q", "-d", "shared", str(remote)], project
-    )  # README: Running on a SLURM cluster
+    # README: Running on a SLURM cluster
+    sh(["dvc", "remote", "add", "-q", "-d", "shared", str(remote)], project)
     local = tmp_path / "local"
     shutil.copytree(project, local)
     # The same study run locally, meanwhile, at low CPU priority: the cluster run mostly waits
@@ -218,9 +217,8 @@ def test_study_on_slurm_matches_local_run(slurm, broken_run, project, tmp_path):
     # 1. The cluster's results equal the local run's (the pipeline is deterministic on the CPU).
     cluster_summary = pd.read_csv(project / "results" / "summary.csv")
     local_summary = pd.read_csv(local / "results" / "summary.csv")
-    assert (
-        len(cluster_summary) == 4 and cluster_summary["test_score"].notna().all()
-    )  # 2 taus x 2 seeds
+    # 2 taus x 2 seeds
+    assert len(cluster_summary) == 4 and cluster_summary["test_score"].notna().all()
     pd.testing.assert_frame_equal(cluster_summary, local_summary)
 
     # 2. Every job went through sbatch; training jobs asked for one GPU, the others for none.

@@ -163,9 +163,8 @@ def test_interrupted_finetune_resumes(study, monkeypatch, capsys):
     with pytest.raises(KeyboardInterrupt):
         finetune.run(study, "toy", [0], [1], CPU)
     assert paths.resume_of(out).is_file() and not out.exists()
-    assert paths.resume_of(out).is_relative_to(
-        paths.RUNS / "resume"
-    )  # outside every declared output
+    # outside every declared output
+    assert paths.resume_of(out).is_relative_to(paths.RUNS / "resume")
     monkeypatch.setattr(loop, "train_epoch", real)
     capsys.readouterr()
     finetune.run(study, "toy", [0], [1], CPU)
@@ -293,9 +292,8 @@ def test_a_companion_with_the_same_ft_gives_the_same_model_at_tau_0(in_tmp):
         assert digest(paths.ft_model("toy", seed, 0)) == digest(
             paths.ft_model("toy_ls", seed, 0)
         ), seed
-    assert not same_state(
-        state(paths.hp_head("toy", 0, 1)), state(paths.hp_head("toy_ls", 0, 1))
-    )  # eta_HP
+    # eta_HP
+    assert not same_state(state(paths.hp_head("toy", 0, 1)), state(paths.hp_head("toy_ls", 0, 1)))
 
 
 @pytest.fixture

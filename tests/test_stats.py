@@ -24,9 +24,8 @@ def test_interval_of_three_values_by_hand():
 
 
 def test_nan_left_out_one_value_no_interval_none_no_mean():
-    two = stats.interval(
-        [1.0, math.nan, 3.0]
-    )  # n = 2, sd = sqrt(2), half = 12.7062 * sqrt(2) / sqrt(2)
+    # n = 2, sd = sqrt(2), half = 12.7062 * sqrt(2) / sqrt(2)
+    two = stats.interval([1.0, math.nan, 3.0])
     assert two.n == 2 and two.half == pytest.approx(12.7062, abs=1e-4)
     one = stats.interval([0.5])
     assert one.n == 1 and one.mean == 0.5 and math.isnan(one.half) and one.text() == "0.5"

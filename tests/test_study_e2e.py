@@ -19,9 +19,8 @@ def test_snakemake_then_dvc_then_compare(project):
     # 1. Snakemake runs the whole tiny study; DVC's lock is then up to date.
     sh(["snakemake", "--cores", "2"], project)
     summary = pd.read_csv(project / "results" / "summary.csv")
-    assert (
-        len(summary) == 2 * 3 * 2 and summary["test_score"].notna().all()
-    )  # settings x taus x seeds
+    # settings x taus x seeds
+    assert len(summary) == 2 * 3 * 2 and summary["test_score"].notna().all()
     assert sorted(set(summary["seed"])) == [0, 1]
     # every job recorded its wall time and memory (Snakemake's benchmark directive)
     bench = pd.read_csv(project / "benchmarks" / "finetune" / "toy" / "seed0.tsv", sep="\t")

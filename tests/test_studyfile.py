@@ -37,9 +37,8 @@ def test_overrides_are_laid_on_the_study_and_written_for_the_jobs(files):
     )
     assert raw["settings"]["toy"]["ft"]["epochs"] == tiny_study()["settings"]["toy"]["ft"]["epochs"]
     assert yaml.safe_load((files / path).read_text()) == raw
-    assert (
-        studyfile.resolve({"settings": {"toy": {"ft": {"lr": 0.2}}}}, [])[0] == path
-    )  # same study, same file
+    # same study, same file
+    assert studyfile.resolve({"settings": {"toy": {"ft": {"lr": 0.2}}}}, [])[0] == path
 
 
 def test_overrides_inside_lists_and_mappings_get_their_yaml_types(files):

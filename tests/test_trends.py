@@ -58,9 +58,8 @@ def test_rho_over_seeds_mean_ci_and_sign_agreement():
     df = _summary([[9, 5, 2, 1], [9, 5, 1, 2], [5, 9, 2, 1]], [[0] * 4] * 3, [[0] * 4] * 3)
     rho = trends.rhos(df, "z_dist_sq")
     assert rho.tolist() == pytest.approx([-1.0, -0.8, -0.8])
-    assert (
-        trends.rho_text(rho, "falls") == "-0.87 [-1.00, -0.58], 3/3 negative"
-    )  # low -1.15 shown as -1
+    # low -1.15 shown as -1
+    assert trends.rho_text(rho, "falls") == "-0.87 [-1.00, -0.58], 3/3 negative"
     assert trends.rho_text(rho, "rises") == "-0.87 [-1.00, -0.58], 0/3 positive"
     assert trends.rho_text(rho.iloc[:1], "falls") == "-1.00, 1/1 negative"  # one seed: no interval
 
