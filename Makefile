@@ -10,12 +10,12 @@ $(BIN)/.installed: requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -qq -r requirements.txt -c constraints.txt
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
-	$(BIN)/python -m pipeline.driverlock --install  # dvc repro refuses while Snakemake works (docs/reliability.md)
+	$(BIN)/python -m pipeline driverlock --install  # dvc repro refuses while Snakemake works (docs/reliability.md)
 	touch $@
 
 # The default study, offline, on the CPU (or one GPU per job where CUDA is present).
 run: $(BIN)/.installed
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pipeline.launch --cores $(CORES) --resources gpu=$$($(BIN)/python -m pipeline gpus)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pipeline launch --cores $(CORES) --resources gpu=$$($(BIN)/python -m pipeline gpus)
 
 # Lint and format first (ruff, configured in pyproject.toml), then the suite on two workers
 # (pytest-xdist), one test file each at a time: most tests are single-threaded.
@@ -28,10 +28,10 @@ test: $(BIN)/.installed
 # figures), written beside them: results/report.html, or `make report RESULTS=results/NAME`.
 RESULTS ?= results
 report: $(BIN)/.installed
-	$(BIN)/python -m pipeline.report_page $(RESULTS)
+	$(BIN)/python -m pipeline report $(RESULTS)
 
 bench: $(BIN)/.installed
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pipeline.bench --out docs/bench.md $(ARGS)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pipeline bench --out docs/bench.md $(ARGS)
 
 # After any `git checkout` of params.yaml, dvc.lock or results/: restore the checkpoints that
 # the lock names from DVC's cache, then bring Snakemake's records in line with them, so that

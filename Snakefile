@@ -9,12 +9,13 @@ import os
 import re
 import sys
 
-from pipeline import checkfiles, code as pipeline_code, driverlock, dvcsync, params as P, paths, studyfile, targets
+from pipeline import params as P
+from pipeline.io import paths
+from pipeline.workflow import checkfiles, driverlock, dvcsync, fingerprints, stage_keys, studyfile, targets
 from pipeline.errors import PipelineError
-from pipeline.targets import final_targets
 
 try:
-    # The checkout's one lock, shared with DVC (pipeline/driverlock.py), for the whole run.
+    # The checkout's one lock, shared with DVC (pipeline/workflow/driverlock.py), for the whole run.
     if workflow.is_main_process and not workflow.dryrun:
         driverlock.hold("make run (snakemake)" if os.environ.get("TASKHEAD_LAUNCH") else "snakemake")
     PARAMS, RAW = studyfile.resolve(config, workflow.overwrite_configfiles)
@@ -56,13 +57,13 @@ include: "workflow/rules/study.smk"
 
 rule all:
     input:
-        final_targets(STUDY),
+        targets.final_targets(STUDY),
         CHECK_STALE,
 
 
 onsuccess:
     # Bring DVC's lock up to date for the stages whose jobs ran (each job noted its stage in
-    # the ledger), so that `dvc status` agrees with Snakemake (pipeline/dvcsync.py).
+    # the ledger), so that `dvc status` agrees with Snakemake (pipeline/workflow/dvcsync.py).
     driverlock.release()  # `dvc commit` takes it
     if DVC_LEDGER:
-        shell("python -m pipeline.dvcsync || echo 'warning: dvc commit failed; run dvc commit by hand' >&2")
+        shell("python -m pipeline dvcsync || echo 'warning: dvc commit failed; run dvc commit by hand' >&2")

@@ -1,4 +1,8 @@
-"""`python -m pipeline STAGE ...`: the command line that Snakemake and DVC call."""
+"""`python -m pipeline STAGE ...`: the command line that Snakemake and DVC call.
+
+`python -m pipeline COMMAND ...` also runs the commands outside the job graph (COMMANDS:
+`bench`, `readme`, `verdicts`, `launch` and the rest), each a module with its own options.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ import os
 import sys
 import time
 
-from .errors import PipelineError
-from .params import PARAMS_ENV
+from pipeline.errors import PipelineError
+from pipeline.params import PARAMS_ENV
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,7 +24,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m pipeline", description=__doc__)
+    p = _Parser(
+        prog="python -m pipeline",
+        description=__doc__,
+        epilog="commands outside the job graph: " + ", ".join(COMMANDS),
+    )
     p.add_argument(
         "--params",
         default=os.environ.get(PARAMS_ENV, "params.yaml"),
@@ -92,12 +100,41 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-# Stages that end once their outputs are written (pipeline.atomic: closed, then renamed):
+# Stages that end once their outputs are written (pipeline.io.atomic: closed, then renamed):
 # run as `python -m pipeline`, they exit without the interpreter's teardown (startup.exit_now).
 FAST_EXIT = ("pretrain", "probe", "finetune", "evaluate", "exchange")
 
 
+# Commands outside the job graph: name -> the module that runs it (`python -m pipeline NAME --help`).
+COMMANDS = {
+    "bench": "pipeline.tools.bench",
+    "envfile": "pipeline.tools.envfile",
+    "gpu_check": "pipeline.tools.gpu_check",
+    "gpu_hours": "pipeline.tools.gpu_hours",
+    "halving_replay": "pipeline.tools.halving_replay",
+    "pretrained": "pipeline.tools.drift",
+    "readme": "pipeline.tools.readme",
+    "verdicts": "pipeline.tools.verdicts",
+    "report": "pipeline.report.page",
+    "launch": "pipeline.workflow.launch",
+    "driverlock": "pipeline.workflow.driverlock",
+    "dvcsync": "pipeline.workflow.dvcsync",
+}
+
+
+def run_command(name: str, argv: list[str]) -> None:
+    """Run a command of COMMANDS as its module's `__main__`, with `argv` as its arguments."""
+    import runpy
+
+    sys.argv = [f"python -m pipeline {name}", *argv]
+    runpy.run_module(COMMANDS[name], run_name="__main__", alter_sys=True)
+
+
 def main(argv=None, fast_exit: bool = False) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in COMMANDS:
+        run_command(argv[0], argv[1:])
+        return 0
     args = _parser().parse_args(argv)
     try:
         status = _dispatch(args)
@@ -105,11 +142,11 @@ def main(argv=None, fast_exit: bool = False) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if status == 0:
-        from .dvcsync import note
+        from pipeline.workflow.dvcsync import note
 
         note(args.stage, args)  # under Snakemake: the DVC stage to commit when the run ends
     if fast_exit and status == 0 and args.stage in FAST_EXIT:
-        from .startup import exit_now
+        from pipeline.runtime.startup import exit_now
 
         exit_now(status)
     return status
@@ -122,21 +159,22 @@ def _dispatch(args) -> int:
 
             print(torch.cuda.device_count() if torch.cuda.is_available() else 0)
         else:
-            from .device import visible_gpus
+            from pipeline.runtime.device import visible_gpus
 
             print(visible_gpus())
         return 0
     if args.stage == "init":
-        from .init import run
+        from pipeline.tools.new_study import run
 
         run(args.data, args.kind, args.backbone, args.weights, args.out)
         return 0
     if args.stage == "compare":
-        from .stages import compare
+        from pipeline.tools import compare
 
         compare.run(args.rev_a, args.rev_b)
         return 0
-    from . import params, paths
+    from pipeline import params
+    from pipeline.io import paths
 
     study = params.load(args.params)
     paths.use(paths.study_folder(args.params, study.name))  # an own study's folders
@@ -147,14 +185,14 @@ def _dispatch(args) -> int:
         )
         return 0
     if args.stage == "check":
-        from . import checkfiles
+        from pipeline.workflow import checkfiles
 
         # DVC reads every stage's params from results/params.json: JSON (parsed once per
         # stage in C, where YAML would be parsed in Python), with every default written out.
         checkfiles.write(study)
         return 0
     if args.stage == "targets":
-        from .targets import final_targets
+        from pipeline.workflow.targets import final_targets
 
         print("\n".join(str(t) for t in final_targets(study)))
         return 0
@@ -188,7 +226,7 @@ def _dispatch(args) -> int:
     _import_family(study, args)
     if args.stage in ("aggregate", "advise", "prepare", "fetch"):
         if args.stage == "prepare":
-            from .device import job_threads
+            from pipeline.runtime.device import job_threads
 
             job_threads()  # torch's threads: those Snakemake reserved, as in a training job
         with work(args.stage):
@@ -199,7 +237,7 @@ def _dispatch(args) -> int:
             else:
                 stage.run(study, args.name)
         return 0
-    from .device import runtime
+    from pipeline.runtime.device import runtime
 
     rt = runtime(study.device)
     with work(args.stage):
@@ -221,7 +259,7 @@ def _dispatch(args) -> int:
 def _import_family(study, args) -> None:
     """Import the job's family module (and its libraries: RDKit, PyG, smp) before `work`
     starts: imports are part of a job's fixed cost."""
-    from .families import get_family
+    from pipeline.families import get_family
 
     if getattr(args, "dataset", None):
         get_family(study.datasets[args.dataset]["family"])
@@ -234,9 +272,9 @@ def _import_family(study, args) -> None:
 @contextlib.contextmanager
 def work(stage: str):
     """Print the seconds of the stage's own work, `[STAGE] work_s=...`: a job's fixed cost
-    (interpreter start, imports, params, exit) is its wall time minus these (pipeline/cost.py);
-    then the machine and the job's own CPU time, wall time and steal (pipeline/machine.py)."""
-    from .machine import Usage, job_lines
+    (interpreter start, imports, params, exit) is its wall time minus these (pipeline/report/cost.py);
+    then the machine and the job's own CPU time, wall time and steal (pipeline/runtime/machine.py)."""
+    from pipeline.runtime.machine import Usage, job_lines
 
     usage, t0 = Usage(), time.perf_counter()
     yield

@@ -21,9 +21,9 @@ from pydantic import (
     model_validator,
 )
 
-from . import paths
-from .errors import PipelineError
-from .families.configs import Use
+from pipeline.errors import PipelineError
+from pipeline.families.configs import Use
+from pipeline.io import paths
 
 
 def _number(value):
@@ -108,7 +108,7 @@ class OptimCfg(Strict):
 
 
 class HalvingCfg(Strict):
-    """`search: halving` (pipeline.halving): FT every tau for `first_rung` epochs (default
+    """`search: halving` (pipeline.engine.halving): FT every tau for `first_rung` epochs (default
     ft.patience + 1: the longest a run may go without improving before early stopping ends
     it), keep the best 1/`factor` by validation score for `factor` times as many epochs, and
     so on until one tau is left; tau 0 and the largest tau always get their full FT."""
@@ -274,8 +274,11 @@ def _format(err: ValidationError, source: str) -> str:
 
 def validate(raw: dict, source: str = "params.yaml", check_files: bool = True) -> Study:
     """Validate the whole study, family blocks included; raise PipelineError on bad input."""
-    from .data import layout  # the layout of a user's data files: no torch
-    from .families import get_config, known_families  # the families' config classes: no torch
+    from pipeline.data import layout  # the layout of a user's data files: no torch
+    from pipeline.families import (  # the families' config classes: no torch
+        get_config,
+        known_families,
+    )
 
     if not isinstance(raw, dict):
         raise PipelineError(
@@ -360,7 +363,7 @@ class FamilyUse:
 
 def uses(study: Study) -> list[FamilyUse]:
     """Every pretrain entry and setting, as the family of its dataset sees it."""
-    from .families import get_config
+    from pipeline.families import get_config
 
     def make(where, family_of_model, model, data, **kw):
         fam = study.datasets[data]["family"]
@@ -415,71 +418,10 @@ PARAMS_ENV = "TASKHEAD_PARAMS"  # the study file of the CLI when --params is not
 
 
 def read_raw(path: str | Path = "params.yaml"):
-    from .yamlfile import read  # UTF-8 only, duplicate keys refused, one-line errors
+    from pipeline.io.yamlfile import read  # UTF-8 only, duplicate keys refused, one-line errors
 
     return read(path, what="params file")
 
 
 def load(path: str | Path = "params.yaml", check_files: bool = True) -> Study:
     return validate(read_raw(path), str(path), check_files)
-
-
-# Which params keys each stage reads. dvc.yaml lists exactly these (a test checks it),
-# and the Snakefile passes their values as rule params, so both tools rerun the same jobs.
-# `seeds` stands for the replicate seeds a job covers: DVC's stages cover them all, while
-# Snakemake's per-seed jobs leave the list out (a new seed adds jobs, it reruns none).
-STAGE_KEYS = {
-    "prepare": ["seed", "datasets.{dataset}"],
-    "pretrain": ["seed", "seeds", "replicate_pretrain", "pretrain.{pretrain}"],
-    "import": ["imports.{pretrain}"],
-    "fetch": ["imports.{pretrain}"],
-    "probe": [
-        "seed",
-        "seeds",
-        "replicate_pretrain",
-        "taus",
-        "settings.{setting}.data",
-        "settings.{setting}.head",
-        "settings.{setting}.bn",
-        "settings.{setting}.hp",
-    ],
-    "finetune": [
-        "seed",
-        "seeds",
-        "replicate_pretrain",
-        "taus",
-        "settings.{setting}.data",
-        "settings.{setting}.head",
-        "settings.{setting}.bn",
-        "settings.{setting}.hp",
-        "settings.{setting}.ft",
-    ],
-    "evaluate": ["seed", "seeds", "replicate_pretrain", "z_split", "settings.{setting}"],
-    "exchange": [
-        "seed",
-        "seeds",
-        "replicate_pretrain",
-        "exchange.{setting}",
-        "settings.{setting}.data",
-        "settings.{setting}.head",
-        "settings.{setting}.bn",
-    ],
-    "aggregate": ["seeds", "taus", "settings"],
-    "advise": ["seeds", "taus", "settings"],
-}
-PER_SEED_KEYS = ("seeds",)  # what a Snakemake job of one replicate seed leaves out
-
-
-def stage_keys(stage: str, **names) -> list[str]:
-    return [k.format(**names) for k in STAGE_KEYS[stage]]
-
-
-def stage_values(raw: dict, stage: str, **names) -> dict:
-    """The values of the keys a stage reads, from the raw params mapping."""
-    out = {}
-    for key in stage_keys(stage, **names):
-        node = raw
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        out[key] = node
-    return out

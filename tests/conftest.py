@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-# A resume file after every epoch (pipeline.loop.resume_every), so that the interruption tests
+# A resume file after every epoch (pipeline.engine.loop.resume_every), so that the interruption tests
 # can stop a run at any epoch and find it there.
 os.environ.setdefault("TASKHEAD_RESUME_EVERY", "0")
 BIN = Path(sys.executable).parent

@@ -11,9 +11,10 @@ import pytest
 import yaml
 from conftest import ROOT, run_cli, tiny_study
 
-from pipeline import params, paths
-from pipeline.advice_paths import advice_files
-from pipeline.advice_rules import Evidence, fired
+from pipeline import params
+from pipeline.io import paths
+from pipeline.report.advice_paths import advice_files
+from pipeline.report.advice_rules import Evidence, fired
 from pipeline.stages import advise as stage
 
 CASES = [
@@ -124,7 +125,7 @@ def test_advise_writes_advice_and_a_valid_followup_study(in_tmp):
 
 
 def test_the_glance_names_each_rule_and_check_once():
-    from pipeline.advise import SettingAdvice, glance
+    from pipeline.report.advise import SettingAdvice, glance
 
     def setting(name, rules, checks):
         return SettingAdvice(name, [0, 4], {}, {}, {}, {}, {}, {}, rules, checks)

@@ -1,4 +1,4 @@
-"""A full disk during a write (pipeline/atomic.py): the write fails part-way, and the target
+"""A full disk during a write (pipeline/io/atomic.py): the write fails part-way, and the target
 holds its old bytes, or is not there at all; never half of a file, and no temporary left."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import errno
 import pytest
 import torch
 
-from pipeline import atomic
+from pipeline.io import atomic
 
 
 def full_disk(write):

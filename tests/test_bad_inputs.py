@@ -20,8 +20,8 @@ import torch
 import yaml
 from conftest import BIN, ROOT, tiny_study, write_params
 
-from pipeline import paths
 from pipeline.__main__ import main
+from pipeline.io import paths
 
 
 def study() -> dict:

@@ -9,13 +9,14 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline import loop, paths
-from pipeline.batchnorm import batchnorms, reestimate_bn
-from pipeline.context import Setting
-from pipeline.device import Runtime
+from pipeline.engine import loop
+from pipeline.engine.batchnorm import batchnorms, reestimate_bn
+from pipeline.engine.setting import Setting
 from pipeline.families import get_family
+from pipeline.io import paths
 from pipeline.models.resnet import ResNetBackbone
 from pipeline.params import validate
+from pipeline.runtime.device import Runtime
 from pipeline.stages import evaluate, finetune, prepare, pretrain, probe
 
 CPU = Runtime(torch.device("cpu"))

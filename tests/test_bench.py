@@ -1,4 +1,4 @@
-"""pipeline.bench: the pairing, the ratio summary and the goal lines, on hand-made timings."""
+"""pipeline.tools.bench: the pairing, the ratio summary and the goal lines, on hand-made timings."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import bench
 from pipeline.params import read_raw, validate
+from pipeline.tools import bench
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,7 +120,7 @@ def test_bench_runs_end_to_end_on_the_toy(capsys, monkeypatch, tmp_path):
 
 
 def test_epoch_workloads_group_the_settings_that_cost_the_same():
-    from pipeline.bench_epochs import datasets_of, workloads
+    from pipeline.tools.bench_epochs import datasets_of, workloads
 
     study = validate(read_raw(ROOT / "params.yaml"), check_files=False)
     loads = workloads(study)
@@ -155,7 +155,7 @@ def test_faked_outputs_give_a_recorded_lock_and_a_clean_status(project):
 
 def test_the_report_lists_the_goal_lines_then_everything():
     text = bench.report(
-        "python -m pipeline.bench --full",
+        "python -m pipeline bench --full",
         "bench: 3 pairs\ngoal 1: a MET\n    detail\ngoal 2: b NOT MET\n",
     )
     goals = text.split("## Goals\n\n")[1].split("\n\n## ")[0]

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from pipeline.checkpoints import load_strict, read_state
 from pipeline.errors import PipelineError
+from pipeline.io.checkpoints import load_strict, read_state
 from pipeline.models.resnet import ResNetBackbone
 
 

@@ -1,4 +1,4 @@
-"""The code each stage runs (pipeline.code), and that the committed results belong to the
+"""The code each stage runs (pipeline.workflow.fingerprints), and that the committed results belong to the
 committed code and params (what `dvc status` on a fresh clone checks)."""
 
 from __future__ import annotations
@@ -8,39 +8,39 @@ import json
 import yaml
 from conftest import ROOT
 
-from pipeline import code, dvcsync
+from pipeline.workflow import dvcsync, fingerprints
 
 
 def test_each_stage_runs_its_own_files():
     training = ("prepare", "pretrain", "probe", "finetune", "evaluate", "exchange")
     for stage in training:
-        assert "pipeline/loop.py" in code.files(stage), stage
-        assert "pipeline/tables.py" not in code.files(stage), stage
-        assert f"pipeline/stages/{stage}.py" in code.files(stage)
-    aggregate = code.files("aggregate")
+        assert "pipeline/engine/loop.py" in fingerprints.files(stage), stage
+        assert "pipeline/report/tables.py" not in fingerprints.files(stage), stage
+        assert f"pipeline/stages/{stage}.py" in fingerprints.files(stage)
+    aggregate = fingerprints.files("aggregate")
     assert {
-        "pipeline/tables.py",
-        "pipeline/stats.py",
-        "pipeline/conclusions.py",
-        "pipeline/plots.py",
+        "pipeline/report/tables.py",
+        "pipeline/report/stats.py",
+        "pipeline/report/conclusions.py",
+        "pipeline/report/plots.py",
     } <= set(aggregate)
-    assert "pipeline/loop.py" not in aggregate
+    assert "pipeline/engine/loop.py" not in aggregate
     # every family, which get_family imports by name, is code of the training stages
     assert {
         f"pipeline/families/{f}.py" for f in ("classification", "molecules", "segmentation")
-    } <= set(code.files("finetune"))
-    assert set(code.ALWAYS) <= set(aggregate)
+    } <= set(fingerprints.files("finetune"))
+    assert set(fingerprints.ALWAYS) <= set(aggregate)
 
 
 def test_a_fingerprint_follows_the_contents(tmp_path):
-    for f in code.files("aggregate"):
+    for f in fingerprints.files("aggregate"):
         (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / f).write_bytes((ROOT / f).read_bytes())
-    before = code.fingerprint("aggregate", tmp_path)
-    assert before == code.fingerprint("aggregate", ROOT)
-    with open(tmp_path / "pipeline" / "tables.py", "a") as f:
+    before = fingerprints.fingerprint("aggregate", tmp_path)
+    assert before == fingerprints.fingerprint("aggregate", ROOT)
+    with open(tmp_path / "pipeline" / "report" / "tables.py", "a") as f:
         f.write("# an edit\n")
-    after = code.fingerprint("aggregate", tmp_path)
+    after = fingerprints.fingerprint("aggregate", tmp_path)
     assert (
         after != before
         and sum(a != b for a, b in zip(after.splitlines(), before.splitlines(), strict=False)) == 1
@@ -52,9 +52,9 @@ def test_committed_results_belong_to_the_committed_code_and_params():
     and dvc.lock recorded the params of params.yaml (read from results/params.json, which
     holds its study with every default): `dvc status` on a fresh clone reports no
     changed dependency. Rerun `make run` and commit when this fails."""
-    for stage in code.STAGES:
-        committed = (ROOT / code.fingerprint_file(stage)).read_text()
-        assert committed == code.fingerprint(stage), (
+    for stage in fingerprints.STAGES:
+        committed = (ROOT / fingerprints.fingerprint_file(stage)).read_text()
+        assert committed == fingerprints.fingerprint(stage), (
             f"results/code/{stage}.txt is stale: rerun the study"
         )
     from dvc.repo import Repo

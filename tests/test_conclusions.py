@@ -8,11 +8,13 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from pipeline import conclusions as c
-from pipeline import cost, paths
 from pipeline.errors import PipelineError
-from pipeline.stages import aggregate, compare
-from pipeline.stats import interval
+from pipeline.io import paths
+from pipeline.report import conclusions as c
+from pipeline.report import cost
+from pipeline.report.stats import interval
+from pipeline.stages import aggregate
+from pipeline.tools import compare
 
 TAUS = (0, 4, 16)
 

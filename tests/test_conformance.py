@@ -239,7 +239,7 @@ def test_same_rows_hold(rows, profile):
         ("datasets.mnist012.zoom = [0.7, 1.3]", True),
         ("settings.stl10_sup_in.hp.taus contains 200", True),
         ("settings.stl10_sup_in.data =~ *_32", False),
-        ("file:pipeline/loop.py contains no such text at all", False),
+        ("file:pipeline/engine/loop.py contains no such text at all", False),
         ("just words", False),
     ],
 )

@@ -1,4 +1,4 @@
-"""results/cost.md from Snakemake's benchmark TSVs (pipeline/cost.py), sums worked out by hand."""
+"""results/cost.md from Snakemake's benchmark TSVs (pipeline/report/cost.py), sums worked out by hand."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 from conftest import tiny_study
 
-from pipeline import cost
 from pipeline import params as P
+from pipeline.report import cost
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
 EXTENDED = (
@@ -171,7 +171,7 @@ def test_fetch_jobs_are_named_by_their_checkpoint_path(tmp_path):
 
 
 def test_the_jobs_own_measure_and_machine(tmp_path):
-    """The `[machine]` and `[usage]` lines a job prints (pipeline/machine.py) give the
+    """The `[machine]` and `[usage]` lines a job prints (pipeline/runtime/machine.py) give the
     Machine section, the per-stage CPU / wall and steal, and two totals."""
     b = fixture(tmp_path)
     box = {"cpu": "Xeon X", "flags": ["avx2"], "cores": 2, "usable_cores": 2, "threads": 1}

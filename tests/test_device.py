@@ -6,7 +6,7 @@ import time
 import pytest
 import torch
 
-from pipeline import device
+from pipeline.runtime import device
 
 
 def _hold(lock_dir, n, seconds, queue):
@@ -146,7 +146,7 @@ def test_deterministic_cuda_without_torchs_compiler():
     import sys
 
     code = (
-        "import sys, torch\nfrom pipeline import device\ndevice.deterministic_cuda()\n"
+        "import sys, torch\nfrom pipeline.runtime import device\ndevice.deterministic_cuda()\n"
         "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),"
         " torch.backends.cudnn.deterministic, 'torch._inductor' in sys.modules, 'torch._dynamo' in sys.modules)"
     )

@@ -12,7 +12,7 @@ from pipeline.data.batches import ImageBatches
 from pipeline.data.images import TensorImages
 from pipeline.families.classification import FAMILY
 from pipeline.models.resnet import Conv2d
-from pipeline.speed import fast_paths
+from pipeline.runtime.speed import fast_paths
 
 CPU = torch.device("cpu")
 

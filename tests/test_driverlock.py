@@ -1,4 +1,4 @@
-"""One lock for the checkout, shared by Snakemake and DVC (pipeline/driverlock.py), through the
+"""One lock for the checkout, shared by Snakemake and DVC (pipeline/workflow/driverlock.py), through the
 real commands in a scratch repo of the tiny study: each driver refuses while the other works,
 before any stage runs, and a lock whose holder was killed with -9 is taken over with one line.
 And `dvc repro` stopped by validation deletes nothing (`persist` on the check stage)."""
@@ -73,7 +73,7 @@ def test_dvc_refuses_while_snakemake_works_and_a_killed_snakemake_is_taken_over(
     assert not (project / "dvc.lock").exists()  # DVC recorded no stage
     # A later run finds the lock free (the kernel dropped the flock), names the gone holder.
     again = sh(
-        [sys.executable, "-m", "pipeline.launch", "--cores", "1", "results/params.json"],
+        [sys.executable, "-m", "pipeline.workflow.launch", "--cores", "1", "results/params.json"],
         project,
         check=False,
     )
@@ -94,7 +94,7 @@ def test_snakemake_refuses_while_dvc_repro_works_and_a_killed_dvc_is_taken_over(
         wait_until(lambda: rwlock.exists() and '"pid"' in rwlock.read_text(), "a DVC stage")
         for cmd, extra in (
             (["snakemake", "--cores", "1"], "error: "),
-            ([sys.executable, "-m", "pipeline.launch", "--cores", "1"], "error: "),
+            ([sys.executable, "-m", "pipeline.workflow.launch", "--cores", "1"], "error: "),
         ):
             proc = sh(cmd, project, check=False)
             out = proc.stdout + proc.stderr

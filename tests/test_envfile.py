@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from conftest import ROOT
 
-from pipeline import envfile
 from pipeline.errors import PipelineError
+from pipeline.tools import envfile
 
 
 def test_constraints_pin_exactly_the_closure_of_the_direct_pins():
     requirements = (ROOT / "requirements.txt").read_text()
     text = (ROOT / "constraints.txt").read_text()
-    assert text == envfile.constraints(requirements)  # regenerate with `python -m pipeline.envfile`
+    assert text == envfile.constraints(requirements)  # regenerate with `python -m pipeline envfile`
     pinned = envfile.pins(text)
     assert set(envfile.pins(requirements)) <= set(pinned)
     assert "torch==2.14.1" in pinned and "torchvision==0.29.1" in pinned

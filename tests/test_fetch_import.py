@@ -6,11 +6,11 @@ import torch
 from conftest import tiny_study
 from torchvision.models import resnet50
 
-from pipeline import paths
-from pipeline.device import Runtime
 from pipeline.errors import PipelineError
+from pipeline.io import paths
+from pipeline.io.provenance import digest
 from pipeline.params import validate
-from pipeline.provenance import digest
+from pipeline.runtime.device import Runtime
 from pipeline.stages import fetch, pretrain
 
 CPU = Runtime(torch.device("cpu"))

@@ -7,8 +7,8 @@ import math
 
 import pandas as pd
 
-from pipeline import findings
-from pipeline.stats import Interval, seeds_to_decide
+from pipeline.report import findings
+from pipeline.report.stats import Interval, seeds_to_decide
 
 
 def _iv(mean, sd, n=3):

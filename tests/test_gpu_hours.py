@@ -1,5 +1,5 @@
 """GPU-hours from measured rates (worked by hand), the committed H100 measurements and the
-README block made from them, and pipeline.gpu_check end to end on the CPU (a smoke run)."""
+README block made from them, and pipeline.tools.gpu_check end to end on the CPU (a smoke run)."""
 
 import json
 import subprocess
@@ -9,9 +9,9 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from pipeline import gpu_hours
 from pipeline.families.classification import DataCfg
 from pipeline.params import load
+from pipeline.tools import gpu_hours
 
 RATES = {"train": 10.0, "frozen": 20.0, "head": 50.0, "eval": 100.0}
 LOGS = [ROOT / "docs" / "gpu" / "h100-gpu_check.log", ROOT / "docs" / "gpu" / "h100-voc-epoch.log"]
@@ -147,7 +147,7 @@ def test_gpu_check_smoke_on_the_cpu(tmp_path):
         [
             sys.executable,
             "-m",
-            "pipeline.gpu_check",
+            "pipeline.tools.gpu_check",
             "--params",
             "study.yaml",
             "--steps",

@@ -14,10 +14,10 @@ from conftest import dvc_ran, sh, tiny_study, write_params
 from test_interruption import sigterm_on_call, stopped
 
 from pipeline.__main__ import main
+from pipeline.engine.halving import replay, rungs, search
 from pipeline.families import get_family
-from pipeline.halving import replay, rungs, search
-from pipeline.halving_replay import capped_share
-from pipeline.halving_replay import main as replay_main
+from pipeline.tools.halving_replay import capped_share
+from pipeline.tools.halving_replay import main as replay_main
 
 
 def test_rungs_end_at_the_full_ft():

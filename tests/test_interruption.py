@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 
 from pipeline.__main__ import main
 from pipeline.families import get_family
-from pipeline.seeding import worker_init_fn
+from pipeline.runtime.seeding import worker_init_fn
 from pipeline.stages import probe as probe_stage
 
 # Files whose appearance marks a kill point: mid-pretraining (its per-epoch resume file),
@@ -44,7 +44,7 @@ def study() -> dict:
     return s
 
 
-MAKE_RUN = [sys.executable, "-m", "pipeline.launch", "--cores", "1", "--quiet"]
+MAKE_RUN = [sys.executable, "-m", "pipeline.workflow.launch", "--cores", "1", "--quiet"]
 DVC_REPRO = [str(BIN / "dvc"), "repro", "--quiet"]
 
 

@@ -1,4 +1,4 @@
-"""pipeline.launch, `make run`'s way into Snakemake: one run per checkout, stale Snakemake locks
+"""pipeline.workflow.launch, `make run`'s way into Snakemake: one run per checkout, stale Snakemake locks
 cleared, --rerun-incomplete always. A fake `snakemake` on PATH records what it was given."""
 
 import os
@@ -33,7 +33,7 @@ def checkout(tmp_path, monkeypatch):
 
 
 def launcher(cwd, *args, wait=True, **env):
-    cmd = [sys.executable, "-m", "pipeline.launch", *args]
+    cmd = [sys.executable, "-m", "pipeline.workflow.launch", *args]
     full_env = {**os.environ, **env}
     if wait:
         return subprocess.run(

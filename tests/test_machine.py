@@ -1,4 +1,4 @@
-"""pipeline/machine.py: the machine record and a job's own CPU, wall and steal."""
+"""pipeline/runtime/machine.py: the machine record and a job's own CPU, wall and steal."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import torch
 
-from pipeline import machine
+from pipeline.runtime import machine
 
 CPUINFO = """processor\t: 0
 model name\t: Intel(R) Xeon(R)   Platinum 8480

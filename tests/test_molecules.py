@@ -14,11 +14,11 @@ import torch
 import yaml
 from ogb_fixture import SMILES, TASKS, write_ogb_fixture
 
-from pipeline import paths
 from pipeline.__main__ import main
 from pipeline.data import molecules as data
 from pipeline.errors import PipelineError
 from pipeline.families import molecules as mol
+from pipeline.io import paths
 
 FAMILY = mol.FAMILY
 NAN = float("nan")

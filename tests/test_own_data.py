@@ -13,12 +13,13 @@ from conftest import run_cli, tiny_study
 from own_data import digits_folder, mask_folder, timm_weights
 from PIL import Image
 
-from pipeline import init, paths
-from pipeline.device import Runtime
 from pipeline.errors import PipelineError
 from pipeline.families import get_family
+from pipeline.io import paths
 from pipeline.params import load, validate
+from pipeline.runtime.device import Runtime
 from pipeline.stages import evaluate, finetune, prepare, pretrain, probe
+from pipeline.tools import new_study
 
 CPU = Runtime(torch.device("cpu"))
 IMAGES, MASKS = get_family("classification"), get_family("segmentation")
@@ -93,13 +94,13 @@ def test_a_mean_and_std_of_the_study_normalise_each_image_as_it_is_served(tmp_pa
 def test_init_states_the_study_size_and_asks_for_a_gpu_above_its_threshold(tmp_path):
     root = digits_folder(tmp_path / "photos", per_class=10)
     cfg = images(root, channels=3, val_fraction=0.1, test_fraction=0.2)
-    n = init.train_examples("imagefolder", cfg)
+    n = new_study.train_examples("imagefolder", cfg)
     assert n == len(IMAGES.prepare(cfg, 0)["train"][1]) == 21
     study = validate(tiny_study(), check_files=False)  # 3 taus, 1 seed, 2 settings of 2 FT epochs
-    line = init.size_estimate(study, n)
+    line = new_study.size_estimate(study, n)
     assert line.startswith("size: at most 252 FT image passes (3 taus x 1 seeds x 2 settings x 2")
     assert "GPU" not in line
-    assert "use a GPU" in init.size_estimate(study, init.GPU_ADVISED_PASSES // 12 + 1)
+    assert "use a GPU" in new_study.size_estimate(study, new_study.GPU_ADVISED_PASSES // 12 + 1)
 
 
 def _one_class(root):
@@ -387,7 +388,7 @@ def test_init_writes_a_valid_study_for_each_kind(in_tmp, r10t, capsys):
         ("mols.csv", "csv", "gcn", gcn),
         ("photos", "imagefolder", "timm:resnet10t", "https://example.org/w.pth"),
     ):
-        init.run(data, kind, backbone, str(weights), f"{kind}.yaml")
+        new_study.run(data, kind, backbone, str(weights), f"{kind}.yaml")
         assert f"--configfile {kind}.yaml" in capsys.readouterr().out
         assert len(load(f"{kind}.yaml", check_files=False).settings) == (
             3 if kind == "imagefolder" else 2
@@ -401,13 +402,13 @@ def test_init_writes_a_valid_study_for_each_kind(in_tmp, r10t, capsys):
         "imagenet",
     )  # resnet10t: 176 px, ImageNet's mean and std
     # vit_tiny_patch16_224 was pretrained with mean and std 0.5: the study states them
-    init.run(
+    new_study.run(
         "photos", "imagefolder", "timm:vit_tiny_patch16_224", "https://e.org/v.pth", "vit.yaml"
     )
     vit = load("vit.yaml", check_files=False).datasets["own"]
     assert (vit["size"], vit["normalize"]) == (224, {"mean": [0.5] * 3, "std": [0.5] * 3})
     with pytest.raises(PipelineError, match="csv.yaml: expected a new file"):
-        init.run("mols.csv", "csv", "gcn", str(gcn), "csv.yaml")
+        new_study.run("mols.csv", "csv", "gcn", str(gcn), "csv.yaml")
 
 
 @pytest.mark.parametrize(

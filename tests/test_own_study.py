@@ -30,9 +30,9 @@ def commands() -> list[str]:
 def default_files(project) -> None:
     """Files of the default study where the own study would write, had it no folder of its
     own: the own study's outputs under results/ and runs/ (and a benchmark)."""
-    from pipeline import paths
+    from pipeline.io import paths
     from pipeline.params import load
-    from pipeline.targets import final_targets
+    from pipeline.workflow.targets import final_targets
 
     paths.use("")
     study = load(project / "study.yaml", check_files=False)

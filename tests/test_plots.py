@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
 
-from pipeline import conclusions, plot_verdicts, plots
-from pipeline.plot_axes import LEGEND_PT, clip_band
+from pipeline.report import conclusions, plot_verdicts, plots
+from pipeline.report.plot_axes import LEGEND_PT, clip_band
 
 TAUS = (0, 1, 4, 16)
 # Per seed: seed 2 strays far from seeds 0 and 1, so that the 95% CI over 3 seeds (half-width

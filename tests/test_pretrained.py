@@ -1,4 +1,4 @@
-"""pipeline.pretrained: the final pretraining validation scores of two runs, compared."""
+"""pipeline.tools.drift: the final pretraining validation scores of two runs, compared."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from pipeline import pretrained
+from pipeline.tools import drift as pretrained
 
 
 def _results(root, scores):

@@ -1,12 +1,12 @@
-"""The README quotes generated files (pipeline.readme), never numbers typed by hand."""
+"""The README quotes generated files (pipeline.tools.readme), never numbers typed by hand."""
 
 from __future__ import annotations
 
 import pytest
 from conftest import ROOT
 
-from pipeline import readme, verdicts
 from pipeline.errors import PipelineError
+from pipeline.tools import readme, verdicts
 
 LAB_MANIFEST = "docs/lab/comparisons.yaml"
 
@@ -17,7 +17,7 @@ def test_the_readme_quotes_the_committed_results(monkeypatch):
     # the findings, the verdict grid and the time of `make run` are quoted, not typed
     assert {"findings", "verdicts", "make-run"} <= set(readme.blocks(text)), readme.blocks(text)
     assert readme.render(text) == text, (
-        "README.md: a block differs from its source; run python -m pipeline.readme"
+        "README.md: a block differs from its source; run python -m pipeline readme"
     )
 
 
@@ -39,7 +39,7 @@ def test_blocks_and_sections(tmp_path):
 def test_a_block_names_its_source(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "r.md").write_text("# T\n\nfirst para\n\n## Two\n\nsecond\n")
-    tag = "(python -m pipeline.readme)"
+    tag = "(python -m pipeline readme)"
     text = (
         f'a\n<!-- s: begin {tag} r.md "Two" -->\nold\n<!-- s: end -->\n'
         f"<!-- p: begin {tag} r.md -->\nold\n<!-- p: end -->\n"
@@ -91,13 +91,13 @@ def test_a_claim_only_one_run_makes_is_left_out_of_the_comparison(tmp_path):
 
 def test_the_committed_verdict_comparisons_follow_todays_rules(monkeypatch):
     """The lab's verdict comparisons are recomputed from the runs' summaries by the current
-    rules: a change to pipeline/conclusions.py that is not carried into them fails here."""
+    rules: a change to pipeline/report/conclusions.py that is not carried into them fails here."""
     monkeypatch.chdir(ROOT)
     found = verdicts.manifest(LAB_MANIFEST)
     assert found, LAB_MANIFEST
     for out, (a, b, labels) in found.items():
         assert (ROOT / out).read_text() == verdicts.comparison(a, b, labels), (
-            f"{out}: run python -m pipeline.verdicts --all {LAB_MANIFEST}"
+            f"{out}: run python -m pipeline verdicts --all {LAB_MANIFEST}"
         )
 
 

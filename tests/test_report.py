@@ -1,4 +1,4 @@
-"""The browsable report (pipeline/report_page.py): one HTML page that loads nothing, opened
+"""The browsable report (pipeline/report/page.py): one HTML page that loads nothing, opened
 in headless Chromium. Without Chromium the browser tests skip, except under CI (CI set, as
 .ci/run has it, which installs Debian's `chromium`): there they fail."""
 
@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import paths, report_page
 from pipeline.errors import PipelineError
+from pipeline.io import paths
+from pipeline.report import page as report_page
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -123,7 +124,7 @@ def test_committed_results_page(tmp_path: Path) -> None:
 
 
 def test_figures_in_the_order_of_paths(results: Path) -> None:
-    """The study's figures in the order pipeline.paths lists them, any other after them."""
+    """The study's figures in the order pipeline.io.paths lists them, any other after them."""
     for name in ("aaa_extra.png", "verdicts.png"):
         (results / "plots" / name).write_bytes(plot_png())
     html = report_page.build(results)

@@ -12,14 +12,14 @@ from conftest import run_cli, write_params
 from PIL import Image
 from voc_fixture import TRAIN, VAL, class_of, save_mask, write_voc
 
-from pipeline import paths
-from pipeline.context import Setting
-from pipeline.device import Runtime
+from pipeline.engine.setting import Setting
 from pipeline.errors import PipelineError
 from pipeline.families import get_family
 from pipeline.families.classification import ModelCfg
+from pipeline.io import paths
 from pipeline.models.resnet import ResNetBackbone
 from pipeline.params import HeadCfg, validate
+from pipeline.runtime.device import Runtime
 from pipeline.stages import prepare, probe
 
 SEG = get_family("segmentation")

@@ -7,10 +7,11 @@ import pytest
 import torch
 from conftest import tiny_study
 
-from pipeline import loop, paths
-from pipeline.context import Setting
-from pipeline.device import Runtime
+from pipeline.engine import loop
+from pipeline.engine.setting import Setting
+from pipeline.io import paths
 from pipeline.params import validate
+from pipeline.runtime.device import Runtime
 from pipeline.stages import aggregate, evaluate, exchange, finetune, prepare, pretrain, probe
 
 CPU = Runtime(torch.device("cpu"))
@@ -128,7 +129,7 @@ def test_cached_and_uncached_hp_agree(study):
     backbone, head = ctx.parts(splits, CPU)
     backbone = loop.freeze(backbone)
     opt = loop.sgd(head.parameters(), ctx.cfg.hp.lr, 0.0)
-    from pipeline.seeding import derive
+    from pipeline.runtime.seeding import derive
 
     seed = ctx.seed_for("hp")
     z, y = loop.features(
@@ -194,7 +195,7 @@ def test_label_smoothed_companion_starts_from_the_same_head(study):
 
 def test_same_params_same_bytes(in_tmp):
     """Artifacts are byte-identical across runs, so DVC's content hashes are stable."""
-    from pipeline.provenance import digest
+    from pipeline.io.provenance import digest
 
     study = validate(tiny())
     prepare.run(study, "d012")
@@ -206,7 +207,7 @@ def test_same_params_same_bytes(in_tmp):
 def test_finetune_of_all_taus_in_one_process_gives_the_same_bytes(study):
     """DVC finetunes a setting's taus in one process, Snakemake one tau per job: the models
     must be the same either way (the head, seeds and draws restart for every tau)."""
-    from pipeline.provenance import digest
+    from pipeline.io.provenance import digest
 
     probe.run(study, "toy", CPU)
     finetune.run(study, "toy", [0], [0, 1, 2], CPU)
@@ -277,7 +278,7 @@ def test_every_tau_sees_the_same_batches_and_random_draws(study, monkeypatch):
 def test_a_companion_with_the_same_ft_gives_the_same_model_at_tau_0(in_tmp):
     """toy_ls differs from toy in eta_HP only: at tau 0 (no HP) both finetune the same,
     random crops of their augmented FT included, at every replicate seed: the same bytes."""
-    from pipeline.provenance import digest
+    from pipeline.io.provenance import digest
 
     raw = tiny(seeds=[0, 1], taus=[0, 1], exchange={})
     for s in ("toy", "toy_ls"):
@@ -337,7 +338,7 @@ def test_replicate_seeds_draw_their_own_heads_and_models(two_seeds):
 
 def test_finetune_of_all_seeds_in_one_process_gives_the_same_bytes(two_seeds):
     """DVC finetunes every seed of a setting in one job, Snakemake one seed per job."""
-    from pipeline.provenance import digest
+    from pipeline.io.provenance import digest
 
     finetune.run(two_seeds, "toy", [0, 1], [0, 2], CPU)
     together = {(s, t): digest(paths.ft_model("toy", s, t)) for s in (0, 1) for t in (0, 2)}
@@ -352,7 +353,7 @@ def test_replicates_pretrain_their_own_backbone_only_when_asked(
 ):
     """With `replicate_pretrain`, seeds [0, 1] pretrain two backbones (runs/pretrain/mlp/seed0
     and seed1) and each replicate's HP reads its own; without it both read the study seed's."""
-    from pipeline.provenance import digest
+    from pipeline.io.provenance import digest
 
     study = validate(
         tiny(seeds=[0, 1], replicate_pretrain=replicate_pretrain, taus=[0, 1], exchange={})
@@ -386,7 +387,7 @@ def test_an_interrupted_job_keeps_its_finished_runs(two_seeds, monkeypatch, caps
     """A job of several (seed, tau) cut short partway into its second run: the rerun takes
     the finished run from its resume file (kept until the whole job is done) without
     training it again, resumes the cut one, and writes the bytes of an uninterrupted job."""
-    from pipeline.provenance import digest
+    from pipeline.io.provenance import digest
 
     study = two_seeds
     study.settings["toy"].ft.__dict__.update(epochs=3, patience=10)

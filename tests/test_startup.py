@@ -55,9 +55,9 @@ def test_the_snakefile_modules_import_no_torch(tmp_path):
     write_params(tmp_path / "params.yaml", every_family_study())
     code = (
         "import sys\n"
-        "from pipeline import params, paths, studyfile\n"
-        "from pipeline.targets import final_targets\n"
-        "from pipeline.device import visible_gpus\n"
+        "from pipeline import params\nfrom pipeline.io import paths\nfrom pipeline.workflow import studyfile\n"
+        "from pipeline.workflow.targets import final_targets\n"
+        "from pipeline.runtime.device import visible_gpus\n"
         "study = params.load('params.yaml')\n"
         "final_targets(study), visible_gpus()\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
@@ -78,8 +78,10 @@ def test_family_config_classes_are_the_families_own():
             config.DataCfg,
             config.backbone_from,
         )
-    assert mol_data.SHIPPED is configs.SHIPPED and mol_data.OGB_NAMES is configs.OGB_NAMES
-    assert (seg_data.VOC_CLASSES, seg_data.SHAPES) == (configs.VOC_CLASSES, configs.SHAPES)
+    from pipeline.data import catalog
+
+    assert mol_data.SHIPPED is catalog.SHIPPED and mol_data.OGB_NAMES is catalog.OGB_NAMES
+    assert (seg_data.VOC_CLASSES, seg_data.SHAPES) == (catalog.VOC_CLASSES, catalog.SHAPES)
     seg = get_config("segmentation").DataCfg(dataset="shapes", size=32, classes=3)
     assert (
         seg.num_classes == 3
@@ -93,9 +95,9 @@ def test_family_config_classes_are_the_families_own():
 
 JOB = """
 import sys, torch
-from pipeline.device import runtime
+from pipeline.runtime.device import runtime
 from pipeline.families import get_family
-from pipeline.loop import TaskModel, scheduler, sgd
+from pipeline.engine.loop import TaskModel, scheduler, sgd
 from pipeline.params import HeadCfg
 
 torchs_step = torch.optim.SGD.__dict__["step"]
@@ -139,7 +141,7 @@ def test_our_resnet_is_torchvisions():
     import torchvision.models.resnet as tv
 
     from pipeline.models.resnet import LAYOUTS, Bottleneck, ResNet
-    from pipeline.speed import fast_paths
+    from pipeline.runtime.speed import fast_paths
 
     for block, layers in (
         LAYOUTS[10],
@@ -201,7 +203,7 @@ def test_exit_now_flushes_and_keeps_the_status():
         [
             sys.executable,
             "-c",
-            "import sys\nfrom pipeline.startup import exit_now\n"
+            "import sys\nfrom pipeline.runtime.startup import exit_now\n"
             "print('out', end='')\nprint('err', end='', file=sys.stderr)\nexit_now(3)",
         ],
         cwd=ROOT,

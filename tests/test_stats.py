@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import ttest_rel
 
-from pipeline import stats
+from pipeline.report import stats
 
 T2 = 4.302653  # t(0.975, 2 degrees of freedom)
 

@@ -109,12 +109,12 @@ def test_snakemake_then_dvc_then_compare(project):
     assert "up to date" in sh(["dvc", "status"], project).stdout
     # 7. Code is a dependency of the stages that run it, under both drivers: an edit of
     # tables.py reruns only aggregate; an edit of loop.py, the training stages.
-    with open(project / "pipeline" / "tables.py", "a") as f:
+    with open(project / "pipeline" / "report" / "tables.py", "a") as f:
         f.write("\n# an edit\n")
     assert to_run(project) == {"check", "aggregate", "advise"}  # advise reads tables.py too
     assert dvc_ran(sh(["dvc", "repro"], project).stdout) == {"check", "aggregate", "advise"}
     assert "Nothing to be done" in sh(["snakemake", "-n"], project).stdout
-    with open(project / "pipeline" / "loop.py", "a") as f:
+    with open(project / "pipeline" / "engine" / "loop.py", "a") as f:
         f.write("\n# an edit\n")
     # each driver's own dry run (a rerun of every training stage would only repeat the above)
     training = {"pretrain", "probe", "finetune", "evaluate", "exchange"}

@@ -1,4 +1,4 @@
-"""Each study writes its own folders (pipeline.paths): the default study (params.yaml)
+"""Each study writes its own folders (pipeline.io.paths): the default study (params.yaml)
 results/ and runs/, another study results/NAME/ and runs/NAME/, NAME being its `name` key
 or its file's stem, --config overrides included. Files are written with the user's umask.
 (tests/test_own_study.py runs an own study through Snakemake beside the default's files.)"""
@@ -13,10 +13,11 @@ import pytest
 import yaml
 from conftest import tiny_study, write_params
 
-from pipeline import atomic, code, paths, studyfile
 from pipeline.errors import PipelineError
+from pipeline.io import atomic, paths
 from pipeline.params import validate
-from pipeline.targets import final_targets
+from pipeline.workflow import fingerprints, studyfile
+from pipeline.workflow.targets import final_targets
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_every_output_of_another_study_is_in_its_folders(folder):
     for old, new in zip(default, moved, strict=True):
         root, *rest = Path(old).parts
         assert root in ("results", "runs") and Path(new) == Path(root, "mine", *rest)
-    assert code.fingerprint_file("probe") == Path("results/mine/code/probe.txt")
+    assert fingerprints.fingerprint_file("probe") == Path("results/mine/code/probe.txt")
     assert paths.resume_of(paths.ft_model("toy", 0, 1)) == Path(
         "runs/mine/resume/toy/ft/seed0/tau1.pt.resume"
     )
@@ -106,14 +107,14 @@ def test_files_are_written_with_the_users_umask(in_tmp, mask):
     0666 less the umask, as open() would give them."""
     from own_data import digits_folder
 
-    from pipeline import init
+    from pipeline.tools import new_study
 
     digits_folder(in_tmp / "photos", per_class=2)
     old = os.umask(mask)
     try:
         atomic.write_text(in_tmp / "out" / "a.txt", "a\n")
         atomic.write_json(in_tmp / "b.json", {})
-        init.run("photos", "imagefolder", "resnet18", "https://example.org/w.pt", "study.yaml")
+        new_study.run("photos", "imagefolder", "resnet18", "https://example.org/w.pt", "study.yaml")
     finally:
         os.umask(old)
     for name in ("out/a.txt", "b.json", "study.yaml"):

@@ -5,8 +5,8 @@ import pytest
 import yaml
 from conftest import tiny_study, write_params
 
-from pipeline import studyfile
 from pipeline.errors import PipelineError
+from pipeline.workflow import studyfile
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import math
 
 import pandas as pd
 
-from pipeline import tables
-from pipeline.stats import interval
+from pipeline.report import tables
+from pipeline.report.stats import interval
 
 TAUS = (0, 4, 16)
 

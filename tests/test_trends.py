@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from pipeline import trends
+from pipeline.report import trends
 
 
 def _summary(dist, cos, energy, taus=(0, 1, 4, 16), setting="s", **const):

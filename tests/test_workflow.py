@@ -9,8 +9,8 @@ import re
 import yaml
 from conftest import ROOT, run_cli, sh, to_run
 
-from pipeline.checkfiles import MARKERS
-from pipeline.params import STAGE_KEYS, stage_keys
+from pipeline.workflow.checkfiles import MARKERS
+from pipeline.workflow.stage_keys import STAGE_KEYS, stage_keys
 
 DVC_TO_RULE = {"import": "pretrain"}
 
@@ -69,7 +69,7 @@ def test_the_two_dags_agree(project):
     jobs, stages = snakemake_jobs(project), dvc_stages(project)
     by_cmd = {}
     # the edit above makes `check`'s files stale: Snakemake's `check` also touches a marker of
-    # its own bookkeeping (pipeline.checkfiles), which is no result and so no DVC out
+    # its own bookkeeping (pipeline.workflow.checkfiles), which is no result and so no DVC out
     marker = [o for j in jobs for o in j["output"] if o.startswith(f"{MARKERS}/check-stale-")]
     assert len(marker) == 1 and [j["rule"] for j in jobs if marker[0] in j["output"]] == ["check"]
     for j in jobs:  # `finetune --setting S --seed K` jobs together stand for `finetune --setting S`
@@ -96,7 +96,7 @@ def test_the_two_dags_agree(project):
             for d in st["deps"]
             if not d.startswith("results/code/")
         ), st["name"]
-        # the same params keys, as declared once in pipeline.params.STAGE_KEYS
+        # the same params keys, as declared once in pipeline.workflow.stage_keys
         expected = stage_keys(stage, setting=names, dataset=names, pretrain=names)
         assert sorted(st["params"]) == sorted(expected), st["name"]
         # and the fingerprint of the code the stage runs
@@ -129,11 +129,11 @@ def test_snakemake_lint_is_clean(project):
 
 def test_the_conda_env_pins_exactly_requirements_txt():
     """Snakemake copies the env file alone, so every pin is written out in it."""
-    from pipeline import envfile
+    from pipeline.tools import envfile
 
     env_text = (ROOT / "envs" / "taskhead.yaml").read_text()
     requirements = (ROOT / "requirements.txt").read_text()
-    assert env_text == envfile.render(requirements)  # regenerate with `python -m pipeline.envfile`
+    assert env_text == envfile.render(requirements)  # regenerate with `python -m pipeline envfile`
     env = yaml.safe_load(env_text)
     listed = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert listed == envfile.pins(requirements) and not any(p.startswith("-r") for p in listed)
@@ -157,6 +157,6 @@ def test_a_fresh_clone_reruns_check_after_an_edit_of_the_params(project):
     )
     assert "check" not in to_run(project)
     sh(["rm", "-rf", ".snakemake"], project)
-    with open(project / "pipeline" / "tables.py", "a") as f:
+    with open(project / "pipeline" / "report" / "tables.py", "a") as f:
         f.write("\n# an edit\n")
     assert "check" in to_run(project)

@@ -1,9 +1,10 @@
-"""pipeline.yamlfile: the study's YAML read strictly, every problem one line naming the place."""
+"""pipeline.io.yamlfile: the study's YAML read strictly, every problem one line naming the place."""
 
 import pytest
 
-from pipeline import params, yamlfile
+from pipeline import params
 from pipeline.errors import PipelineError
+from pipeline.io import yamlfile
 
 
 def read_text(tmp_path, data: bytes, name="study.yaml"):

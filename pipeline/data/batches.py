@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..seeding import generator
-from .device_augment import Draws, decode, draw
+from pipeline.data.device_augment import Draws, decode, draw
+from pipeline.runtime.seeding import generator
 
 
 @dataclass

@@ -9,7 +9,7 @@ on each side, at an offset drawn uniformly from 0..2*pad in each direction, and 
 a coin toss: the per-sample path's distribution.
 
 The parameters are drawn by `draw` on the CPU from torch's global generator (seeded per
-epoch by pipeline.loop.fit), so a run's draws do not depend on the device; the pixels are
+epoch by pipeline.engine.loop.fit), so a run's draws do not depend on the device; the pixels are
 computed where the batch is. The gather is exact, so one device gives the same bytes for
 the same seed; the resize may differ between devices in the last bits.
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .images import IMAGENET_MEAN, IMAGENET_STD
+from pipeline.data.images import IMAGENET_MEAN, IMAGENET_STD
 
 
 def pad_of(size: int) -> int:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import PipelineError
-from . import layout
-from .images import _square, split_indices
+from pipeline.data import layout
+from pipeline.data.images import _square, split_indices
+from pipeline.errors import PipelineError
 
 
 def _read(

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from ..errors import PipelineError
-from ..families.configs import TEXTURE_SOURCES
+from pipeline.data.catalog import TEXTURE_SOURCES
+from pipeline.errors import PipelineError
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..errors import PipelineError
+from pipeline.errors import PipelineError
 
 SPLITS = ("train", "val", "test")
 

@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import PipelineError
-from ..families.configs import OGB_NAMES, SHIPPED  # noqa: F401 (the names params may use)
-from .layout import csv_columns
+from pipeline.data.catalog import OGB_NAMES, SHIPPED  # noqa: F401 (the names params may use)
+from pipeline.data.layout import csv_columns
+from pipeline.errors import PipelineError
 
 SOL_CLASSES = ("(A) low", "(B) medium", "(C) high")
 

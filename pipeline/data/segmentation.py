@@ -29,10 +29,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import PipelineError
-from ..families.configs import SHAPES, VOC_CLASSES
-from . import layout
-from .images import normalise, split_indices
+from pipeline.data import layout
+from pipeline.data.catalog import SHAPES, VOC_CLASSES
+from pipeline.data.images import normalise, split_indices
+from pipeline.errors import PipelineError
 
 VOID = 255
 FILLS = ("brick", "grass", "gravel", "coins")

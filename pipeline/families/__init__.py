@@ -24,7 +24,7 @@ def known_families() -> list[str]:
 
 def get_config(name: str):
     """A family's ModelCfg, DataCfg and backbone_from (configs.FamilyConfig), without torch."""
-    from .configs import CONFIGS
+    from pipeline.families.configs import CONFIGS
 
     return CONFIGS[name]
 

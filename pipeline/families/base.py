@@ -2,7 +2,7 @@
 
 A family says how to get its data, build its backbone f(x) -> z and heads g(z) -> q,
 compare q with targets y (loss, accuracy, energy, score) and pool z for the
-feature-adaptation metrics. The loop in pipeline/loop.py knows nothing else.
+feature-adaptation metrics. The loop in pipeline/engine/loop.py knows nothing else.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..seeding import generator, worker_init_fn
+from pipeline.runtime.seeding import generator, worker_init_fn
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Family(ABC):
     @abstractmethod
     def synthetic(self, data: BaseModel, sizes: dict[str, int], num_outputs: int, seed: int) -> Any:
         """Random data in the format `prepare` returns, of the given split sizes, input shape
-        and output count: what pipeline.gpu_check times the real stages on, with no dataset."""
+        and output count: what pipeline.tools.gpu_check times the real stages on, with no dataset."""
 
     @abstractmethod
     def splits(self, prepared: Any, data: BaseModel, augment: bool) -> Splits:

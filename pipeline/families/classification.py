@@ -10,15 +10,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..data import images
-from ..data.batches import ImageBatches, RawBatch
-from ..metrics import energy_softmax
-from ..models.heads import make_head
-from ..models.mlp import mlp_backbone
-from ..speed import fast
-from .base import Family, Splits
-from .configs import ImageDataCfg as DataCfg
-from .configs import ImageModelCfg as ModelCfg
+from pipeline.data import images
+from pipeline.data.batches import ImageBatches, RawBatch
+from pipeline.families.base import Family, Splits
+from pipeline.families.configs import ImageDataCfg as DataCfg
+from pipeline.families.configs import ImageModelCfg as ModelCfg
+from pipeline.metrics import energy_softmax
+from pipeline.models.heads import make_head
+from pipeline.models.mlp import mlp_backbone
+from pipeline.runtime.speed import fast
 
 
 class AccuracyScorer:
@@ -40,7 +40,7 @@ class Classification(Family):
     def _raw(self, d: DataCfg, seed: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         fractions = (d.val_fraction, d.test_fraction)
         if d.dataset == "imagefolder":
-            from ..data.imagefolder import read
+            from pipeline.data.imagefolder import read
 
             return read(d.path, d.store_size or d.size, fractions, seed)
         if d.dataset in ("digits012", "mnist012"):
@@ -121,10 +121,10 @@ class Classification(Family):
         if m.arch == "mlp":
             return mlp_backbone(m.input_dim, m.width, m.depth)
         if m.arch == "timm":
-            from ..models import timm_backbone
+            from pipeline.models import timm_backbone
 
             return timm_backbone.backbone(m.name, m.in_channels)
-        from ..models.resnet import ResNetBackbone  # torchvision: imported only where used
+        from pipeline.models.resnet import ResNetBackbone  # torchvision: imported only where used
 
         return ResNetBackbone(m.depth, m.in_channels, m.cifar_stem)
 
@@ -132,10 +132,10 @@ class Classification(Family):
         if m.arch == "mlp":
             return m.width
         if m.arch == "timm":
-            from ..models.timm_backbone import z_dim
+            from pipeline.models.timm_backbone import z_dim
 
             return z_dim(m.name)
-        from ..models.resnet import LAYOUTS
+        from pipeline.models.resnet import LAYOUTS
 
         return 512 * LAYOUTS[m.depth][0].expansion
 
@@ -146,7 +146,7 @@ class Classification(Family):
         top = make_head(head_cfg.kind, self._z_dim(m), num_outputs, head_cfg.hidden)
         if head_cfg.reinit_blocks == 0:
             return backbone, top
-        from ..models.resnet import split_partial
+        from pipeline.models.resnet import split_partial
 
         return split_partial(backbone, head_cfg.reinit_blocks, top)
 

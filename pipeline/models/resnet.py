@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..speed import fast
+from pipeline.runtime.speed import fast
 
 
 class Conv2d(nn.Conv2d):

@@ -2,7 +2,7 @@
 
 Built with timm.create_model(NAME, pretrained=False, num_classes=0): nothing downloads;
 pretrained weights come from a file (an import's `checkpoint`, or a pretrain entry's
-`model.weights`), loaded strictly by pipeline.checkpoints. The backbone keeps timm's
+`model.weights`), loaded strictly by pipeline.io.checkpoints. The backbone keeps timm's
 own class and state-dict keys, so a checkpoint saved by timm loads key by key (its
 classifier, `pretrained_cfg["classifier"]`, is dropped).
 """
@@ -14,7 +14,7 @@ from functools import cache
 import torch
 from torch import nn
 
-from ..errors import PipelineError
+from pipeline.errors import PipelineError
 
 
 @cache

@@ -1,4 +1,4 @@
-"""Write the study's advice (pipeline.advise): advice.md, advice.json and the follow-up study
+"""Write the study's advice (pipeline.report.advise): advice.md, advice.json and the follow-up study
 file, from summary.csv (the aggregate stage) and HP's logs (the evaluate stage)."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .. import paths
-from ..advice_paths import advice_files
-from ..advise import advise, followup, markdown
-from ..artifacts import fail
-from ..atomic import write_text
-from ..params import Study
+from pipeline.io import paths
+from pipeline.io.artifacts import fail
+from pipeline.io.atomic import write_text
+from pipeline.params import Study
+from pipeline.report.advice_paths import advice_files
+from pipeline.report.advise import advise, followup, markdown
 
 
 def followup_name() -> str:

@@ -9,11 +9,12 @@ from itertools import product
 
 import pandas as pd
 
-from .. import conclusions, paths, plots, stats, tables, trends
-from ..artifacts import describe, fail, read_json
-from ..atomic import atomic_path, write_json, write_text
-from ..errors import PipelineError
-from ..params import Study
+from pipeline.errors import PipelineError
+from pipeline.io import paths
+from pipeline.io.artifacts import describe, fail, read_json
+from pipeline.io.atomic import atomic_path, write_json, write_text
+from pipeline.params import Study
+from pipeline.report import conclusions, plots, stats, tables, trends
 
 COLUMNS = [
     "family",
@@ -104,7 +105,7 @@ def metrics(summary: pd.DataFrame) -> dict:
 
 
 def run(study: Study) -> pd.DataFrame:
-    from .. import cost
+    from pipeline.report import cost
 
     summary = collect(study)
     for warning in conclusions.warnings(summary):

@@ -10,16 +10,17 @@ from __future__ import annotations
 import csv
 import math
 
-from .. import paths
-from ..artifacts import describe, fail, first_line, read_json, read_torch
-from ..atomic import atomic_path, write_json
-from ..batchnorm import batchnorms
-from ..context import Setting, load_ft_model, load_head
-from ..device import Runtime
-from ..loop import TaskModel, assess, features, progress
-from ..metrics import feature_adaptation, squared_distance
-from ..params import Study
-from ..speed import eval_batch_size
+from pipeline.engine.batchnorm import batchnorms
+from pipeline.engine.loop import TaskModel, assess, features, progress
+from pipeline.engine.setting import Setting, load_ft_model, load_head
+from pipeline.errors import first_line
+from pipeline.io import paths
+from pipeline.io.artifacts import describe, fail, read_json, read_torch
+from pipeline.io.atomic import atomic_path, write_json
+from pipeline.metrics import feature_adaptation, squared_distance
+from pipeline.params import Study
+from pipeline.runtime.device import Runtime
+from pipeline.runtime.speed import eval_batch_size
 
 
 def run(study: Study, setting: str, rt: Runtime) -> list[dict]:

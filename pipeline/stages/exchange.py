@@ -11,12 +11,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .. import paths
-from ..atomic import atomic_path
-from ..context import Setting, load_ft_model
-from ..device import Runtime
-from ..loop import TaskModel, assess
-from ..params import Study
+from pipeline.engine.loop import TaskModel, assess
+from pipeline.engine.setting import Setting, load_ft_model
+from pipeline.io import paths
+from pipeline.io.atomic import atomic_path
+from pipeline.params import Study
+from pipeline.runtime.device import Runtime
 
 
 def run(study: Study, setting: str, rt: Runtime) -> pd.DataFrame:

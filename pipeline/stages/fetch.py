@@ -6,11 +6,11 @@ from __future__ import annotations
 import urllib.request
 from pathlib import Path
 
-from ..atomic import atomic_path
-from ..errors import PipelineError
-from ..loop import progress
-from ..params import Study
-from ..provenance import digest
+from pipeline.engine.loop import progress
+from pipeline.errors import PipelineError
+from pipeline.io.atomic import atomic_path
+from pipeline.io.provenance import digest
+from pipeline.params import Study
 
 
 def run(study: Study, name: str) -> None:

@@ -9,7 +9,7 @@ process of its own would, so the saved models are the same bytes either way. The
 resume file of a finished run is kept until the whole job is done, so a rerun after an
 interruption skips it.
 
-With `hp.search: halving`, the taus of a seed race in rungs (pipeline.halving): a run
+With `hp.search: halving`, the taus of a seed race in rungs (pipeline.engine.halving): a run
 cut at a rung keeps its resume file and goes on from it at the next rung, so every tau's
 model is its full run cut at the search's budget for it (`budget` in the saved model), and
 an interrupted search replays its finished rungs from those files.
@@ -17,13 +17,14 @@ an interrupted search replays its finished rungs from those files.
 
 from __future__ import annotations
 
-from .. import halving, paths
-from ..atomic import save_torch
-from ..context import Setting, load_head
-from ..device import Runtime
-from ..loop import TaskModel, fit
-from ..params import Study
-from ..provenance import digest, inputs
+from pipeline.engine import halving
+from pipeline.engine.loop import TaskModel, fit
+from pipeline.engine.setting import Setting, load_head
+from pipeline.io import paths
+from pipeline.io.atomic import save_torch
+from pipeline.io.provenance import digest, inputs
+from pipeline.params import Study
+from pipeline.runtime.device import Runtime
 
 
 def train(ctx: Setting, splits, setting: str, seed: int, tau: int, rt: Runtime, until=None):

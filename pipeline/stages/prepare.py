@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from .. import paths
-from ..artifacts import save_prepared
-from ..families import get_family
-from ..loop import progress
-from ..params import Study
-from ..seeding import derive, seed_everything
+from pipeline.engine.loop import progress
+from pipeline.families import get_family
+from pipeline.io import paths
+from pipeline.io.artifacts import save_prepared
+from pipeline.params import Study
+from pipeline.runtime.seeding import derive, seed_everything
 
 
 def run(study: Study, name: str) -> None:

@@ -3,16 +3,16 @@ from a checkpoint file; files are loaded strictly."""
 
 from __future__ import annotations
 
-from .. import paths
-from ..artifacts import read_prepared
-from ..atomic import save_torch
-from ..checkpoints import load_strict, read_state
-from ..device import Runtime
-from ..families import get_family
-from ..loop import TaskModel, fit, progress
-from ..params import Study
-from ..provenance import digest
-from ..seeding import derive, seed_everything
+from pipeline.engine.loop import TaskModel, fit, progress
+from pipeline.families import get_family
+from pipeline.io import paths
+from pipeline.io.artifacts import read_prepared
+from pipeline.io.atomic import save_torch
+from pipeline.io.checkpoints import load_strict, read_state
+from pipeline.io.provenance import digest
+from pipeline.params import Study
+from pipeline.runtime.device import Runtime
+from pipeline.runtime.seeding import derive, seed_everything
 
 
 def run(study: Study, name: str, seeds: list[int], rt: Runtime) -> None:

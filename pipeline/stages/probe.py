@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import paths, stopping
-from ..artifacts import read_resume
-from ..atomic import save_torch, write_json
-from ..context import Setting, settings_at_seeds
-from ..device import Runtime
-from ..loop import (
+from pipeline.engine.loop import (
     assess,
     cached_loader,
     default_unpack,
@@ -28,9 +23,15 @@ from ..loop import (
     sgd,
     train_epoch,
 )
-from ..params import Study
-from ..provenance import inputs
-from ..seeding import derive
+from pipeline.engine.setting import Setting, settings_at_seeds
+from pipeline.io import paths
+from pipeline.io.artifacts import read_resume
+from pipeline.io.atomic import save_torch, write_json
+from pipeline.io.provenance import inputs
+from pipeline.params import Study
+from pipeline.runtime import stopping
+from pipeline.runtime.device import Runtime
+from pipeline.runtime.seeding import derive
 
 
 def run(study: Study, setting: str, rt: Runtime) -> None:

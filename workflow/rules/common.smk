@@ -3,29 +3,29 @@
 
 def gpu_per_job():
     """1 where the driver lists a usable GPU (or `--config gpu_per_job=1`, e.g. on a cluster), else 0.
-    A cheap probe without torch (pipeline.device.visible_gpus); each job checks CUDA itself."""
+    A cheap probe without torch (pipeline.runtime.device.visible_gpus); each job checks CUDA itself."""
     if "gpu_per_job" in config:
         return int(config["gpu_per_job"])
-    from pipeline.device import visible_gpus
+    from pipeline.runtime.device import visible_gpus
 
     return 1 if visible_gpus() else 0
 
 
 def stage_params(stage, per_seed=False, **names):
     """The values of the params keys `stage` reads; a job of one seed leaves out the seed list."""
-    drop = P.PER_SEED_KEYS if per_seed else ()
+    drop = stage_keys.PER_SEED_KEYS if per_seed else ()
 
     def values(w):
-        found = P.stage_values(RAW, stage, **{k: v(w) if callable(v) else v for k, v in names.items()})
+        found = stage_keys.stage_values(RAW, stage, **{k: v(w) if callable(v) else v for k, v in names.items()})
         return {k: v for k, v in found.items() if k not in drop}
 
     return values
 
 
 def code(stage):
-    """The digest of the package files the stage runs (pipeline.code): a rule param, so a
+    """The digest of the package files the stage runs (pipeline.workflow.fingerprints): a rule param, so a
     change of their contents (not of their mtimes) reruns the stage's jobs."""
-    return pipeline_code.digest(stage)
+    return fingerprints.digest(stage)
 
 
 def backbones_of(w):

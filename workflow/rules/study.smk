@@ -1,7 +1,7 @@
 # One rule per stage. Priorities start the long chains first (a backbone, its probe, its FT).
 # `params: values=` holds the values of exactly the params keys the
-# stage reads (pipeline.params.STAGE_KEYS), so Snakemake reruns the jobs DVC reruns;
-# `params: code=` is the digest of the package files the stage runs (pipeline.code), so a
+# stage reads (pipeline.workflow.stage_keys), so Snakemake reruns the jobs DVC reruns;
+# `params: code=` is the digest of the package files the stage runs (pipeline.workflow.fingerprints), so a
 # change of their contents reruns exactly the jobs it can affect.
 # Every job records its wall time, CPU time and peak memory under benchmarks/ (TSV), and its
 # log under logs/ (another study than params.yaml: runs/NAME/benchmarks/, runs/NAME/logs/).
@@ -16,15 +16,15 @@ ENV = "../../envs/taskhead.yaml"  # used with --software-deployment-method conda
 # which code made them; and the study with its defaults (results/params.json), where DVC's
 # stages read their params. DVC's `check` stage writes the same files. It reruns on any
 # change of the study, so that the file DVC reads is never behind params.yaml; where
-# Snakemake has no records of it (a fresh clone), a marker (`stale`, pipeline.checkfiles)
+# Snakemake has no records of it (a fresh clone), a marker (`stale`, pipeline.workflow.checkfiles)
 # requests the rerun when the files on disk differ from what `check` would write.
 rule check:
     output:
         paths.PARAMS_JSON,
-        [pipeline_code.fingerprint_file(stage) for stage in pipeline_code.STAGES],
+        [fingerprints.fingerprint_file(stage) for stage in fingerprints.STAGES],
         stale=CHECK_STALE,
     params:
-        code=[code(stage) for stage in pipeline_code.STAGES],
+        code=[code(stage) for stage in fingerprints.STAGES],
         study=STUDY.model_dump_json(),
         markers=checkfiles.MARKERS,
     conda: ENV
@@ -166,7 +166,7 @@ rule aggregate:
     shell: "TASKHEAD_THREADS={threads} python -m pipeline aggregate 2>&1 | tee {log}"
 
 
-# The paper's user guide applied to the results (pipeline/advise.py): advice.md, advice.json
+# The paper's user guide applied to the results (pipeline/report/advise.py): advice.md, advice.json
 # and a follow-up study file, next to summary.csv.
 rule advise:
     input: paths.SUMMARY, [paths.train_curves(s) for s in STUDY.settings]

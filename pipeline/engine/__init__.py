@@ -1,0 +1,1 @@
+"""The one HP/FT/evaluate loop, one setting at one seed, BatchNorm handling, successive halving."""

@@ -1,0 +1,1 @@
+"""Files: atomic writes, artifacts and checkpoints, input digests, strict YAML, the file layout."""
