@@ -112,6 +112,7 @@ COMMANDS = {
     "gpu_check": "pipeline.tools.gpu_check",
     "gpu_hours": "pipeline.tools.gpu_hours",
     "halving_replay": "pipeline.tools.halving_replay",
+    "power": "pipeline.tools.power",
     "pretrained": "pipeline.tools.drift",
     "readme": "pipeline.tools.readme",
     "verdicts": "pipeline.tools.verdicts",
