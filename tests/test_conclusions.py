@@ -10,8 +10,8 @@ import pytest
 
 from pipeline.errors import PipelineError
 from pipeline.io import paths
+from pipeline.report import columns, cost
 from pipeline.report import conclusions as c
-from pipeline.report import cost
 from pipeline.report.stats import interval
 from pipeline.stages import aggregate
 from pipeline.tools import compare
@@ -225,7 +225,7 @@ def test_aggregate_checks_every_tau_and_seed_writes_every_output_and_warns(
         aggregate.collect(study)
     paths.evaluation("ls").write_text(json.dumps(rows))
     summary = aggregate.run(study)
-    assert len(summary) == 2 * 3 * 3 and list(summary.columns) == aggregate.COLUMNS
+    assert len(summary) == 2 * 3 * 3 and list(summary.columns) == columns.names()
     assert all(p.is_file() and p.stat().st_size for p in paths.AGGREGATE_OUTS)
     assert paths.COST.read_text() == "cost of benchmarks\n"
     # fit 0.9 at every tau

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
 
-from pipeline.report import conclusions, plot_verdicts, plots
+from pipeline.report import columns, conclusions, plot_verdicts, plots
 from pipeline.report.plot_axes import LEGEND_PT, clip_band
 
 TAUS = (0, 1, 4, 16)
@@ -82,7 +82,7 @@ def test_clip_band_on_hand_made_numbers():
     assert math.isnan(low[2]) and math.isnan(high[2])  # no interval: no band
     low, high = clip_band([-10.0, 2.0], [5.0, 1e9], (0.0, math.inf))
     assert list(low) == [0.0, 2.0] and list(high) == [5.0, 1e9]
-    low, high = clip_band([-20.0], [120.0], plots.PCT)
+    low, high = clip_band([-20.0], [120.0], columns.get("val_score").plot.bounds)
     assert (low[0], high[0]) == (0.0, 100.0)
 
 
@@ -98,10 +98,11 @@ def test_every_figure_renders_to_a_png_that_is_not_blank(summary, tmp_path):
 def test_bands_stay_within_each_quantity_range(summary):
     """The stray seed puts every raw interval past its range; the drawn band stops at it."""
     fig = plots.z_metrics(summary)  # a row per z metric, a column per setting group
-    for i, (col, label, (lo, hi)) in enumerate(plots.Z_METRICS):
+    for i, col in enumerate(columns.plotted("z")):
+        lo, hi = col.plot.bounds
         for ax in fig.axes[i * 2 : i * 2 + 2]:
             ys = _bands(ax)
-            assert ax.get_ylabel() == label and ys.min() >= lo and ys.max() <= hi, col
+            assert ax.get_ylabel() == col.plot.label and ys.min() >= lo and ys.max() <= hi, col
     cos_band = _bands(fig.axes[6])
     dist_band = _bands(fig.axes[0])
     assert cos_band.max() == 1.0 and dist_band.min() == 0.0  # clipped, not merely inside

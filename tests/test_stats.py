@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import ttest_rel
 
-from pipeline.report import stats
+from pipeline.report import columns, stats
 
 T2 = 4.302653  # t(0.975, 2 degrees of freedom)
 
@@ -64,11 +64,11 @@ def test_describe_one_row_per_setting_tau_quantity():
             "tau": 0,
             "seed": [0, 1, 2],
             "val_score": [0.8, 0.9, 1.0],
-            **{q: 0.0 for q in stats.QUANTITIES if q != "val_score"},
+            **{q: 0.0 for q in columns.aggregated() if q != "val_score"},
         }
     )
     out = stats.describe(summary)
-    assert len(out) == len(stats.QUANTITIES)
+    assert list(out["quantity"]) == columns.aggregated()
     row = out[out["quantity"] == "val_score"].iloc[0]
     assert (row["n"], row["mean"], row["sd"]) == (3, pytest.approx(0.9), pytest.approx(0.1))
     assert row["ci_half"] == pytest.approx(T2 * 0.1 / math.sqrt(3), abs=1e-6)  # 0.24841

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.report import findings
+from pipeline.report import columns, findings
 from pipeline.report.stats import Interval, interval, mode_text, paired
 from pipeline.report.tables import companion, n_seeds, pick, render, seed_table, tau_stars
-from pipeline.report.trends import TRENDS, rho_text, rhos
+from pipeline.report.trends import rho_text, rhos
 
 HOLDS, FAILS, UNSURE = "holds", "does not hold", "inconclusive"
 MIN_SEEDS = 3
@@ -19,6 +19,14 @@ MIN_RHO = 0.5  # mean Spearman rho of a trend
 MIN_SCORE = 0.01  # a score difference: one percentage point
 MIN_SHARE = 0.1  # (f): this share of the baseline's mean at its smallest tau
 NEAR_CHANCE = 0.1  # HP gained less than this share of its headroom to a perfect fit
+
+
+def trend_claim(col: columns.Column) -> str:
+    """`(a) E_aie falls with tau`: the claim on a column with a trend."""
+    return f"{col.trend.claim} {col.text} {col.trend.how} with tau"
+
+
+TREND_CLAIMS = ", ".join(trend_claim(c) for c in columns.judged())
 
 RULES = f"""\
 A CI is the 95% t-interval over seeds (Student's t) of a mean, or of a difference paired by
@@ -32,7 +40,7 @@ not hold`. The minimum effects keep a verdict off what three seeds cannot carry:
 the width of a t-interval is itself a matter of luck, and three seeds that land close
 together give a narrow interval around a negligible mean.
 
-- (a) E_aie falls with tau, (b) ‖z_T - z_0‖² falls with tau, (c) cos(z_T, z_0) rises with tau:
+- {TREND_CLAIMS}:
   per seed, Spearman's rho of the quantity against tau over the setting's grid; the CI of the
   mean rho must lie below 0 for "falls", above 0 for "rises". Minimum effect: |mean rho| >=
   {MIN_RHO:g}, a strong monotone trend (over 4 taus, one adjacent pair out of order gives 0.8,
@@ -83,13 +91,14 @@ def _pp(iv: Interval) -> str:
 
 
 def trend_claims(df: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """(a)-(c) for one setting: (claim, statistics, verdict)."""
+    """The trend claims ((a)-(c): the columns with a trend) for one setting: (claim,
+    statistics, verdict)."""
     out = []
-    for letter, (col, label, how) in zip("abc", TRENDS, strict=True):
-        rho = rhos(df, col)
+    for col in columns.judged():
+        rho, how = rhos(df, col.name), col.trend.how
         out.append(
             (
-                f"({letter}) {label} {how} with tau",
+                trend_claim(col),
                 f"rho {rho_text(rho, how)}",
                 verdict(interval(rho), -1 if how == "falls" else 1, MIN_RHO),
             )
@@ -136,8 +145,8 @@ def ls_claim(base: pd.DataFrame, ls: pd.DataFrame) -> tuple[str, str]:
     """(f) for one (baseline, companion) pair: (statistics, verdict)."""
     at_max = [(d, int(d["tau"].max())) for d in (ls, base)]
     parts, verdicts = [], []
-    for col, label in (("energy", "E_aie"), ("z_dist_sq", "‖z_T - z_0‖²")):
-        diff = paired(*(pick(d, t, col) for d, t in at_max))
+    for col in ("energy", "z_dist_sq"):
+        diff, label = paired(*(pick(d, t, col) for d, t in at_max)), columns.get(col).text
         smallest = MIN_SHARE * abs(pick(base, int(base["tau"].min()), col).mean())
         parts.append(f"{label} {diff.text(signed=True)} (n={diff.n}; minimum {smallest:.3g})")
         verdicts.append(verdict(diff, 1, smallest))
@@ -203,11 +212,9 @@ def warnings(summary: pd.DataFrame) -> list[str]:
     return out
 
 
-# The grid's column names: each claim in a few words, after its letter.
+# The grid's column names: each claim in a few words, after its letter (those of the trend
+# claims in their columns' `trend`).
 CLAIM_NAMES = {
-    "(a)": "(a) E_aie falls",
-    "(b)": "(b) ‖z_T - z_0‖² falls",
-    "(c)": "(c) cos rises",
     "(d)": "(d) tau* interior",
     "(e)": "(e) HPtau* beats HP0",
     "(f)": "(f) lsHP keeps energy",
@@ -216,13 +223,14 @@ CLAIM_NAMES = {
 
 def glance(found: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     """Verdicts only: one row per setting, one column per claim ((f) on the baseline's row),
-    each column named by its claim (CLAIM_NAMES)."""
+    each column named by its claim (CLAIM_NAMES, and a trend's `grid`)."""
     table = found.assign(claim=found["claim"].str[:3]).pivot(
         index="setting", columns="claim", values="verdict"
     )
     table = table.reindex(list(dict.fromkeys(found["setting"])))
     table["(f)"] = pairs.set_index("baseline")["verdict"].reindex(table.index).fillna("")
-    return table.rename(columns=CLAIM_NAMES).rename_axis(columns=None)
+    trends = {c.trend.claim: f"{c.trend.claim} {c.trend.grid}" for c in columns.judged()}
+    return table.rename(columns=trends | CLAIM_NAMES).rename_axis(columns=None)
 
 
 def compact(cells: pd.DataFrame) -> str:

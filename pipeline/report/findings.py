@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.report import columns
 from pipeline.report.stats import Interval, seeds_to_decide
 
 HOLDS, FAILS = "holds", "does not hold"
-# Each claim as a sentence a reader can check against the paper (section 4.2 and Table 1).
+# Each claim as a sentence a reader can check against the paper (section 4.2 and Table 1);
+# those of the trend claims are in their columns' `trend` (pipeline/report/columns.py).
 SENTENCES = {
-    "(a)": "The initial energy E_aie falls as tau grows",
-    "(b)": "The feature change ‖z_T - z_0‖² falls as tau grows",
-    "(c)": "cos(z_T, z_0) rises as tau grows (the features turn less)",
     "(d)": "An intermediate tau beats both tau 0 and the largest on validation",
     "(e)": "HPtau*-FT beats HP0-FT on test (the paper's practical claim)",
     "(f)": "Label-smoothed HP keeps more energy and changes the features more",
@@ -58,13 +57,14 @@ def _decide(diffs: dict[str, Interval], undecided: list[str], smallest: float) -
 def plain(
     found: pd.DataFrame, pairs: pd.DataFrame, ft_diffs: dict[str, Interval], smallest: float
 ) -> str:
-    """A bullet per claim, in the words of SENTENCES, from the per-setting verdicts of
+    """A bullet per claim, in the words of its sentence, from the per-setting verdicts of
     `found` ((a)-(e)) and `pairs` ((f)); `ft_diffs` are (e)'s per-setting differences."""
     table = found.assign(letter=found["claim"].str[:3]).pivot(
         index="setting", columns="letter", values="verdict"
     )
     lines = []
-    for letter, sentence in SENTENCES.items():
+    trends = {c.trend.claim: c.trend.sentence for c in columns.judged()}
+    for letter, sentence in (trends | SENTENCES).items():
         if letter == "(f)":
             if pairs.empty:
                 continue

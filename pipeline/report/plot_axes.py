@@ -9,8 +9,6 @@ cannot take (a cosine above 1, a squared distance below 0).
 
 from __future__ import annotations
 
-import math
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -22,12 +20,12 @@ from matplotlib.ticker import NullLocator
 from matplotlib.transforms import ScaledTranslation
 
 from pipeline.io.atomic import atomic_path
+from pipeline.report.columns import UNBOUNDED
 from pipeline.report.stats import interval
 
 LINTHRESH = 1.0  # taus below this sit on the linear part of the axis (only tau 0 of a grid)
 LEGEND_PT = 9
 TICK_PT = 9
-UNBOUNDED = (-math.inf, math.inf)
 TAU_LABEL = r"$\tau$ (HP epochs)"
 _SYMLOG = SymmetricalLogTransform(10, LINTHRESH, 1)
 # Side by side at each tau, the settings of a panel sit DODGE of the axis's span apart, all

@@ -1,7 +1,8 @@
 """The study's figures against tau, one panel per setting group (a baseline setting and its
 label-smoothed companions: one backbone, downstream task, head and BatchNorm mode), so that
 no panel mixes scales: figure 4 (validation score), the energy E_aie, and the z metrics of
-figures 13-15. The verdict grid is pipeline/report/plot_verdicts.py."""
+figures 13-15. Each draws the columns whose `plot` names it (pipeline/report/columns.py),
+with their labels and bounds. The verdict grid is pipeline/report/plot_verdicts.py."""
 
 from __future__ import annotations
 
@@ -10,20 +11,11 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from pipeline.report import plot_verdicts
+from pipeline.report import columns, plot_verdicts
 from pipeline.report.plot_axes import save, settings, tau_axis
 from pipeline.report.tables import GROUP
 
-PCT = (0.0, 100.0)
 SCORES = {"accuracy": "accuracy", "roc_auc": "ROC-AUC", "miou": "mIoU"}
-SQRT2 = math.sqrt(2)
-Z_METRICS = [
-    ("z_dist_sq", r"$\|z_T - z_0\|_2^2$", (0.0, math.inf)),
-    ("z_dot", r"$z_T \cdot z_0$", (-math.inf, math.inf)),
-    ("z_norm_sq", r"$\|z_T\|_2^2$", (0.0, math.inf)),
-    ("z_cos", r"$\cos(z_T, z_0)$", (-1.0, 1.0)),
-]
-ENERGY = r"$E_{\mathrm{aie}}$"
 ENERGY_DEF = r"$E_{\mathrm{aie}} = \mathrm{mean}_n\, \|e_{y_n} - p_0^{(n)}\|_2$"
 
 
@@ -41,10 +33,11 @@ def title(group: pd.DataFrame) -> str:
 
 
 def energy_bounds(metric: str) -> tuple[float, float]:
-    """E_aie's possible range: [0, sqrt(2)] for a softmax head (the distance between two
-    probability vectors); a multi-label head's K sigmoids reach sqrt(K), and the summary does
-    not record K, so its band is only kept above 0."""
-    return (0.0, math.inf) if metric == "roc_auc" else (0.0, SQRT2)
+    """E_aie's possible range: the declared [0, sqrt(2)] for a softmax head (the distance
+    between two probability vectors); a multi-label head's K sigmoids reach sqrt(K), and the
+    summary does not record K, so its band is only kept above 0."""
+    (col,) = columns.plotted("energy")
+    return (0.0, math.inf) if metric == "roc_auc" else col.plot.bounds
 
 
 def _row(summary: pd.DataFrame, height: float = 4.2):
@@ -65,11 +58,12 @@ def _suptitle(summary: pd.DataFrame, what: str) -> str:
 
 def figure4(summary: pd.DataFrame):
     """Figure 4 of the paper: validation score (%) against tau, HP0 the leftmost point."""
+    (col,) = columns.plotted("val")
     fig, panels = _row(summary)
     for ax, group in panels:
-        settings(ax, group, "val_score", bounds=PCT, scale=100)
+        settings(ax, group, col.name, bounds=col.plot.bounds, scale=col.plot.scale)
         tau_axis(ax, group["tau"].unique(), hp0=True)
-        ax.set_ylabel(f"validation {SCORES.get(group['metric'].iloc[0], 'score')} (%)")
+        ax.set_ylabel(col.plot.label.format(score=SCORES.get(group["metric"].iloc[0], "score")))
         ax.set_title(title(group), fontsize=9.5)
     fig.suptitle(_suptitle(summary, "Validation score against tau (figure 4)"), fontsize=9.5)
     return fig
@@ -77,11 +71,12 @@ def figure4(summary: pd.DataFrame):
 
 def energy(summary: pd.DataFrame):
     """The average initial energy E_aie (at the start of FT) against tau."""
+    (col,) = columns.plotted("energy")
     fig, panels = _row(summary)
     for ax, group in panels:
-        settings(ax, group, "energy", bounds=energy_bounds(group["metric"].iloc[0]))
+        settings(ax, group, col.name, bounds=energy_bounds(group["metric"].iloc[0]))
         tau_axis(ax, group["tau"].unique())
-        ax.set_ylabel(ENERGY)
+        ax.set_ylabel(col.plot.label)
         ax.set_title(title(group), fontsize=9.5)
     fig.suptitle(
         _suptitle(summary, f"Average initial energy {ENERGY_DEF} at the start of FT, against tau"),
@@ -91,23 +86,23 @@ def energy(summary: pd.DataFrame):
 
 
 def z_metrics(summary: pd.DataFrame):
-    """The four z metrics against tau: one row each, one column per setting group."""
-    parts = groups(summary)
+    """The z metrics against tau: one row each, one column per setting group."""
+    parts, rows = groups(summary), columns.plotted("z")
     fig, axes = plt.subplots(
-        len(Z_METRICS),
+        len(rows),
         len(parts),
-        figsize=(3.4 * len(parts), 2.6 * len(Z_METRICS) + 1.2),
+        figsize=(3.4 * len(parts), 2.6 * len(rows) + 1.2),
         squeeze=False,
         layout="constrained",
         sharex="col",
     )
     for j, group in enumerate(parts):
-        for i, (col, label, bounds) in enumerate(Z_METRICS):
+        for i, col in enumerate(rows):
             ax = axes[i, j]
-            settings(ax, group, col, bounds=bounds)
+            settings(ax, group, col.name, bounds=col.plot.bounds)
             tau_axis(ax, group["tau"].unique())
-            ax.set_ylabel(label)
-            if i < len(Z_METRICS) - 1:
+            ax.set_ylabel(col.plot.label)
+            if i < len(rows) - 1:
                 ax.set_xlabel("")
                 ax.get_legend().remove()
         axes[0, j].set_title(title(group), fontsize=9.5)

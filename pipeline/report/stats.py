@@ -15,28 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.report import columns
+
 LEVEL = 0.95
-# The numeric columns of results/summary.csv that vary over seeds (stopped_early: the share
-# of FT runs that stopped early).
-QUANTITIES = [
-    "hp_train_acc",
-    "hp_train_score",
-    "hp_train_fit",
-    "energy",
-    "val_score",
-    "test_score",
-    "val_acc",
-    "test_acc",
-    "z_dist_sq",
-    "z_dot",
-    "z_norm_sq",
-    "z_cos",
-    "z_stats_dist_sq",
-    "z_weights_dist_sq",
-    "best_epoch",
-    "epochs_run",
-    "stopped_early",
-]
 
 
 @dataclass(frozen=True)
@@ -103,10 +84,11 @@ def mode_text(values) -> str:
 
 def describe(summary: pd.DataFrame) -> pd.DataFrame:
     """Long table, one row per (setting, tau, quantity): n, mean, sd and the 95% CI
-    (low, high, half-width) over seeds."""
-    rows = []
+    (low, high, half-width) over seeds. The quantities: the `aggregated` columns (stopped_early:
+    the share of FT runs that stopped early)."""
+    rows, quantities = [], columns.aggregated()
     for (setting, tau), df in summary.groupby(["setting", "tau"], sort=False):
-        for q in QUANTITIES:
+        for q in quantities:
             iv = interval(df[q].astype(float))
             rows.append(
                 {

@@ -16,14 +16,16 @@ import math
 
 import pandas as pd
 
+from pipeline.report import columns
 from pipeline.report.stats import Interval, interval, mode_text, paired
 
 GROUP = ["family", "pretrain", "downstream", "head", "bn"]
 CAPPED = "†"
 MINUS = " − "
+FIT, VAL = columns.get("hp_train_fit").text, columns.get("val_score").text
 ROWS1 = [
-    "HP-train-acc (tau*)",
-    "HP-train-acc (tau max)",
+    f"{FIT} (tau*)",
+    f"{FIT} (tau max)",
     "HP0-FT",
     "HPmax-FT",
     "HPtau*-FT",
@@ -175,10 +177,10 @@ def table2(summary: pd.DataFrame) -> pd.DataFrame:
         variant = f"{r['head']} head, eta_FT={r['eta_ft']:g}, eta_HP={r['eta_hp']:g}"
         bn = f", bn={r['bn']}" if show_bn else ""
         cols[f"{r['downstream']} ({r['pretrain']}{bn}): {variant}"] = {
-            "HP-train-acc": cell(interval(top["hp_train_fit"]), n),
-            "1 - cos(z_T, z_0)": cell(interval(1 - top["z_cos"]), n, ".3g", 1),
-            "‖z_T - z_0‖²": cell(interval(top["z_dist_sq"]), n, ".3g", 1),
-            "FT-val": cell(
+            FIT: cell(interval(top["hp_train_fit"]), n),
+            f"1 - {columns.get('z_cos').text}": cell(interval(1 - top["z_cos"]), n, ".3g", 1),
+            columns.get("z_dist_sq").text: cell(interval(top["z_dist_sq"]), n, ".3g", 1),
+            VAL: cell(
                 interval(top["val_score"]),
                 n,
                 capped=mostly_capped(~top["stopped_early"].astype(bool)),
@@ -205,8 +207,8 @@ def table3(summary: pd.DataFrame) -> pd.DataFrame:
         col = cols.setdefault(f"{downstream} ({pretrain}{f', bn={bn}' if show_bn else ''})", {})
         for head, df in sorted(group.groupby("head"), key=lambda kv: kv[0]):
             top = _top(df)
-            col[f"HP-train-acc [{head}]"] = cell(interval(top["hp_train_fit"]), n)
-            col[f"FT-val [{head}]"] = cell(
+            col[f"{FIT} [{head}]"] = cell(interval(top["hp_train_fit"]), n)
+            col[f"{VAL} [{head}]"] = cell(
                 interval(top["val_score"]),
                 n,
                 capped=mostly_capped(~top["stopped_early"].astype(bool)),

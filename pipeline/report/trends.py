@@ -4,6 +4,7 @@ Section 4.2: as tau grows the energy E_aie falls, ||z_T - z_0||^2 falls and
 cos(z_T, z_0) rises. Each seed's run is summarised by Spearman's rank correlation with tau
 over the setting's grid (scipy.stats.spearmanr): -1 is a perfectly falling quantity, +1 a
 rising one. Over seeds: the mean rho, its 95% t-interval and how many seeds agree in sign.
+The quantities: the columns with a `trend` (pipeline/report/columns.py).
 """
 
 from __future__ import annotations
@@ -12,14 +13,9 @@ import math
 
 import pandas as pd
 
+from pipeline.report import columns
 from pipeline.report.stats import interval
 from pipeline.report.tables import n_seeds, pick, render
-
-TRENDS = [
-    ("energy", "E_aie", "falls"),
-    ("z_dist_sq", "‖z_T - z_0‖²", "falls"),
-    ("z_cos", "cos(z_T, z_0)", "rises"),
-]
 
 
 def spearman(df: pd.DataFrame, col: str) -> float:
@@ -50,13 +46,13 @@ def rho_text(rho: pd.Series, how: str) -> str:
 def table(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per setting: the mean over seeds of each trend's quantity along the tau grid,
     and its rho summary."""
-    rows = {}
+    rows, judged = {}, columns.judged()
     for setting, df in summary.groupby("setting", sort=False):
-        means = df.groupby("tau")[[col for col, _, _ in TRENDS]].mean()
+        means = df.groupby("tau")[[c.name for c in judged]].mean()
         row = {"taus": ", ".join(str(int(t)) for t in means.index)}
-        for col, label, how in TRENDS:
-            row[label] = ", ".join(f"{v:.3g}" for v in means[col])
-            row[f"rho({label}, tau)"] = rho_text(rhos(df, col), how)
+        for c in judged:
+            row[c.text] = ", ".join(f"{v:.3g}" for v in means[c.name])
+            row[f"rho({c.text}, tau)"] = rho_text(rhos(df, c.name), c.trend.how)
         rows[setting] = row
     return pd.DataFrame(rows).T
 
@@ -65,7 +61,7 @@ def bn_split(summary: pd.DataFrame) -> pd.DataFrame:
     """For backbones with BatchNorm: the statistics part ||z_0(target) - z_0(source)||^2 and the
     weights part ||z_T - z_0(target)||^2 of the feature change, at the smallest and largest
     tau, beside ||z_T - z_0||^2 measured from the setting's own z_0."""
-    rows = {}
+    rows, dist = {}, columns.get("z_dist_sq").text
     for setting, df in summary.groupby("setting", sort=False):
         if df["z_stats_dist_sq"].isna().all():
             continue
@@ -75,15 +71,17 @@ def bn_split(summary: pd.DataFrame) -> pd.DataFrame:
             "statistics part": interval(df.groupby("seed")["z_stats_dist_sq"].first()).text(),
             "weights part, tau min": interval(pick(df, tmin, "z_weights_dist_sq")).text(),
             "weights part, tau max": interval(pick(df, tmax, "z_weights_dist_sq")).text(),
-            "‖z_T - z_0‖², tau max": interval(pick(df, tmax, "z_dist_sq")).text(),
+            f"{dist}, tau max": interval(pick(df, tmax, "z_dist_sq")).text(),
         }
     return pd.DataFrame(rows).T
 
 
 def markdown(summary: pd.DataFrame) -> str:
-    expected = "; ".join(f"{label} {how}" for _, label, how in TRENDS)
+    judged = columns.judged()
+    expected = "; ".join(f"{c.text} {c.trend.how}" for c in judged)
+    signs = ", ".join("-1" if c.trend.how == "falls" else "+1" for c in judged)
     text = (
-        f"# Trends over tau\n\nThe paper (section 4.2) expects, as tau grows: {expected}, i.e. rho = -1, -1, +1. "
+        f"# Trends over tau\n\nThe paper (section 4.2) expects, as tau grows: {expected}, i.e. rho = {signs}. "
         f"Values: the mean over n = {n_seeds(summary)} seeds at each tau of the setting's grid, from "
         f"`summary.csv` (beside this file). rho: Spearman's rank correlation with tau, per seed; shown as the mean rho, "
         f"its 95% CI over seeds (Student's t, within [-1, 1]) and the seeds whose rho has the expected sign.\n\n"

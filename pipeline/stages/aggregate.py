@@ -14,46 +14,16 @@ from pipeline.io import paths
 from pipeline.io.artifacts import describe, fail, read_json
 from pipeline.io.atomic import atomic_path, write_json, write_text
 from pipeline.params import Study
-from pipeline.report import conclusions, plots, stats, tables, trends
+from pipeline.report import columns, conclusions, plots, stats, tables, trends
 
-COLUMNS = [
-    "family",
-    "setting",
-    "pretrain",
-    "downstream",
-    "head",
-    "eta_hp",
-    "eta_ft",
-    "bn",
-    "tau",
-    "seed",
-    "hp_train_acc",
-    "hp_train_score",
-    "hp_train_fit",
-    "energy",
-    "val_score",
-    "test_score",
-    "metric",
-    "z_dist_sq",
-    "z_dot",
-    "z_norm_sq",
-    "z_cos",
-    "z_stats_dist_sq",
-    "z_weights_dist_sq",
-    "best_epoch",
-    "epochs_run",
-    "ft_epochs",
-    "stopped_early",
-    "val_acc",
-    "test_acc",
-]
 METRICS = ["hp0_ft", "hpmax_ft", "hp_tau_star_ft", "hp_train_fit_tau_star", "hp_train_fit_max"]
 
 
 def collect(study: Study) -> pd.DataFrame:
     """Every (setting, tau, seed) evaluation of the study, sorted by setting, tau and seed;
-    rows of taus or seeds no longer in the study are left out."""
-    frames = []
+    rows of taus or seeds no longer in the study are left out. Its columns: those of
+    pipeline/report/columns.py, in their order."""
+    frames, names = [], columns.names()
     for setting in study.settings:
         path = paths.evaluation(setting)
         found = read_json(path, f"the evaluations of {setting}", "evaluate")
@@ -79,12 +49,12 @@ def collect(study: Study) -> pd.DataFrame:
             raise PipelineError(
                 f"{path}: expected one evaluation per (tau, seed), found several of {twice}"
             )
-        absent = [c for c in COLUMNS if c not in df.columns]
+        absent = [c for c in names if c not in df.columns]
         if absent:
             raise PipelineError(
-                f"{path}: expected the columns {COLUMNS}, missing {absent} (rerun evaluate)"
+                f"{path}: expected the columns {names}, missing {absent} (rerun evaluate)"
             )
-        frames.append(df[COLUMNS].sort_values(["tau", "seed"]))
+        frames.append(df[names].sort_values(["tau", "seed"]))
     return pd.concat(frames, ignore_index=True)
 
 

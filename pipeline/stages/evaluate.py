@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 
+from pipeline import metrics
 from pipeline.engine.batchnorm import batchnorms
 from pipeline.engine.loop import TaskModel, assess, features, progress
 from pipeline.engine.setting import Setting, load_ft_model, load_head
@@ -17,8 +18,8 @@ from pipeline.errors import first_line
 from pipeline.io import paths
 from pipeline.io.artifacts import describe, fail, read_json, read_torch
 from pipeline.io.atomic import atomic_path, write_json
-from pipeline.metrics import feature_adaptation, squared_distance
 from pipeline.params import Study
+from pipeline.report import columns
 from pipeline.runtime.device import Runtime
 from pipeline.runtime.speed import eval_batch_size
 
@@ -122,34 +123,33 @@ def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> tuple[list[dict], 
         zT = z_of(tuned.backbone)
         split = (
             {
-                "z_stats_dist_sq": squared_distance(z_by_stats["source"], z_by_stats["target"]),
-                "z_weights_dist_sq": squared_distance(z_by_stats["target"], zT),
+                "z_stats_dist_sq": metrics.squared_distance(
+                    z_by_stats["source"], z_by_stats["target"]
+                ),
+                "z_weights_dist_sq": metrics.squared_distance(z_by_stats["target"], zT),
             }
             if len(z_by_stats) == 2
             else {"z_stats_dist_sq": math.nan, "z_weights_dist_sq": math.nan}
         )
         hp = hp_log[tau]
-        rows.append(
-            {
-                **ctx.row_labels(),
-                "tau": tau,
-                "hp_train_acc": hp["hp_train_acc"],
-                "hp_train_score": hp["hp_train_score"],
-                "hp_train_fit": hp[f"hp_train_{family.hp_fit}"],
-                "energy": energy,
-                "val_score": val["score"],
-                "test_score": test["score"],
-                "val_acc": val["acc"],
-                "test_acc": test.get("acc", math.nan),
-                **feature_adaptation(z0, zT),
-                **split,
-                "best_epoch": saved["best_epoch"],
-                "epochs_run": saved["epochs_run"],
-                "ft_epochs": saved["epochs"],
-                "stopped_early": saved["epochs_run"] < saved["epochs"],
-                "z_split": study.z_split,
-            }
-        )
+        measured = {
+            **ctx.row_labels(),
+            "tau": tau,
+            "hp_train_acc": hp["hp_train_acc"],
+            "hp_train_score": hp["hp_train_score"],
+            "hp_train_fit": hp[f"hp_train_{family.hp_fit}"],
+            "energy": energy,
+            "val_score": val["score"],
+            "test_score": test["score"],
+            "val_acc": val["acc"],
+            "test_acc": test.get("acc", math.nan),
+            **split,
+            "best_epoch": saved["best_epoch"],
+            "epochs_run": saved["epochs_run"],
+            "ft_epochs": saved["epochs"],
+            "stopped_early": saved["epochs_run"] < saved["epochs"],
+        }
+        rows.append({**summary_row(measured, z0, zT), "z_split": study.z_split})
         curves[paths.curves(setting) / f"seed{ctx.seed}_tau{tau}.csv"] = saved["history"]
         progress(
             f"evaluate {setting} seed={ctx.seed}",
@@ -159,6 +159,22 @@ def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> tuple[list[dict], 
             energy=energy,
         )
     return rows, curves
+
+
+def summary_row(measured: dict, z0, zT) -> dict:
+    """A row of results/summary.csv, its columns (pipeline/report/columns.py) in order: a
+    column with a `metric` is that function of pipeline.metrics over (z0, zT), computed once
+    per function; every other column is taken from `measured`."""
+    row, computed = {}, {}
+    for col in columns.COLUMNS:
+        if not col.metric:
+            row[col.name] = measured[col.name]
+            continue
+        if col.metric not in computed:
+            computed[col.metric] = getattr(metrics, col.metric)(z0, zT)
+        value = computed[col.metric]
+        row[col.name] = value[col.name] if isinstance(value, dict) else value
+    return row
 
 
 def write_curve(path, history: list[dict]) -> None:
