@@ -14,14 +14,16 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from pipeline.families.base import Family
+from pipeline.families.base import Family, Splits
 from pipeline.io.artifacts import read_resume
 from pipeline.io.atomic import save_torch
+from pipeline.params import FTCfg, PretrainCfg
 from pipeline.runtime import stopping
 from pipeline.runtime.device import Runtime
 from pipeline.runtime.seeding import derive, generator
@@ -227,31 +229,43 @@ def resume_every() -> float:
     return float(os.environ.get(RESUME_EVERY_ENV, "10"))
 
 
+@dataclass(frozen=True)
+class Training:
+    """What `fit` reads of a stage's config. A field the config lacks keeps its default here:
+    pretraining has no label smoothing (eta 1), no early stopping and a cosine schedule."""
+
+    lr: float
+    epochs: int
+    batch_size: int
+    weight_decay: float
+    eta: float = 1.0
+    patience: int | None = None
+    schedule: str = "cosine"
+
+    @classmethod
+    def of(cls, cfg: PretrainCfg | FTCfg) -> Training:
+        """The fields of `cfg` that `fit` reads, taken by name."""
+        return cls(**{f.name: getattr(cfg, f.name) for f in fields(cls) if hasattr(cfg, f.name)})
+
+
 def fit(
     model: nn.Module,
     family: Family,
-    train_ds,
-    val_ds,
-    num_outputs: int,
+    splits: Splits,
     rt: Runtime,
+    training: Training,
     *,
-    lr: float,
-    epochs: int,
-    weight_decay: float,
-    eta: float,
-    batch_size: int,
     seed: int,
-    patience: int | None,
     resume: Path,
-    key: dict,
+    key: list,
     stage: str,
-    schedule: str = "cosine",
     until: int | None = None,
 ) -> dict:
-    """SGD with momentum 0.9, the lr following `schedule` (see `scheduler`) over `epochs`.
+    """SGD with momentum 0.9 on `splits.train`, scored on `splits.val`, the lr following
+    `training.schedule` (see `scheduler`) over `training.epochs`.
 
-    With `patience`, the model of the best validation score is kept and training stops
-    after `patience` epochs without improvement; without it the last model is kept.
+    With `training.patience`, the model of the best validation score is kept and training stops
+    after that many epochs without improvement; without it the last model is kept.
     `resume` is written after an epoch when RESUME_EVERY seconds have passed since it was
     last written, and after the last epoch; a rerun with the same `key` continues from it.
     On SIGTERM it is written at the end of the current batch, and the job stops
@@ -260,8 +274,8 @@ def fit(
     larger `until` goes on as if never stopped (pipeline.engine.halving's rungs).
     Returns the history and leaves the selected weights in `model`.
     """
-    opt = sgd(model.parameters(), lr, weight_decay)
-    sched = scheduler(opt, schedule, epochs)
+    opt = sgd(model.parameters(), training.lr, training.weight_decay)
+    sched = scheduler(opt, training.schedule, training.epochs)
     state = {
         "epoch": 0,
         "best": None,
@@ -277,13 +291,15 @@ def fit(
         state = saved["state"]
         progress(stage, resumed_from_epoch=state["epoch"])
     val_loader = family.loader(
-        val_ds, eval_batch_size(batch_size), False, seed, rt.workers, rt.pin_memory
+        splits.val, eval_batch_size(training.batch_size), False, seed, rt.workers, rt.pin_memory
     )
     last_saved = time.monotonic()
 
     def running() -> bool:
-        cap = epochs if until is None else min(epochs, until)
-        return state["epoch"] < cap and (patience is None or state["bad"] < patience)
+        cap = training.epochs if until is None else min(training.epochs, until)
+        return state["epoch"] < cap and (
+            training.patience is None or state["bad"] < training.patience
+        )
 
     def save() -> None:
         save_torch(
@@ -305,7 +321,12 @@ def fit(
             # on resume, across the taus of a setting and between a setting and its companions.
             torch.manual_seed(derive(seed, "draws", epoch))
             loader = family.loader(
-                train_ds, batch_size, True, derive(seed, "order", epoch), rt.workers, rt.pin_memory
+                splits.train,
+                training.batch_size,
+                True,
+                derive(seed, "order", epoch),
+                rt.workers,
+                rt.pin_memory,
             )
             model.train()
             tr = train_epoch(
@@ -313,7 +334,7 @@ def fit(
                 loader,
                 family,
                 opt,
-                eta,
+                training.eta,
                 rt,
                 sched=sched,
                 done=state.pop("partial", None),
@@ -323,7 +344,7 @@ def fit(
                 state["partial"] = tr["stopped"]
                 save()
                 stopping.stop(stage, resume)
-            va = assess(model, val_loader, family, rt, num_outputs)
+            va = assess(model, val_loader, family, rt, splits.num_outputs)
             state["history"].append(
                 {
                     "epoch": epoch,
@@ -349,7 +370,7 @@ def fit(
                 last_saved = time.monotonic()
             progress(
                 stage,
-                epoch=f"{epoch}/{epochs}",
+                epoch=f"{epoch}/{training.epochs}",
                 loss=tr["loss"],
                 train_acc=tr["acc"],
                 val_score=va["score"],
@@ -357,12 +378,12 @@ def fit(
             )
             if stopping.requested() and running():
                 stopping.stop(stage, resume)
-    if patience is not None:
+    if training.patience is not None:
         model.load_state_dict(state["best"]["weights"])
     # Through JSON: entries restored from a resume file and fresh ones then pickle alike, so a
     # resumed run saves the same bytes as an uninterrupted one.
     return {
         "history": json.loads(json.dumps(state["history"])),
-        "best_epoch": state["best_epoch"] if patience else state["epoch"],
+        "best_epoch": state["best_epoch"] if training.patience else state["epoch"],
         "epochs_run": state["epoch"],
     }

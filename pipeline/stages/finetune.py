@@ -18,7 +18,7 @@ an interrupted search replays its finished rungs from those files.
 from __future__ import annotations
 
 from pipeline.engine import halving
-from pipeline.engine.loop import TaskModel, fit
+from pipeline.engine.loop import TaskModel, Training, fit
 from pipeline.engine.setting import Setting, load_head
 from pipeline.io import paths
 from pipeline.io.atomic import save_torch
@@ -30,7 +30,6 @@ from pipeline.runtime.device import Runtime
 def train(ctx: Setting, splits, setting: str, seed: int, tau: int, rt: Runtime, until=None):
     """FT of one (seed, tau) up to epoch `until` (None: in full), resumed where it stopped;
     returns the model (best validation weights) and fit's record."""
-    ft = ctx.cfg.ft
     head_path = paths.hp_head(setting, seed, tau)
     backbone, head = ctx.parts(splits, rt)
     load_head(head, head_path)
@@ -38,18 +37,10 @@ def train(ctx: Setting, splits, setting: str, seed: int, tau: int, rt: Runtime, 
     info = fit(
         model,
         ctx.family,
-        splits.train,
-        splits.val,
-        splits.num_outputs,
+        splits,
         rt,
-        lr=ft.lr,
-        epochs=ft.epochs,
-        weight_decay=ft.weight_decay,
-        eta=ft.eta,
-        batch_size=ft.batch_size,
-        schedule=ft.schedule,
+        Training.of(ctx.cfg.ft),
         seed=ctx.seed_for("ft"),
-        patience=ft.patience,
         resume=paths.resume_of(paths.ft_model(setting, seed, tau)),
         key=[
             ctx.cfg.model_dump(exclude={"hp": {"search", "halving"}}),

@@ -3,7 +3,7 @@ from a checkpoint file; files are loaded strictly."""
 
 from __future__ import annotations
 
-from pipeline.engine.loop import TaskModel, fit, progress
+from pipeline.engine.loop import TaskModel, Training, fit, progress
 from pipeline.families import get_family
 from pipeline.io import paths
 from pipeline.io.artifacts import read_prepared
@@ -45,17 +45,10 @@ def pretrain(study: Study, name: str, seed: int, rt: Runtime) -> None:
         info = fit(
             model,
             family,
-            splits.train,
-            splits.val,
-            splits.num_outputs,
+            splits,
             rt,
-            lr=cfg.lr,
-            epochs=cfg.epochs,
-            weight_decay=cfg.weight_decay,
-            eta=1.0,
-            batch_size=cfg.batch_size,
+            Training.of(cfg),
             seed=derive(seed, "pretrain", name),
-            patience=None,
             resume=paths.resume_of(out),
             key=[cfg.model_dump(), seed, digest(paths.dataset(cfg.data))],
             stage=f"pretrain {name} seed={seed}",

@@ -17,6 +17,7 @@ import contextlib
 import io
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -68,7 +69,7 @@ def datasets_of(study, loads: dict[str, dict]) -> list[str]:
 
 def epoch_runner(study, load: dict, rt, scratch: Path):
     """A function that trains the workload from scratch for EPOCHS epochs; returns seconds."""
-    from pipeline.engine.loop import TaskModel, fit
+    from pipeline.engine.loop import TaskModel, Training, fit
     from pipeline.engine.setting import Setting
     from pipeline.families import get_family
     from pipeline.io.artifacts import read_prepared
@@ -77,24 +78,21 @@ def epoch_runner(study, load: dict, rt, scratch: Path):
         ctx = Setting(study, load["name"], study.seeds[0])
         family, model_cfg, data_cfg = ctx.family, ctx.model_cfg, ctx.data_cfg
         cfg, data = ctx.cfg.ft, ctx.cfg.data
-        lr, bs, wd, eta, patience = cfg.lr, cfg.batch_size, cfg.weight_decay, cfg.eta, cfg.patience
-        augment, schedule = cfg.augment, cfg.schedule
 
         def parts(n):
             return family.task_model(family.backbone(model_cfg), model_cfg, ctx.cfg.head, n)
     else:
-        p = study.pretrain[load["name"]]
-        family = get_family(p.family)
-        model_cfg, data_cfg = family.ModelCfg(**p.model), family.DataCfg(**study.data_cfg(p.data))
-        lr, bs, wd, eta, patience, data = p.lr, p.batch_size, p.weight_decay, 1.0, None, p.data
-        augment, schedule = p.augment, "cosine"
+        cfg = study.pretrain[load["name"]]
+        family, data = get_family(cfg.family), cfg.data
+        model_cfg, data_cfg = family.ModelCfg(**cfg.model), family.DataCfg(**study.data_cfg(data))
 
         def parts(n):
             return family.backbone(model_cfg), family.pretrain_head(model_cfg, n)
 
     splits = family.splits(
-        read_prepared(Path("runs/data") / f"{data}.pt", family.name), data_cfg, augment
+        read_prepared(Path("runs/data") / f"{data}.pt", family.name), data_cfg, cfg.augment
     )
+    training = replace(Training.of(cfg), epochs=EPOCHS)
     resume = scratch / f"resume-{load['name']}.pt"
 
     def run() -> float:
@@ -106,21 +104,13 @@ def epoch_runner(study, load: dict, rt, scratch: Path):
             fit(
                 model,
                 family,
-                splits.train,
-                splits.val,
-                splits.num_outputs,
+                splits,
                 rt,
-                lr=lr,
-                epochs=EPOCHS,
-                weight_decay=wd,
-                eta=eta,
-                batch_size=bs,
+                training,
                 seed=0,
-                patience=patience,
                 resume=resume,
                 key=["bench"],
                 stage="bench",
-                schedule=schedule,
             )
         return time.perf_counter() - t0
 
