@@ -17,11 +17,13 @@ $(BIN)/.installed: requirements.txt constraints.txt pyproject.toml
 run: $(BIN)/.installed
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pipeline launch --cores $(CORES) --resources gpu=$$($(BIN)/python -m pipeline gpus)
 
-# Lint and format first (ruff, configured in pyproject.toml), then the suite on two workers
+# Lint and format first (ruff), then the layer order (import-linter; both configured in
+# pyproject.toml and docs/architecture.md), then the suite on two workers
 # (pytest-xdist), one test file each at a time: most tests are single-threaded.
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -n $(CORES) --dist loadfile
 
 # The browsable report: one self-contained HTML page of a results folder (findings, tables,

@@ -1,4 +1,4 @@
-"""params.yaml: its schema (pydantic), validation with clear messages, and stage slices.
+"""params.yaml: its schema (pydantic) and its validation, with clear messages.
 
 The generic skeleton lives here; each family validates its own `model` and `data`
 blocks with the pydantic classes it exports (see pipeline/families/base.py).

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from pipeline.params import read_raw, validate
-from pipeline.tools import bench
+from pipeline.tools import bench, pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_pairs_alternate_which_side_goes_first():
-    assert bench.pair_orders(4) == [("a", "b"), ("b", "a"), ("a", "b"), ("b", "a")]
+    assert pairs.pair_orders(4) == [("a", "b"), ("b", "a"), ("a", "b"), ("b", "a")]
     calls = []
     ta, tb = iter([1.0, 2.0, 3.0]), iter([10.0, 20.0, 30.0])
 
@@ -25,36 +25,36 @@ def test_pairs_alternate_which_side_goes_first():
         calls.append("b")
         return next(tb)
 
-    runs = bench.interleave(a, b, 3)
+    runs = pairs.interleave(a, b, 3)
     assert calls == ["a", "b", "b", "a", "a", "b"]
     assert runs == [(1.0, 10.0), (2.0, 20.0), (3.0, 30.0)]  # each a paired with the b of its pair
 
 
 def test_summary_is_median_and_range_of_the_per_pair_ratios():
     runs = [(1.02, 1.0), (2.14, 2.0), (0.98, 1.0), (1.07, 1.0)]
-    s = bench.summarize([x / y for x, y in runs])
+    s = pairs.summarize([x / y for x, y in runs])
     assert s.n == 4 and s.lo == pytest.approx(0.98) and s.hi == pytest.approx(1.07)
     assert s.median == pytest.approx((1.02 + 1.07) / 2)  # even count: the mean of the middle two
-    assert bench.summarize([3.0, 1.0, 2.0]).median == 2.0
+    assert pairs.summarize([3.0, 1.0, 2.0]).median == 2.0
     with pytest.raises(ValueError):
-        bench.summarize([])
+        pairs.summarize([])
 
 
 def test_goal_line_says_target_measurement_and_verdict():
-    s = bench.summarize([1.02, 0.98, 1.07, 1.01, 1.03, 1.02, 1.00])
-    line = bench.goal_line(1, "HP over the grid / one run", "<=", 1.05, s)
+    s = pairs.summarize([1.02, 0.98, 1.07, 1.01, 1.03, 1.02, 1.00])
+    line = pairs.goal_line(1, "HP over the grid / one run", "<=", 1.05, s)
     assert line == (
         "goal 1: HP over the grid / one run, target <= 1.05x: "
         "measured median 1.02x (range 0.98-1.07, 7 pairs) MET"
     )
     assert line.endswith(" MET")
-    assert bench.goal_line(2, "x", ">=", 50, bench.summarize([40.0, 45.0, 60.0])).endswith(
+    assert pairs.goal_line(2, "x", ">=", 50, pairs.summarize([40.0, 45.0, 60.0])).endswith(
         "NOT MET"
     )
-    assert "median 1234x (range 1234-1234, 1 pair) MET" in bench.goal_line(
-        2, "x", ">=", 50, bench.summarize([1234.0])
+    assert "median 1234x (range 1234-1234, 1 pair) MET" in pairs.goal_line(
+        2, "x", ">=", 50, pairs.summarize([1234.0])
     )
-    assert not bench.met(bench.summarize([1.2, 1.6, 1.6]), "<=", 1.5)
+    assert not pairs.met(pairs.summarize([1.2, 1.6, 1.6]), "<=", 1.5)
 
 
 def test_training_secs_sums_the_epoch_lines():

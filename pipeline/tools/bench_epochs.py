@@ -122,7 +122,7 @@ def goal_epochs(params: Path, pairs: int, rt, scratch: Path, number: int = 9) ->
     after one untimed run of each side; then each side's seconds and old / new."""
     from pipeline.params import read_raw, validate
     from pipeline.runtime.speed import fast_paths
-    from pipeline.tools.bench import goal_line, interleave, spread, summarize
+    from pipeline.tools.pairs import goal_line, interleave, spread, summarize
 
     study = validate(read_raw(params), str(params), check_files=False)
     loads = workloads(study)
