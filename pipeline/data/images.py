@@ -115,9 +115,8 @@ def split_indices(
     fraction of 0 leaves that split empty."""
     from sklearn.model_selection import train_test_split
 
-    def draw(
-        pool, size, seed, strat
-    ):  # stratified where the counts allow it (tiny data: at random)
+    # Stratified where the counts allow it (tiny data: at random)
+    def draw(pool, size, seed, strat):
         try:
             return train_test_split(pool, test_size=size, random_state=seed, stratify=strat)
         except ValueError:

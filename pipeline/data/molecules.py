@@ -112,9 +112,8 @@ def pack(graphs: Iterable[dict], y: torch.Tensor) -> dict:
 
     def cat(key: str, empty: tuple[int, int], axis: int, dtype: torch.dtype) -> torch.Tensor:
         parts = [g[key] for g in graphs] or [np.zeros(empty, dtype=np.int64)]
-        return torch.from_numpy(np.concatenate(parts, axis=axis)).to(
-            dtype
-        )  # small ints: compact on disk
+        # Small ints: compact on disk.
+        return torch.from_numpy(np.concatenate(parts, axis=axis)).to(dtype)
 
     return {
         "x": cat("node_feat", (0, 9), 0, torch.uint8),
@@ -388,9 +387,8 @@ def ogb_dataset(name: str, root: str, limit: int | None, seed: int, download: bo
     folder = ogb_folder(name, root) if download else check_ogb_files(name, root)
     from ogb.graphproppred import PygGraphPropPredDataset
 
-    with torch.serialization.safe_globals(
-        _pyg_storage_classes()
-    ):  # OGB calls torch.load weights-only
+    # OGB calls torch.load weights-only.
+    with torch.serialization.safe_globals(_pyg_storage_classes()):
         ds = PygGraphPropPredDataset(name=name, root=str(folder.parent))
     split = ds.get_idx_split()
     parts = {

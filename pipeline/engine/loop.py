@@ -286,7 +286,8 @@ def fit(
     }
     saved = read_resume(resume, state["key"], rt.device)
     if saved is not None:
-        model.load_state_dict(saved["model"]), opt.load_state_dict(saved["opt"])
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
         sched.load_state_dict(saved["sched"])
         state = saved["state"]
         progress(stage, resumed_from_epoch=state["epoch"])

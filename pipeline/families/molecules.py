@@ -151,9 +151,8 @@ class Molecules(Family):
     ModelCfg, DataCfg = ModelCfg, DataCfg
 
     def __init__(self):
-        self.tasks: list[
-            str
-        ] = []  # the task names of the last splits() call, for the scorer's messages
+        # The task names of the last splits() call, for the scorer's messages.
+        self.tasks: list[str] = []
 
     def prepare(self, d: DataCfg, seed: int) -> dict:
         fractions = (d.val_fraction, d.test_fraction)
@@ -168,9 +167,8 @@ class Molecules(Family):
         else:
             out = data.ogb_dataset(d.dataset, d.root, d.limit, seed, d.download)
         sizes = {k: len(v["y"]) if v else 0 for k, v in out["splits"].items()}
-        per_s = out.pop(
-            "molecules_per_s"
-        )  # printed, not saved: a timing would change the file's bytes
+        # Printed, not saved: a timing would change the file's bytes.
+        per_s = out.pop("molecules_per_s")
         rate = f", built from SMILES at {per_s:.0f} molecules/s" if per_s else ""
         data.warn(f"{d.dataset}: {len(out['tasks'])} tasks, molecules {sizes}{rate}")
         return out

@@ -55,9 +55,8 @@ def encoder(depth: int, in_channels: int) -> nn.Module:
     from pipeline.models.resnet import LAYOUTS
 
     block, layers = LAYOUTS[depth]
-    block = getattr(
-        tv, block.__name__
-    )  # torchvision's own BasicBlock / Bottleneck, as smp's encoders use
+    # torchvision's own BasicBlock / Bottleneck, as smp's encoders use.
+    block = getattr(tv, block.__name__)
     widths = [3, 64] + [c * block.expansion for c in (64, 128, 256, 512)]
     enc = _encoder_class()(out_channels=widths, block=block, layers=layers)
     enc.set_in_channels(in_channels, pretrained=False)

@@ -85,9 +85,8 @@ def read_resume(path, key: str, device) -> dict | None:
     if not path.is_file():
         return None
     try:
-        saved = torch.load(
-            path, map_location=device, weights_only=False
-        )  # this pipeline's own file
+        # This pipeline's own file.
+        saved = torch.load(path, map_location=device, weights_only=False)
     except Exception as err:
         print(
             f"warning: {path}: an unreadable resume file ({first_line(err)}); starting over",

@@ -54,9 +54,8 @@ def interval(values, level: float = LEVEL) -> Interval:
     mean = float(x.mean()) if n else math.nan
     if n < 2:
         return Interval(mean, math.nan, n, math.nan, math.nan)
-    sd = (
-        0.0 if (x == x[0]).all() else float(x.std(ddof=1))
-    )  # no rounding noise for identical values
+    # No rounding noise for identical values.
+    sd = 0.0 if (x == x[0]).all() else float(x.std(ddof=1))
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
     return Interval(mean, sd, n, mean - half, mean + half)
 

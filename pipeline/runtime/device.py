@@ -49,7 +49,10 @@ def claim_slot(
             except BlockingIOError:
                 f.close()
                 continue
-            f.seek(0), f.truncate(), f.write(f"{os.getpid()}\n"), f.flush()
+            f.seek(0)
+            f.truncate()
+            f.write(f"{os.getpid()}\n")
+            f.flush()
             _held.append(f)
             return i
         if timeout_s is not None and time.monotonic() - start > timeout_s:
@@ -131,9 +134,8 @@ def deterministic_cuda() -> None:
     if "torch._inductor.config" in sys.modules:
         torch.use_deterministic_algorithms(True, warn_only=True)
     else:
-        torch._C._set_deterministic_algorithms(
-            True, warn_only=True
-        )  # use_deterministic_algorithms' own call
+        # use_deterministic_algorithms' own call.
+        torch._C._set_deterministic_algorithms(True, warn_only=True)
     warnings.filterwarnings("once", message=f".*{NONDETERMINISTIC}")
     warnings.showwarning = _one_line_per_op
 

@@ -52,9 +52,8 @@ def skip_dynamo_import() -> int:
     import torch._compile
     from torch.optim.optimizer import _use_grad_for_differentiable
 
-    disable_code = torch._compile._disable_dynamo(
-        lambda: None
-    ).__code__  # shared by all its wrappers
+    # Shared by all its wrappers.
+    disable_code = torch._compile._disable_dynamo(lambda: None).__code__
     use_grad_code = _use_grad_for_differentiable(lambda self: None).__code__
     changed = 0
     todo, seen = [torch.optim.Optimizer], set()

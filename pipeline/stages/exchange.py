@@ -70,8 +70,10 @@ def plot(table: pd.DataFrame, setting: str, taus: list[int], metric: str, n_seed
             index="backbone_tau", columns="head_tau", values="score", aggfunc="mean"
         )
         im = ax.imshow(grid.values, cmap="viridis")
-        ax.set_xticks(range(len(taus)), taus), ax.set_yticks(range(len(taus)), taus)
-        ax.set_xlabel("head from HP(tau)-FT"), ax.set_ylabel("backbone from HP(tau)-FT")
+        ax.set_xticks(range(len(taus)), taus)
+        ax.set_yticks(range(len(taus)), taus)
+        ax.set_xlabel("head from HP(tau)-FT")
+        ax.set_ylabel("backbone from HP(tau)-FT")
         ax.set_title(f"{setting}: {split} {metric}, mean of {n_seeds} seeds")
         for i in range(len(taus)):
             for j in range(len(taus)):

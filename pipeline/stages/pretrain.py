@@ -28,9 +28,8 @@ def pretrain(study: Study, name: str, seed: int, rt: Runtime) -> None:
     out = paths.backbone(name, seed)
     seed_everything(derive(seed, "pretrain", name))
     backbone = family.backbone(model_cfg)
-    weights = (
-        cfg.checkpoint if name in study.imports else cfg.model.get("weights")
-    )  # the weights it starts from
+    # The weights it starts from.
+    weights = cfg.checkpoint if name in study.imports else cfg.model.get("weights")
     if weights:
         load_strict(backbone, read_state(weights), weights)
         progress(f"pretrain {name}", loaded=weights)

@@ -73,7 +73,8 @@ def probe(ctx: Setting, rt: Runtime, cache: dict) -> tuple[list[dict], list[dict
         and "curve" in saved
         and all(paths.hp_head(setting, ctx.seed, r["tau"]).is_file() for r in saved["log"])
     ):
-        head.load_state_dict(saved["head"]), opt.load_state_dict(saved["opt"])
+        head.load_state_dict(saved["head"])
+        opt.load_state_dict(saved["opt"])
         log, curve, start = saved["log"], saved["curve"], saved["epoch"]
         progress(f"hp {setting} seed={ctx.seed}", resumed_from_epoch=start)
     with stopping.on_sigterm():

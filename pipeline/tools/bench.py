@@ -83,7 +83,8 @@ def timed_ratio(
     """One untimed call of each side (first-call costs), then interleaved pairs: the goal line
     for the ratio a / b, and each side's own times (times `scale`, in `unit`)."""
     (name_a, fa), (name_b, fb) = a, b
-    fa(), fb()
+    fa()
+    fb()
     runs = interleave(fa, fb, pairs)
     print(goal_line(number, what, op, target, summarize([ta / tb for ta, tb in runs])))
     print(
@@ -489,7 +490,8 @@ def goal_bookkeeping(root: Path, pairs: int) -> None:
             sides[side] = lambda t=tmp, e=env: run_tool(
                 [sys.executable, "-m", "dvc", "status", "-q"], t, e
             )
-        sides["json"](), sides["yaml"]()
+        sides["json"]()
+        sides["yaml"]()
         runs = interleave(sides["json"], sides["yaml"], pairs)
     status = summarize([a for a, _ in runs])
     print(
@@ -621,10 +623,8 @@ def run_goals(args) -> None:
                 goal_epochs(root / args.params, args.pairs, rt, tmp / "epochs")
         if goals & {3, 4}:
             jobs.stage("probe", "--setting", args.job_setting)  # the tau-0 heads FT starts from
-            (
-                jobs.stage("finetune", "--setting", args.job_setting, "--seed", "0"),
-                jobs.import_torch(),
-            )  # untimed
+            jobs.stage("finetune", "--setting", args.job_setting, "--seed", "0")
+            jobs.import_torch()  # untimed
         if 3 in goals:
             goal_fixed(jobs, args.job_setting, args.pairs)
         if 4 in goals:

@@ -138,7 +138,8 @@ def goal_epochs(params: Path, pairs: int, rt, scratch: Path, number: int = 9) ->
             with fast_paths(True):
                 return run()
 
-        old(), new()
+        old()
+        new()
         runs = interleave(new, old, pairs)
         what = (
             f"{label} ({', '.join(load['covers'])}): {EPOCHS} epochs, fast paths / TASKHEAD_FAST=0"

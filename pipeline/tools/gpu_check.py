@@ -77,7 +77,9 @@ def measure(family, data, model_cfg, head_cfg, batch: int, rt, steps: int) -> di
     def train_step():
         with rt.autocast():
             loss = family.loss(model(x), y, 1.0)
-        opt.zero_grad(), loss.backward(), opt.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
 
     @torch.no_grad()
     def eval_step():
@@ -98,7 +100,9 @@ def measure(family, data, model_cfg, head_cfg, batch: int, rt, steps: int) -> di
             feats = backbone(x) if through else z
         with rt.autocast():
             loss = family.loss(head(feats), y, 1.0)
-        head_opt.zero_grad(), loss.backward(), head_opt.step()
+        head_opt.zero_grad()
+        loss.backward()
+        head_opt.step()
 
     rates["frozen"] = _rate(lambda: frozen_step(True), batch, steps, sync)
     rates["head"] = _rate(lambda: frozen_step(False), batch, steps, sync)
@@ -275,7 +279,9 @@ def main() -> None:
             for setting in [s for s in args.epoch_settings if s in raw["settings"]]:
                 report["epochs"][setting] = real_epochs(raw, setting, rt, args.scale)
                 print(f"[gpu_check] {setting}: {report['epochs'][setting]}", flush=True)
-                os.chdir(root), save(), os.chdir(tmp)
+                os.chdir(root)
+                save()
+                os.chdir(tmp)
         finally:
             os.chdir(root)
     print(gpu_hours.markdown(study, report), flush=True)
