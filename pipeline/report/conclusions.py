@@ -1,24 +1,54 @@
-"""results/conclusions.md: each of the paper's claims per setting (and per label-smoothing
-pair), the statistics over seeds behind it, and a verdict by the rules in RULES; then the
-warnings a reader must know (also printed by the aggregate stage)."""
+"""results/conclusions.md: the study judged by its analysis plan (docs/analysis-plan.md). First
+the primary claim, pooled over the settings; then the secondary claims (a)-(f) per setting,
+Holm-adjusted over the settings; then the warnings a reader must know (also printed by the
+aggregate stage). The tests are pipeline/report/decide.py's."""
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from pipeline.report import columns, findings
-from pipeline.report.stats import Interval, interval, mode_text, paired
+from pipeline.report import columns, decide, findings
+from pipeline.report.stats import Interval, interval, paired
 from pipeline.report.tables import companion, n_seeds, pick, render, seed_table, tau_stars
-from pipeline.report.trends import rho_text, rhos
 
-HOLDS, FAILS, UNSURE = "holds", "does not hold", "inconclusive"
-MIN_SEEDS = 3
-# The smallest effect a definite verdict may rest on (see RULES).
-MIN_RHO = 0.5  # mean Spearman rho of a trend
-MIN_SCORE = 0.01  # a score difference: one percentage point
-MIN_SHARE = 0.1  # (f): this share of the baseline's mean at its smallest tau
-NEAR_CHANCE = 0.1  # HP gained less than this share of its headroom to a perfect fit
+HOLDS, FAILS, UNDECIDED, EQUIVALENT = (
+    decide.HOLDS,
+    decide.FAILS,
+    decide.UNDECIDED,
+    decide.EQUIVALENT,
+)
+MIN_SEEDS = 2  # a t-interval, and so a test, needs two seeds
+# The TOST margin of the primary claim: differences within ±1 percentage point of score are
+# as good as none. Also the advice's and the halving replay's margin.
+MIN_SCORE = 0.01
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """How a study is judged: its role (a preview, or the confirmatory study that answers),
+    the alpha of each test, and for a confirmatory study the plan's commit and the look."""
+
+    role: str = "preview"
+    alpha: float = decide.ALPHA
+    plan: str = ""
+    look: int = 1
+
+    def line(self) -> str:
+        if self.role == "confirmatory":
+            return (
+                f"Confirmatory study, look {self.look}: judged by docs/analysis-plan.md as "
+                f"committed at {self.plan or '(commit not given)'}, each test at alpha "
+                f"{self.alpha:g}. These verdicts are the project's answer."
+            )
+        return (
+            f"Preview (alpha {self.alpha:g}): a quick look; the project's answer is the "
+            "confirmatory study's (studies/cpu.yaml, results/cpu/conclusions.md), judged by the "
+            "same plan (docs/analysis-plan.md) on fresh seeds."
+        )
 
 
 def trend_claim(col: columns.Column) -> str:
@@ -27,158 +57,227 @@ def trend_claim(col: columns.Column) -> str:
 
 
 TREND_CLAIMS = ", ".join(trend_claim(c) for c in columns.judged())
+NAMES = {
+    "(d)": "(d) HPtau*-FT beats HPmax-FT",
+    "(e)": "(e) HPtau*-FT beats HP0-FT",
+}
 
 RULES = f"""\
-A CI is the 95% t-interval over seeds (Student's t) of a mean, or of a difference paired by
-seed. Every verdict asks on which side of 0 a CI lies, and whether the effect is large enough
-to matter: `holds` if the CI lies entirely on the side the paper expects, `does not hold` if
-it lies entirely on the other side, and `inconclusive` if it contains 0, if fewer than
-{MIN_SEEDS} seeds give a value, or if the mean is smaller in size than the claim's minimum
-effect below. A small perturbation of every number (another thread count, another GPU) can
-thus move a verdict to or from `inconclusive`, but not straight between `holds` and `does
-not hold`. The minimum effects keep a verdict off what three seeds cannot carry: with n = 3
-the width of a t-interval is itself a matter of luck, and three seeds that land close
-together give a narrow interval around a negligible mean.
+The plan, with its reasons: docs/analysis-plan.md. In short:
 
-- {TREND_CLAIMS}:
-  per seed, Spearman's rho of the quantity against tau over the setting's grid; the CI of the
-  mean rho must lie below 0 for "falls", above 0 for "rises". Minimum effect: |mean rho| >=
-  {MIN_RHO:g}, a strong monotone trend (over 4 taus, one adjacent pair out of order gives 0.8,
-  two give 0.6).
-- (d) tau* is interior: the best interior tau is the one (neither the smallest nor the largest
-  of the grid) with the highest mean validation score, ties to the smaller. Per seed, its
-  validation score minus that at the smallest tau, and minus that at the largest tau. Holds if
-  both CIs lie above 0; does not hold if either lies below 0; inconclusive otherwise, or with
-  fewer than 3 taus. (The best interior tau is chosen on the same scores, which favours holds.)
-  Minimum effect of each difference: {100 * MIN_SCORE:g} percentage point of score.
-- (e) HPtau*-FT beats HP0-FT: per seed, the test score at that seed's tau* (chosen on
-  validation) minus the test score at tau 0; the CI must lie above 0. Without tau 0 in the
-  grid or a test split: inconclusive. Minimum effect: {100 * MIN_SCORE:g} percentage point.
-- (f) label-smoothed HP keeps more energy and adapts the features more: for each setting with
-  eta_HP = 1 and its companion (same family, pretrain, downstream, head, bn and eta_FT; eta_HP
-  < 1), each at its largest tau, per seed: companion minus baseline E_aie, and companion minus
-  baseline ‖z_T - z_0‖². Holds if both CIs lie above 0; does not hold if either lies below 0;
-  inconclusive otherwise. Minimum effect of each difference: {MIN_SHARE:g} of the baseline's mean
-  at its smallest tau (the energy, or the feature change, that FT has from a fresh head).
+- Primary: HPtau*-FT − HP0-FT on test, in percentage points, tau* chosen per seed on
+  validation; per seed the mean over the settings with eta_HP = 1 (equal weights), then a
+  t-interval and t-tests over seeds (n − 1 degrees of freedom). `holds` if the 95% CI lies
+  above 0 (one-sided p < alpha / 2), `does not hold` if below, `equivalent` if the two one-sided
+  tests within ±{100 * MIN_SCORE:g} pp give p < alpha, else `undecided`. HPtau*-FT − HPmax-FT
+  beside it.
+- {TREND_CLAIMS}: Page's L test over the setting's taus, seeds as blocks, exact p; effect
+  size per seed: log(v(tau max) / v(tau 0)), for the cosine log((1 − cos max) / (1 − cos 0)),
+  with its t-interval (below 0 when the paper's trend holds). z_T is read at `z_epoch`.
+- (d) HPtau*-FT − HPmax-FT and (e) HPtau*-FT − HP0-FT on test, per setting: paired t-tests.
+- (f) label-smoothed companion − baseline at tau max, E_aie and ‖z_T − z_0‖² at `z_epoch`:
+  paired t-tests; holds if both halves hold, does not hold if either goes the other way.
+- Each claim's p-values are Holm-adjusted over the settings (pairs for (f)), in each
+  direction; every test is two-sided at alpha. `holds`: adjusted p in the paper's direction
+  < alpha / 2; `does not hold`: adjusted p in the opposite direction < alpha / 2 (never for lack
+  of an effect); else `undecided`. No minimum effect; fewer than {MIN_SEEDS} seeds: undecided.
 
 Warnings:
-- HP stayed near chance: the mean HP-train fit (`hp_train_fit`) at the largest tau gained less
-  than {NEAR_CHANCE:g} of the headroom it had at the smallest tau: fit(max) - fit(min) <
-  {NEAR_CHANCE:g} × (1 - fit(min)). Then tau barely changes the head FT starts from.
-- FT hit the epoch cap: runs that ran all `ft_epochs` (not `stopped_early`), as a share of the
-  setting's runs; the tables mark with † a cell whose FT runs mostly (over half) did.
+- HP stayed near chance: HP-train fit at the largest tau gained less than a tenth of the
+  headroom it had at the smallest tau.
+- FT hit the epoch cap: runs that ran all `ft_epochs` (not `stopped_early`); the tables mark
+  with † a cell whose FT runs mostly did.
 - tau* at the edge: seeds whose tau* is the smallest or the largest tau of the grid.
-- Missing scores: non-finite validation or test scores (a dataset without a test split has none).
+- Missing scores: non-finite validation or test scores.
 """
+NEAR_CHANCE = 0.1
 
 
-def verdict(iv: Interval, expected: int, smallest: float = 0.0) -> str:
-    """By the side of 0 the CI lies on (`expected`: +1 above, -1 below); inconclusive with
-    fewer than MIN_SEEDS values or a mean smaller in size than `smallest` (compared at 9
-    decimals, so that a mean printed as the threshold meets it)."""
-    if iv.n < MIN_SEEDS or not iv.side or round(abs(iv.mean), 9) < smallest:
-        return UNSURE
-    return HOLDS if iv.side == expected else FAILS
+@dataclass(frozen=True)
+class Test:
+    """One claim in one setting before the adjustment: what it measured, and the one-sided
+    p-values in the paper's direction and in the opposite one."""
 
-
-def both(*verdicts: str) -> str:
-    """Holds if every part holds; does not hold if any part does not; else inconclusive."""
-    return FAILS if FAILS in verdicts else HOLDS if all(v == HOLDS for v in verdicts) else UNSURE
+    statistics: str
+    p_expected: float
+    p_opposite: float
 
 
 def _pp(iv: Interval) -> str:
     return f"{iv.text('.2f', 100, signed=True)} pp (n={iv.n})"
 
 
-def trend_claims(df: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """The trend claims ((a)-(c): the columns with a trend) for one setting: (claim,
-    statistics, verdict)."""
-    out = []
-    for col in columns.judged():
-        rho, how = rhos(df, col.name), col.trend.how
-        out.append(
-            (
-                trend_claim(col),
-                f"rho {rho_text(rho, how)}",
-                verdict(interval(rho), -1 if how == "falls" else 1, MIN_RHO),
-            )
-        )
+def _paired_test(diff: Interval) -> tuple[float, float]:
+    """One-sided t-test p-values that the paired mean is above 0 and below 0."""
+    if diff.n < MIN_SEEDS:
+        return math.nan, math.nan
+    return decide.t_test_p(diff, 0.0, 1), decide.t_test_p(diff, 0.0, -1)
+
+
+def _effect(df: pd.DataFrame, col: columns.Column) -> str:
+    """The trend's effect size per seed, tau max against the smallest tau, with its interval."""
+    taus = sorted(df["tau"].unique())
+    at_max, at_0 = pick(df, taus[-1], col.name), pick(df, taus[0], col.name)
+    ratio = decide.log_one_minus_ratio if col.trend.how == "rises" else decide.log_ratio
+    try:
+        iv = interval(ratio(at_max, at_0))
+    except ValueError:
+        return "log ratio n/a (a value <= 0)"
+    return f"log ratio tau {taus[-1]}/tau {taus[0]} {iv.text('.2f', signed=True)}"
+
+
+def trend_test(df: pd.DataFrame, col: columns.Column) -> Test:
+    """(a)-(c) in one setting: Page's test of the column against tau, seeds as blocks."""
+    matrix = df.pivot_table(index="seed", columns="tau", values=col.name).sort_index(axis=1)
+    matrix = matrix.dropna()
+    if len(matrix) < MIN_SEEDS or matrix.shape[1] < 3:
+        return Test(f"{len(matrix)} seeds, {matrix.shape[1]} taus: no test", math.nan, math.nan)
+    page = decide.page_trend(matrix.to_numpy())
+    down, up = page.p_decreasing, page.p_increasing
+    text = f"Page L {page.L:.0f}, p falls {down:.3g}, p rises {up:.3g}; {_effect(df, col)}"
+    return Test(text, *((down, up) if col.trend.how == "falls" else (up, down)))
+
+
+def ft_diff(df: pd.DataFrame, against: str = "hp0_ft") -> Interval:
+    """Test score at each seed's tau* minus that at tau 0 (`hp0_ft`) or tau max (`hpmax_ft`),
+    paired by seed."""
+    s = seed_table(df)
+    return paired(s["hp_tau_star_ft"], s[against])
+
+
+def ft_test(df: pd.DataFrame, against: str) -> Test:
+    """(d) or (e) in one setting."""
+    diff = ft_diff(df, against)
+    name = "HPmax-FT" if against == "hpmax_ft" else "HP0-FT"
+    return Test(f"test HPtau*-FT − {name} {_pp(diff)}", *_paired_test(diff))
+
+
+def setting_tests(df: pd.DataFrame) -> dict[str, Test]:
+    """Every per-setting claim's test, by claim name."""
+    out = {trend_claim(c): trend_test(df, c) for c in columns.judged()}
+    out[NAMES["(d)"]] = ft_test(df, "hpmax_ft")
+    out[NAMES["(e)"]] = ft_test(df, "hp0_ft")
     return out
 
 
-def interior_claim(df: pd.DataFrame) -> tuple[str, str, str]:
-    """(d) for one setting."""
-    claim = "(d) tau* is interior"
-    taus = sorted(df["tau"].unique())
-    if len(taus) < 3:
-        return claim, f"grid {taus} has no interior tau", UNSURE
-    means = df[df["tau"].isin(taus[1:-1])].groupby("tau")["val_score"].mean()
-    best = int(means[means == means.max()].index.min())
-    lo, hi = (
-        paired(pick(df, best, "val_score"), pick(df, edge, "val_score"))
-        for edge in (taus[0], taus[-1])
-    )
-    stats = (
-        f"best interior tau {best}: val − val at tau {taus[0]} {_pp(lo)}, val − val at tau {taus[-1]} "
-        f"{_pp(hi)}; tau* {mode_text(tau_stars(df))}"
-    )
-    return claim, stats, both(verdict(lo, 1, MIN_SCORE), verdict(hi, 1, MIN_SCORE))
+def adjust(tests: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Holm over the rows of one claim, in each direction, then the verdict: two-sided at
+    `alpha`, so each one-sided adjusted p is compared with alpha / 2."""
+    up = decide.holm(tests["p_expected"].to_numpy())
+    down = decide.holm(tests["p_opposite"].to_numpy())
+    verdicts = [decide.verdict(a, b, alpha / 2) for a, b in zip(up, down, strict=True)]
+    return tests.assign(p_holm=up, verdict=verdicts)
 
 
-def ft_diff(df: pd.DataFrame) -> Interval:
-    """(e)'s statistic for one setting: test HPtau*-FT - HP0-FT, paired by seed."""
-    s = seed_table(df)
-    return paired(s["hp_tau_star_ft"], s["hp0_ft"])
-
-
-def ft_claim(df: pd.DataFrame) -> tuple[str, str, str]:
-    """(e) for one setting."""
-    diff = ft_diff(df)
-    return (
-        "(e) HPtau*-FT beats HP0-FT",
-        f"test HPtau*-FT − HP0-FT {_pp(diff)}",
-        verdict(diff, 1, MIN_SCORE),
-    )
-
-
-def ls_claim(base: pd.DataFrame, ls: pd.DataFrame) -> tuple[str, str]:
-    """(f) for one (baseline, companion) pair: (statistics, verdict)."""
-    at_max = [(d, int(d["tau"].max())) for d in (ls, base)]
-    parts, verdicts = [], []
-    for col in ("energy", "z_dist_sq"):
-        diff, label = paired(*(pick(d, t, col) for d, t in at_max)), columns.get(col).text
-        smallest = MIN_SHARE * abs(pick(base, int(base["tau"].min()), col).mean())
-        parts.append(f"{label} {diff.text(signed=True)} (n={diff.n}; minimum {smallest:.3g})")
-        verdicts.append(verdict(diff, 1, smallest))
-    return f"companion − baseline at tau max: {', '.join(parts)}", both(*verdicts)
-
-
-def claims(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per (setting, claim (a)-(e)): statistics and verdict."""
+def claims(summary: pd.DataFrame, alpha: float = decide.ALPHA) -> pd.DataFrame:
+    """One row per (setting, claim (a)-(e)): statistics, Holm-adjusted p and verdict."""
     rows = []
     for setting, df in summary.groupby("setting", sort=False):
-        for claim, stats, v in trend_claims(df) + [interior_claim(df), ft_claim(df)]:
-            rows.append({"setting": setting, "claim": claim, "statistics": stats, "verdict": v})
-    return pd.DataFrame(rows, columns=["setting", "claim", "statistics", "verdict"])
+        for claim, t in setting_tests(df).items():
+            rows.append({"setting": setting, "claim": claim, **vars(t)})
+    tests = pd.DataFrame(
+        rows, columns=["setting", "claim", "statistics", "p_expected", "p_opposite"]
+    )
+    out = pd.concat([adjust(g, alpha) for _, g in tests.groupby("claim", sort=False)])
+    out = out.loc[tests.index]  # the settings' order, claims within each
+    return out[["setting", "claim", "statistics", "p_holm", "verdict"]]
 
 
-def ls_claims(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per setting with eta_HP = 1 that has a label-smoothed companion: claim (f)."""
-    rows = []
+def ls_test(base: pd.DataFrame, ls: pd.DataFrame) -> tuple[str, list[Test]]:
+    """(f) for one (baseline, companion) pair: the statistics text and one test per half, at
+    tau max; the same differences at the baseline's tau* are reported beside them."""
+    tmax = int(base["tau"].max())
+    stars = tau_stars(base)
+    parts, tests = [], []
+    for col in ("energy", "z_dist_sq"):
+        diff = paired(pick(ls, tmax, col), pick(base, tmax, col))
+        at_star = paired(pick(ls, stars, col), pick(base, stars, col))
+        label = columns.get(col).text
+        parts.append(
+            f"{label} {diff.text(signed=True)} (n={diff.n}; at tau* {at_star.text(signed=True)})"
+        )
+        tests.append(Test(label, *_paired_test(diff)))
+    return f"companion − baseline at tau {tmax}: {', '.join(parts)}", tests
+
+
+def ls_claims(summary: pd.DataFrame, alpha: float = decide.ALPHA) -> pd.DataFrame:
+    """One row per setting with eta_HP = 1 that has a label-smoothed companion: claim (f),
+    each half Holm-adjusted over the pairs; both halves must hold."""
+    rows, halves = [], []
     for setting, df in summary.groupby("setting", sort=False):
         ls = companion(summary, setting)
         if df["eta_hp"].iloc[0] != 1 or ls.empty:
             continue
-        stats, v = ls_claim(df, ls)
+        text, tests = ls_test(df, ls)
+        rows.append({"baseline": setting, "companion": ls["setting"].iloc[0], "statistics": text})
+        halves.append(tests)
+    out = pd.DataFrame(rows, columns=["baseline", "companion", "statistics"])
+    if not rows:
+        return out.assign(verdict=[])
+    per_half = []
+    for i in range(2):
+        frame = pd.DataFrame([vars(h[i]) for h in halves])
+        per_half.append(adjust(frame, alpha)["verdict"].tolist())
+    return out.assign(verdict=[both(*v) for v in zip(*per_half, strict=True)])
+
+
+def both(*verdicts: str) -> str:
+    """Holds if every part holds; does not hold if any part does not; else undecided."""
+    return FAILS if FAILS in verdicts else HOLDS if all(v == HOLDS for v in verdicts) else UNDECIDED
+
+
+def primary(summary: pd.DataFrame, alpha: float = decide.ALPHA) -> pd.DataFrame:
+    """The primary claim and the contrast beside it, pooled over the settings with eta_HP = 1:
+    mean, CI and p-values in pp over seeds, TOST within ±MIN_SCORE, verdict."""
+    base = summary[summary["eta_hp"] == 1]
+    rows = []
+    for name, against in (("HPtau*-FT − HP0-FT", "hp0_ft"), ("HPtau*-FT − HPmax-FT", "hpmax_ft")):
+        frame = pd.concat(
+            [
+                seed_table(df)
+                .assign(diff=lambda s, a=against: 100 * (s["hp_tau_star_ft"] - s[a]))
+                .rename_axis("seed")
+                .reset_index()
+                .assign(setting=setting)
+                for setting, df in base.groupby("setting", sort=False)
+            ]
+        )
+        per_seed, _ = decide.per_seed_means(frame)
+        c = decide.pooled_contrast(frame, level=1 - alpha)
+        eq = decide.tost(per_seed, 100 * MIN_SCORE, alpha) if c.n >= MIN_SEEDS else None
+        v = decide.verdict(c.p_greater, c.p_less, alpha / 2)
+        if v == UNDECIDED and eq is not None and eq.verdict == EQUIVALENT:
+            v = EQUIVALENT
         rows.append(
             {
-                "baseline": setting,
-                "companion": ls["setting"].iloc[0],
-                "statistics": stats,
+                "contrast (test, pp)": name,
+                "mean": f"{c.mean:+.2f}",
+                f"{100 * (1 - alpha):g}% CI": (
+                    f"[{c.low:+.2f}, {c.high:+.2f}]" if c.n >= MIN_SEEDS else "n/a"
+                ),
+                "seeds": c.n,
+                "settings": c.settings,
+                "p (> 0)": f"{c.p_greater:.3g}",
+                "p (< 0)": f"{c.p_less:.3g}",
+                f"TOST ±{100 * MIN_SCORE:g} pp": f"{eq.p_tost:.3g}" if eq else "n/a",
                 "verdict": v,
             }
         )
-    return pd.DataFrame(rows, columns=["baseline", "companion", "statistics", "verdict"])
+    return pd.DataFrame(rows).set_index("contrast (test, pp)")
+
+
+def per_setting_contrasts(summary: pd.DataFrame) -> pd.DataFrame:
+    """Beside the primary claim: each eta_HP = 1 setting's two contrasts, in pp."""
+    base = summary[summary["eta_hp"] == 1]
+    return pd.DataFrame(
+        {
+            setting: {
+                "HPtau*-FT − HP0-FT": _pp(ft_diff(df, "hp0_ft")),
+                "HPtau*-FT − HPmax-FT": _pp(ft_diff(df, "hpmax_ft")),
+            }
+            for setting, df in base.groupby("setting", sort=False)
+        }
+    ).T.rename_axis("setting")
 
 
 def warnings(summary: pd.DataFrame) -> list[str]:
@@ -215,7 +314,7 @@ def warnings(summary: pd.DataFrame) -> list[str]:
 # The grid's column names: each claim in a few words, after its letter (those of the trend
 # claims in their columns' `trend`).
 CLAIM_NAMES = {
-    "(d)": "(d) tau* interior",
+    "(d)": "(d) HPtau* beats HPmax",
     "(e)": "(e) HPtau* beats HP0",
     "(f)": "(f) lsHP keeps energy",
 }
@@ -240,25 +339,30 @@ def compact(cells: pd.DataFrame) -> str:
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 
-def _ft_diffs(summary: pd.DataFrame) -> dict[str, Interval]:
-    return {setting: ft_diff(df) for setting, df in summary.groupby("setting", sort=False)}
-
-
-def markdown(summary: pd.DataFrame) -> str:
-    found = claims(summary)
-    pairs = ls_claims(summary)
+def markdown(summary: pd.DataFrame, judgement: Judgement = Judgement()) -> str:
+    alpha = judgement.alpha
+    found = claims(summary, alpha)
+    pairs = ls_claims(summary, alpha)
+    main = primary(summary, alpha)
     verdicts = pd.concat([found["verdict"], pairs["verdict"]]).value_counts()
-    count = ", ".join(f"{verdicts.get(v, 0)} {v}" for v in (HOLDS, FAILS, UNSURE))
+    count = ", ".join(f"{verdicts.get(v, 0)} {v}" for v in (HOLDS, FAILS, UNDECIDED))
     seeds = ", ".join(str(s) for s in sorted(summary["seed"].unique()))
     warned = "\n".join(f"- {w}" for w in warnings(summary)) or "_none_"
+    diffs = {s: ft_diff(df) for s, df in summary[summary["eta_hp"] == 1].groupby("setting")}
+    shown = found.assign(p_holm=found["p_holm"].map(lambda p: f"{p:.3g}"))
     text = (
-        f"# Conclusions: the paper's claims\n\nn = {n_seeds(summary)} replicate seeds ({seeds}), from "
-        f"`summary.csv` (beside this file). Verdicts: {count}.\n\n"
-        f"## Findings\n\n{findings.plain(found, pairs, _ft_diffs(summary), MIN_SCORE)}\n\n"
+        f"# Conclusions: the paper's claims\n\n{judgement.line()}\n\n"
+        f"n = {n_seeds(summary)} replicate seeds ({seeds}), from `summary.csv` (beside this "
+        f"file). Secondary verdicts: {count}.\n\n"
+        f"## Primary claim\n\nHPtau*-FT beats HP0-FT on test, pooled over the settings with "
+        f"eta_HP = 1 (for these settings: their scores mix accuracy, ROC-AUC and mIoU points); "
+        f"HPtau*-FT − HPmax-FT beside it.\n\n{render(main, 'left')}\n\n"
+        f"Per setting (mean ± 95% CI over seeds):\n\n{render(per_setting_contrasts(summary), 'left')}\n\n"
+        f"## Findings\n\n{findings.plain(main, found, pairs, diffs)}\n\n"
         f"## Verdicts at a glance\n\n"
         f"n = {n_seeds(summary)} seeds; claims, statistics and rules: conclusions.md.\n\n"
         f"{compact(glance(found, pairs))}\n\n## Rules\n\n{RULES}\n## Warnings\n\n{warned}\n\n"
-        f"## Claims (a)-(e), per setting\n\n{render(found.set_index('setting'), 'left')}\n"
+        f"## Claims (a)-(e), per setting\n\n{render(shown.set_index('setting'), 'left')}\n"
     )
     if len(pairs):
         text += (

@@ -70,7 +70,7 @@ def seed_interval(per_seed_values, level: float = LEVEL) -> Interval:
     return interval(per_seed_values, level)
 
 
-def _t_p(iv: Interval, null: float, side: int) -> float:
+def t_test_p(iv: Interval, null: float, side: int) -> float:
     """One-sided t-test p that the mean lies above `null` (side +1) or below it (side -1), from
     the interval's mean, sd and n (scipy.stats.ttest_1samp needs the values, and tost also
     takes an Interval). sd 0 gives t = ±inf, so p 0 or 1; NaN for n < 2."""
@@ -96,20 +96,15 @@ class Contrast:
     p_two_sided: float
 
 
-def pooled_contrast(
+def per_seed_means(
     frame: pd.DataFrame,
     value: str = "diff",
     setting: str = "setting",
     seed: str = "seed",
     weights: str = "equal",
-    level: float = LEVEL,
-) -> Contrast:
-    """The primary claim's contrast: `frame` has one paired difference `value` per (setting,
-    seed), e.g. test score of HPtau*-FT minus HP0-FT in pp. Within each seed the settings are
-    averaged (`weights`: "equal", or "inverse_variance": each setting weighted by 1 / its
-    variance over seeds), then the seed_interval and t-test run over seeds. A setting without
-    any value is left out; then a seed missing a setting is left out, so every seed averages
-    the same settings."""
+) -> tuple[pd.Series, int]:
+    """The per-seed means over settings that pooled_contrast tests (and tost can take), and how
+    many settings they average: see pooled_contrast."""
     table = frame.pivot(index=seed, columns=setting, values=value).astype(float)
     table = table.dropna(axis=1, how="all").dropna(axis=0, how="any")
     if weights == "equal":
@@ -124,11 +119,27 @@ def pooled_contrast(
     else:
         raise ValueError(f"pooled_contrast: weights {weights!r}: equal or inverse_variance")
     per_seed = table.mul(w, axis=1).sum(axis=1) / w.sum()
+    return per_seed, table.shape[1]
+
+
+def pooled_contrast(
+    frame: pd.DataFrame,
+    value: str = "diff",
+    setting: str = "setting",
+    seed: str = "seed",
+    weights: str = "equal",
+    level: float = LEVEL,
+) -> Contrast:
+    """The primary claim's contrast: `frame` has one paired difference `value` per (setting,
+    seed), e.g. test score of HPtau*-FT minus HP0-FT in pp. Within each seed the settings are
+    averaged (`weights`: "equal", or "inverse_variance": each setting weighted by 1 / its
+    variance over seeds), then the seed_interval and t-test run over seeds. A setting without
+    any value is left out; then a seed missing a setting is left out, so every seed averages
+    the same settings."""
+    per_seed, settings = per_seed_means(frame, value, setting, seed, weights)
     iv = seed_interval(per_seed, level)
-    up, down = _t_p(iv, 0.0, 1), _t_p(iv, 0.0, -1)
-    return Contrast(
-        iv.mean, iv.low, iv.high, iv.n, table.shape[1], up, down, min(1.0, 2 * min(up, down))
-    )
+    up, down = t_test_p(iv, 0.0, 1), t_test_p(iv, 0.0, -1)
+    return Contrast(iv.mean, iv.low, iv.high, iv.n, settings, up, down, min(1.0, 2 * min(up, down)))
 
 
 @dataclass(frozen=True)
@@ -148,7 +159,7 @@ def tost(values, margin: float, alpha: float = ALPHA) -> Equivalence:
     if margin <= 0:
         raise ValueError(f"tost: margin {margin} must be positive")
     iv = values if isinstance(values, Interval) else seed_interval(values)
-    lower, upper = _t_p(iv, -margin, 1), _t_p(iv, margin, -1)
+    lower, upper = t_test_p(iv, -margin, 1), t_test_p(iv, margin, -1)
     p = max(lower, upper)
     return Equivalence(lower, upper, p, EQUIVALENT if p < alpha else UNDECIDED)
 

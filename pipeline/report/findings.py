@@ -9,11 +9,11 @@ import pandas as pd
 from pipeline.report import columns
 from pipeline.report.stats import Interval, seeds_to_decide
 
-HOLDS, FAILS = "holds", "does not hold"
+HOLDS, FAILS, EQUIVALENT = "holds", "does not hold", "equivalent"
 # Each claim as a sentence a reader can check against the paper (section 4.2 and Table 1);
 # those of the trend claims are in their columns' `trend` (pipeline/report/columns.py).
 SENTENCES = {
-    "(d)": "An intermediate tau beats both tau 0 and the largest on validation",
+    "(d)": "HPtau*-FT beats HPmax-FT on test (with (e): tau* is interior)",
     "(e)": "HPtau*-FT beats HP0-FT on test (the paper's practical claim)",
     "(f)": "Label-smoothed HP keeps more energy and changes the features more",
 }
@@ -34,35 +34,45 @@ def _where(verdicts: pd.Series, noun: str = "settings") -> str:
     return "; ".join(parts)
 
 
-def _decide(diffs: dict[str, Interval], undecided: list[str], smallest: float) -> str:
+def _decide(diffs: dict[str, Interval], undecided: list[str]) -> str:
     """What more seeds would do for (e) where it is undecided, at the observed mean and sd."""
-    need = {s: seeds_to_decide(diffs[s], smallest) for s in undecided if s in diffs}
-    small = [s for s, k in need.items() if k is None]
+    need = {s: seeds_to_decide(diffs[s], 0.0) for s in undecided if s in diffs}
     some = {s: k for s, k in need.items() if k is not None}
-    out = []
-    if some:
-        each = ", ".join(f"{s} {100 * diffs[s].mean:+.1f} pp: {k}" for s, k in some.items())
-        out.append(
-            "Seeds that would decide it if the observed mean and spread held (optimistic with "
-            f"few seeds): {each}."
-        )
-    if small:
-        out.append(
-            f"In {', '.join(small)} the mean is within ±{100 * smallest:g} pp: too small to "
-            "matter by the rules."
-        )
-    return " ".join(out)
+    if not some:
+        return ""
+    each = ", ".join(f"{s} {100 * diffs[s].mean:+.1f} pp: {k}" for s, k in some.items())
+    return (
+        "Seeds whose 95% interval would exclude 0 if the observed mean and spread held "
+        f"(optimistic with few seeds; before Holm's adjustment): {each}."
+    )
+
+
+def _primary(main: pd.DataFrame) -> str:
+    """The primary claim's sentence, from its row of conclusions.primary."""
+    row = main.iloc[0]
+    words = {
+        HOLDS: "holds",
+        FAILS: "goes the other way",
+        EQUIVALENT: "is equivalent to no difference within the margin",
+    }.get(row["verdict"], "is undecided")
+    other, ci = main.iloc[1], next(c for c in main.columns if c.endswith("% CI"))
+    return (
+        f"- **Primary: HPtau*-FT beats HP0-FT on test, pooled over {row['settings']} settings: "
+        f"{words}** ({row['mean']} pp, {ci} {row[ci]}, {row['seeds']} seeds). Against "
+        f"HPmax-FT: {other['mean']} pp, {ci} {other[ci]} ({other['verdict']})."
+    )
 
 
 def plain(
-    found: pd.DataFrame, pairs: pd.DataFrame, ft_diffs: dict[str, Interval], smallest: float
+    main: pd.DataFrame, found: pd.DataFrame, pairs: pd.DataFrame, ft_diffs: dict[str, Interval]
 ) -> str:
-    """A bullet per claim, in the words of its sentence, from the per-setting verdicts of
-    `found` ((a)-(e)) and `pairs` ((f)); `ft_diffs` are (e)'s per-setting differences."""
+    """The primary claim, then a bullet per secondary claim, in the words of its sentence, from
+    the per-setting verdicts of `found` ((a)-(e)) and `pairs` ((f)); `ft_diffs` are (e)'s
+    per-setting differences."""
     table = found.assign(letter=found["claim"].str[:3]).pivot(
         index="setting", columns="letter", values="verdict"
     )
-    lines = []
+    lines = [_primary(main)]
     trends = {c.trend.claim: c.trend.sentence for c in columns.judged()}
     for letter, sentence in (trends | SENTENCES).items():
         if letter == "(f)":
@@ -75,15 +85,16 @@ def plain(
         line = f"- {sentence} {letter}: {_where(verdicts)}."
         if letter == "(e)":
             undecided = list(verdicts[~verdicts.isin([HOLDS, FAILS])].index)
-            line += " " + _decide(ft_diffs, undecided, smallest) if undecided else ""
+            line += " " + _decide(ft_diffs, undecided) if undecided else ""
         lines.append(line.rstrip())
     fails = (found["verdict"] == FAILS).sum() + (pairs["verdict"] == FAILS).sum()
     lines.append(
-        "- No claim goes the other way in any setting."
+        "- No secondary claim goes the other way in any setting."
         if not fails
-        else f"- {fails} verdicts go the other way: see the grid below."
+        else f"- {fails} secondary verdicts go the other way: see the grid below."
     )
     return (
-        "Undecided means the 95% interval over seeds contains 0, or the effect is smaller than "
-        "the claim's minimum (rules in conclusions.md).\n\n" + "\n".join(lines)
+        "Secondary claims are per setting, Holm-adjusted over the settings; undecided means "
+        "neither direction is significant (rules below, plan in docs/analysis-plan.md).\n\n"
+        + "\n".join(lines)
     )

@@ -18,7 +18,7 @@ from pipeline.report.tables import n_seeds
 SHADES = {
     conclusions.HOLDS: "#7fc97f",
     conclusions.FAILS: "#f0836f",
-    conclusions.UNSURE: "#e4e4e4",
+    conclusions.UNDECIDED: "#e4e4e4",
     "": "#ffffff",
 }
 

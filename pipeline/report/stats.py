@@ -108,16 +108,23 @@ def describe(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def seeds_to_decide(iv: Interval, smallest: float) -> int | None:
+def seeds_to_decide(iv: Interval, smallest: float = 0.0, most: int = 10_000) -> int | None:
     """The fewest seeds whose 95% t-interval would exclude 0 if the mean and sd stayed as
-    observed: the smallest n with t(0.975, n - 1) * sd / sqrt(n) < |mean|. None when the
-    mean is smaller in size than `smallest` (more seeds would not make it matter) or the sd
-    is unknown; 2 or more otherwise."""
+    observed: the smallest n with t(0.975, n - 1) * sd / sqrt(n) < |mean| (which falls with n,
+    so found by bisection). None when the sd is unknown, the mean is smaller in size than
+    `smallest` (0 included), or more than `most` seeds would be needed; 2 or more otherwise."""
     from scipy import stats
 
-    if iv.n < 2 or math.isnan(iv.sd) or round(abs(iv.mean), 9) < smallest:
+    if iv.n < 2 or math.isnan(iv.sd) or round(abs(iv.mean), 9) <= smallest:
         return None
-    n = 2
-    while stats.t.ppf(0.5 + LEVEL / 2, n - 1) * iv.sd / math.sqrt(n) >= abs(iv.mean):
-        n += 1
-    return n
+
+    def decides(n: int) -> bool:
+        return stats.t.ppf(0.5 + LEVEL / 2, n - 1) * iv.sd / math.sqrt(n) < abs(iv.mean)
+
+    if not decides(most):
+        return None
+    lo, hi = 1, most  # decides(hi); not decides(lo), as one seed has no interval
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if decides(mid) else (mid, hi)
+    return hi
