@@ -6,6 +6,7 @@ blocks with the pydantic classes it exports (see pipeline/families/base.py).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -17,6 +18,7 @@ from pydantic import (
     Field,
     StrictBool,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -136,11 +138,39 @@ class HPCfg(OptimCfg):
 class FTCfg(OptimCfg):
     """Finetuning: the lr follows `schedule` over `epochs` (cosine: appendix B's default;
     constant: the toy's 1e-4; none: VOC's "no learning rate scheduler", the same as
-    constant); early stopping on validation after `patience` epochs without improvement."""
+    constant); early stopping on validation after `patience` epochs without improvement,
+    never before the last of `z_epochs`, the epochs at which evaluate reads z_T."""
 
     epochs: Count
     patience: Count = 5
     schedule: Literal["cosine", "constant", "none"] = "cosine"
+    z_epochs: list[int] | None = Field(
+        None,
+        validate_default=True,
+        description="the two FT epochs at which evaluate reads z_T, ascending (the first at "
+        "most the second), each from 1 to `epochs`; FT runs at least through the second. "
+        "Default when absent: [ceil(epochs/2), epochs]",
+    )
+
+    @field_validator("z_epochs", mode="before")
+    @classmethod
+    def _z_epochs(cls, z, info: ValidationInfo):
+        epochs = info.data.get("epochs")
+        if epochs is None:  # `epochs` is refused on its own line
+            return z
+        if z is None:
+            return [math.ceil(epochs / 2), epochs]
+        if not (
+            isinstance(z, list)
+            and len(z) == 2
+            and all(type(e) is int for e in z)
+            and 1 <= z[0] <= z[1] <= epochs
+        ):
+            raise ValueError(
+                f"expected two FT epochs, the first at most the second, each from 1 to epochs "
+                f"({epochs}), found {z!r}"
+            )
+        return z
 
 
 class SettingCfg(Strict):

@@ -549,6 +549,20 @@ ARTIFACTS = [
         "missing keys: backbone.1.bias",
     ),
     (
+        "FT model after a z epoch truncated",
+        lambda: paths.ft_snapshot("toy", 0, 0, 1),
+        truncated,
+        ["evaluate", "--setting", "toy"],
+        "expected the FT model after epoch 1, of this setting's shape, found an unreadable file",
+    ),
+    (
+        "FT model after a z epoch of another shape",
+        lambda: paths.ft_snapshot("toy", 0, 0, 2),
+        lambda p: {**loaded(p), "state_dict": {"weight": torch.zeros(1)}},
+        ["evaluate", "--setting", "toy"],
+        "missing keys: backbone.1.bias",
+    ),
+    (
         "HP log not JSON",
         lambda: paths.hp_log("toy"),
         lambda p: b'{"runs": [',
@@ -575,6 +589,14 @@ ARTIFACTS = [
         lambda p: b'{"rows": 1}',
         ["aggregate"],
         "expected the evaluations of toy: a list of rows, found a mapping of ['rows']",
+    ),
+    (
+        "FT curve without the training loss",
+        lambda: paths.ft_curve("toy", 0, 1),
+        lambda p: b"epoch,val_score\n1,0.5\n",
+        ["aggregate"],
+        "expected the FT curve of toy at seed 0, tau 1, with epoch and train_loss, found the "
+        "columns ['epoch', 'val_score']",
     ),
 ]
 

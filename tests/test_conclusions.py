@@ -3,6 +3,7 @@ over 3 seeds is 4.3027 * sd / sqrt(3) = 2.4841 * sd)."""
 
 import json
 import re
+from itertools import product
 from types import SimpleNamespace
 
 import pandas as pd
@@ -214,7 +215,15 @@ def test_aggregate_checks_every_tau_and_seed_writes_every_output_and_warns(
         "epochs_run": 5,
         "val_acc": 0.8,
         "test_acc": 0.8,
+        "head_norm": 2.0,
+        "z_epoch": 5,
+        "z_epoch2": 10,
+        **{f"z2_{m}": 1.0 for m in ("dist_sq", "dot", "norm_sq", "cos")},
     }
+    for name, seed, tau in product(("base", "ls"), range(3), (TAUS[0], TAUS[-1])):
+        curve = pd.DataFrame({"epoch": range(1, 11), "train_loss": [1 / e for e in range(1, 11)]})
+        paths.ft_curve(name, seed, tau).parent.mkdir(parents=True, exist_ok=True)
+        curve.to_csv(paths.ft_curve(name, seed, tau), index=False)
     for name, eta in (("base", 1.0), ("ls", 0.9)):
         rows = _setting(name, {"val_score": [[0.7, 0.8, 0.75]] * 3}, eta_hp=eta, **extra).to_dict(
             "records"

@@ -5,6 +5,8 @@ middle of the search, and the search under Snakemake and DVC."""
 from __future__ import annotations
 
 import json
+import math
+import shutil
 
 import pandas as pd
 import pytest
@@ -16,6 +18,7 @@ from test_interruption import sigterm_on_call, stopped
 from pipeline.__main__ import main
 from pipeline.engine.halving import replay, rungs, search
 from pipeline.families import get_family
+from pipeline.io import paths
 from pipeline.tools.halving_replay import capped_share
 from pipeline.tools.halving_replay import main as replay_main
 
@@ -67,6 +70,12 @@ def models() -> dict[int, dict]:
     }
 
 
+def snapshots() -> dict[tuple[int, int], dict]:
+    """The FT models after the z epochs (FT of 4 epochs: 2 and 4) that exist, by (tau, epoch)."""
+    found = {(t, e): paths.ft_snapshot("toy", 0, t, e) for t in range(4) for e in (2, 4)}
+    return {k: torch.load(p)["state_dict"] for k, p in found.items() if p.is_file()}
+
+
 @pytest.mark.e2e
 def test_halving_runs_are_the_sweeps_and_resume_after_sigterm(in_tmp, monkeypatch, capsys):
     monkeypatch.delenv("TASKHEAD_PARAMS", raising=False)
@@ -79,7 +88,9 @@ def test_halving_runs_are_the_sweeps_and_resume_after_sigterm(in_tmp, monkeypatc
         ["finetune", "--setting", "toy"],
     ):
         assert main(argv) == 0, argv
-    sweep = models()
+    sweep, sweep_snapshots = models(), snapshots()
+    assert len(sweep_snapshots) == 4 * 2
+    shutil.rmtree(paths.ft_dir("toy"))  # as Snakemake and DVC do before they rerun the stage
     write_params(in_tmp / "params.yaml", study("halving"))
     family = type(get_family("classification"))
     with monkeypatch.context() as m:  # a batch of the final rung
@@ -96,6 +107,19 @@ def test_halving_runs_are_the_sweeps_and_resume_after_sigterm(in_tmp, monkeypatc
             assert all(
                 torch.equal(v, sweep[tau]["state_dict"][k]) for k, v in m["state_dict"].items()
             )
+    # the models after the z epochs: the sweep's, across rungs and the SIGTERM; none for the
+    # run cut after 1 epoch, whose z columns are NaN
+    cut = next(t for t, b in budgets.items() if b == 1)
+    found = snapshots()
+    assert sorted(found) == sorted(k for k in sweep_snapshots if k[0] != cut)
+    for k, weights in found.items():
+        assert all(torch.equal(v, sweep_snapshots[k][n]) for n, v in weights.items()), k
+    assert main(["evaluate", "--setting", "toy"]) == 0
+    rows = {r["tau"]: r for r in json.loads(paths.evaluation("toy").read_text())}
+    for tau, row in rows.items():
+        z = [row[f"{p}_{m}"] for p in ("z", "z2") for m in ("dist_sq", "dot", "norm_sq", "cos")]
+        assert (row["z_epoch"], row["z_epoch2"]) == (2, 4)
+        assert all(map(math.isnan, z)) if tau == cut else all(map(math.isfinite, z)), tau
 
 
 @pytest.mark.e2e

@@ -107,6 +107,41 @@ def test_bad_params_are_named(mutate, expect):
     assert expect in _bad(mutate)
 
 
+@pytest.mark.parametrize(
+    "z_epochs",
+    [[0, 2], [2, 1], [1, 3], [2], [1, 1, 2], "2", [1.0, 2], [True, 2], {"first": 1}],
+)
+def test_bad_z_epochs_are_one_line_naming_key_expectation_and_value(z_epochs):
+    """The toy FT has 2 epochs: z epochs must be two, ascending, within 1..2."""
+    message = _bad(lambda s: s["settings"]["toy"]["ft"].update(z_epochs=z_epochs))
+    assert message == (
+        "params.yaml: settings.toy.ft.z_epochs: expected two FT epochs, the first at most the "
+        f"second, each from 1 to epochs (2), found {z_epochs!r}"
+    )
+
+
+@pytest.mark.parametrize(
+    "ft, z_epochs",
+    [
+        ({"epochs": 2}, [1, 2]),
+        ({"epochs": 7}, [4, 7]),  # ceil(7 / 2)
+        ({"epochs": 1}, [1, 1]),
+        ({"epochs": 7, "z_epochs": None}, [4, 7]),
+        ({"epochs": 7, "z_epochs": [3, 3]}, [3, 3]),
+        ({"epochs": 7, "z_epochs": [2, 5]}, [2, 5]),
+    ],
+)
+def test_z_epochs_default_to_half_and_all_of_ft(ft, z_epochs):
+    study = tiny_study()
+    study["settings"]["toy"]["ft"].update(ft)
+    assert validate(study).settings["toy"].ft.z_epochs == z_epochs
+
+
+def test_a_bad_ft_epochs_is_named_once_without_a_z_epochs_line():
+    message = _bad(lambda s: s["settings"]["toy"]["ft"].update(epochs=0))
+    assert message.count("\n") == 0 and "settings.toy.ft.epochs" in message
+
+
 def test_the_committed_params_are_valid():
     from conftest import ROOT
 

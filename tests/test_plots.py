@@ -151,3 +151,28 @@ def test_verdict_grid_figure_shows_the_conclusions_grid(summary):
     assert cells == expected
     assert [t.get_text() for t in ax.get_yticklabels()] == list(table.index)
     assert [t.get_text().replace("\n", " ") for t in ax.get_xticklabels()] == list(table.columns)
+
+
+def test_ft_loss_has_a_panel_per_setting_its_ends_of_the_tau_grid_and_the_z_epochs(summary):
+    """Seeds 0-2 of each setting at taus 0 and 16, for 6 epochs (seed 2 stops after 4):
+    train loss 1 / (epoch + seed) at tau 0; the mean is over the seeds still training."""
+    rows = [
+        {"setting": s, "tau": tau, "seed": seed, "epoch": e, "train_loss": 1 / (e + seed)}
+        for s in ("toy", "toy_ls", "big")
+        for tau in (0, 16)
+        for seed in range(3)
+        for e in range(1, 7 if seed < 2 else 5)
+    ]
+    z = summary.assign(z_epoch=3, z_epoch2=6)
+    z.loc[z["setting"] == "big", "z_epoch2"] = 3  # one z epoch twice: one line
+    fig = plots.ft_loss(pd.DataFrame(rows), z)
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes] == ["toy", "toy_ls", "big"]
+    labels = [[t.get_text() for t in ax.get_legend().get_texts()] for ax in fig.axes]
+    assert labels[0] == ["tau 0", "tau 16", "z_epoch 3", "z_epoch2 6"]
+    assert labels[2] == ["tau 0", "tau 16", "z_epoch 3"]
+    tau0 = fig.axes[0].get_lines()[0]
+    # epoch 4: (1/4 + 1/5 + 1/6) / 3; epoch 5: seeds 0 and 1 only, (1/5 + 1/6) / 2
+    assert list(tau0.get_xdata()) == [1, 2, 3, 4, 5, 6]
+    assert tau0.get_ydata()[3] == pytest.approx((1 / 4 + 1 / 5 + 1 / 6) / 3)
+    assert tau0.get_ydata()[4] == pytest.approx((1 / 5 + 1 / 6) / 2)
+    assert [ln.get_xdata()[0] for ln in fig.axes[0].get_lines()[2:]] == [3, 6]

@@ -53,17 +53,29 @@ def test_whole_chain_writes_every_output(study):
         for r in rows:
             assert (r["setting"], r["bn"], r["ft_epochs"]) == (setting, "source", 2)
             assert r["stopped_early"] == (r["epochs_run"] < 2)
+            # FT's 2 epochs: z_T read after epochs ceil(2 / 2) = 1 and 2, at every tau
+            assert (r["z_epoch"], r["z_epoch2"]) == (1, 2)
             for key in (
                 "val_score",
                 "test_score",
                 "energy",
+                "head_norm",
                 "z_dist_sq",
                 "z_dot",
                 "z_norm_sq",
                 "z_cos",
+                "z2_dist_sq",
+                "z2_dot",
+                "z2_norm_sq",
+                "z2_cos",
                 "hp_train_acc",
             ):
                 assert math.isfinite(r[key]), key
+            head = torch.load(paths.hp_head(setting, 0, r["tau"]))["state_dict"]
+            # the toy's linear head: its weight and bias are all its parameters
+            assert r["head_norm"] == pytest.approx(
+                math.sqrt(sum(head[k].double().pow(2).sum().item() for k in head))
+            )
             # the MLP toy has no BatchNorm: no statistics part of the feature change
             assert math.isnan(r["z_stats_dist_sq"]) and math.isnan(r["z_weights_dist_sq"])
             assert (paths.curves(setting) / f"seed0_tau{r['tau']}.csv").is_file()
@@ -143,11 +155,17 @@ def test_cached_and_uncached_hp_agree(study):
 
 
 def test_interrupted_finetune_resumes(study, monkeypatch, capsys):
+    """Cut in epoch 3, after the z epoch 2: its model, kept in the resume file, is written with
+    the others when the rerun ends, the same bytes as an uninterrupted run's."""
+    from pipeline.io.provenance import digest
+
     probe.run(study, "toy", CPU)
     cfg = study.settings["toy"].ft
-    cfg.__dict__.update(epochs=4, patience=10)
+    cfg.__dict__.update(epochs=4, patience=10, z_epochs=[2, 4])
     finetune.run(study, "toy", [0], [1], CPU)
     whole = torch.load(paths.ft_model("toy", 0, 1))
+    snapshots = [paths.ft_snapshot("toy", 0, 1, e) for e in (2, 4)]
+    whole_snapshots = [digest(p) for p in snapshots]
 
     calls = {"n": 0}
     real = loop.train_epoch
@@ -160,10 +178,12 @@ def test_interrupted_finetune_resumes(study, monkeypatch, capsys):
 
     monkeypatch.setattr(loop, "train_epoch", dies_in_epoch_3)
     out = paths.ft_model("toy", 0, 1)
-    out.unlink()
+    for path in (out, *snapshots):
+        path.unlink()
     with pytest.raises(KeyboardInterrupt):
         finetune.run(study, "toy", [0], [1], CPU)
     assert paths.resume_of(out).is_file() and not out.exists()
+    assert not any(p.exists() for p in snapshots)
     # outside every declared output
     assert paths.resume_of(out).is_relative_to(paths.RUNS / "resume")
     monkeypatch.setattr(loop, "train_epoch", real)
@@ -173,7 +193,45 @@ def test_interrupted_finetune_resumes(study, monkeypatch, capsys):
     resumed = torch.load(out)
     assert resumed["history"] == whole["history"]
     assert same_state(whole["state_dict"], resumed["state_dict"])
+    assert [digest(p) for p in snapshots] == whole_snapshots
     assert not paths.resume_of(out).exists()
+
+
+def test_ft_runs_through_the_last_z_epoch_and_z_is_read_there(study, monkeypatch):
+    """A validation score that never improves: patience 1 stops FT after epoch 2, unless a z
+    epoch lies later; the scored model stays epoch 1's, and evaluate reads z_T from the models
+    after the z epochs, in eval mode."""
+    probe.run(study, "toy", CPU)
+    cfg = study.settings["toy"].ft
+    monkeypatch.setattr(loop, "assess", lambda *a, **k: {"score": 0.5, "acc": 0.5, "energy": 1})
+    cfg.__dict__.update(epochs=5, patience=1, z_epochs=[1, 1])
+    finetune.run(study, "toy", [0], [0], CPU)
+    assert torch.load(paths.ft_model("toy", 0, 0))["epochs_run"] == 2
+    cfg.__dict__.update(z_epochs=[2, 3])
+    finetune.run(study, "toy", [0], [0, 1, 2], CPU)
+    saved = torch.load(paths.ft_model("toy", 0, 0))
+    assert (saved["epochs_run"], saved["best_epoch"], len(saved["history"])) == (3, 1, 3)
+    after = {e: state(paths.ft_snapshot("toy", 0, 0, e)) for e in (2, 3)}
+    assert not same_state(after[2], after[3]) and not same_state(after[2], saved["state_dict"])
+
+    ctx = Setting(study, "toy", 0)
+    splits = ctx.splits(augment=False)
+
+    def z_of(weights):
+        model = loop.TaskModel(*ctx.parts(splits, CPU))
+        model.load_state_dict(weights)
+        loader = ctx.family.loader(splits.get(study.z_split), 256, False, 0)
+        return loop.features(model.backbone, loader, ctx.family, CPU)[0]
+
+    row = evaluate.run(study, "toy", CPU)[0]
+    assert (row["tau"], row["z_epoch"], row["z_epoch2"]) == (0, 2, 3)
+    norm_sq = {
+        at: z_of(weights).double().pow(2).sum(1).mean().item()
+        for at, weights in [*after.items(), ("scored", saved["state_dict"])]
+    }
+    assert row["z_norm_sq"] == pytest.approx(norm_sq[2])
+    assert row["z2_norm_sq"] == pytest.approx(norm_sq[3])
+    assert norm_sq["scored"] != pytest.approx(norm_sq[2])
 
 
 def test_same_params_same_numbers(study):

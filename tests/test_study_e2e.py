@@ -65,6 +65,7 @@ def test_snakemake_then_dvc_then_compare(project):
         "energy_vs_tau.png",
         "z_metrics_vs_tau.png",
         "verdicts.png",
+        "ft_loss.png",
         "toy.png",
         "advice.md",
     ):

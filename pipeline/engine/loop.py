@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -232,7 +232,8 @@ def resume_every() -> float:
 @dataclass(frozen=True)
 class Training:
     """What `fit` reads of a stage's config. A field the config lacks keeps its default here:
-    pretraining has no label smoothing (eta 1), no early stopping and a cosine schedule."""
+    pretraining has no label smoothing (eta 1), no early stopping, a cosine schedule and no
+    z epochs (FT's `z_epochs`: the epochs whose weights `fit` keeps for evaluate)."""
 
     lr: float
     epochs: int
@@ -241,6 +242,7 @@ class Training:
     eta: float = 1.0
     patience: int | None = None
     schedule: str = "cosine"
+    z_epochs: Sequence[int] = ()
 
     @classmethod
     def of(cls, cfg: PretrainCfg | FTCfg) -> Training:
@@ -264,15 +266,18 @@ def fit(
     """SGD with momentum 0.9 on `splits.train`, scored on `splits.val`, the lr following
     `training.schedule` (see `scheduler`) over `training.epochs`.
 
-    With `training.patience`, the model of the best validation score is kept and training stops
-    after that many epochs without improvement; without it the last model is kept.
+    With `training.patience`, the model of the best validation score over the epochs run is
+    kept and training stops after that many epochs without improvement, though never before
+    the last of `training.z_epochs`; without it the last model is kept. The weights after each
+    of `training.z_epochs` (on the CPU) are kept too, in the resume file until the run ends.
     `resume` is written after an epoch when RESUME_EVERY seconds have passed since it was
     last written, and after the last epoch; a rerun with the same `key` continues from it.
     On SIGTERM it is written at the end of the current batch, and the job stops
     (pipeline.runtime.stopping): a rerun goes on from that batch.
     `until` stops the run after that epoch, its resume file written: a later call with a
     larger `until` goes on as if never stopped (pipeline.engine.halving's rungs).
-    Returns the history and leaves the selected weights in `model`.
+    Returns the history (with `z_epochs`, also `snapshots`: {epoch: weights} for those
+    reached) and leaves the selected weights in `model`.
     """
     opt = sgd(model.parameters(), training.lr, training.weight_decay)
     sched = scheduler(opt, training.schedule, training.epochs)
@@ -282,6 +287,7 @@ def fit(
         "best_epoch": 0,
         "bad": 0,
         "history": [],
+        "snapshots": {},
         "key": fingerprint(key),
     }
     saved = read_resume(resume, state["key"], rt.device)
@@ -295,11 +301,12 @@ def fit(
         splits.val, eval_batch_size(training.batch_size), False, seed, rt.workers, rt.pin_memory
     )
     last_saved = time.monotonic()
+    last_z = max(training.z_epochs, default=0)
 
     def running() -> bool:
         cap = training.epochs if until is None else min(training.epochs, until)
         return state["epoch"] < cap and (
-            training.patience is None or state["bad"] < training.patience
+            training.patience is None or state["bad"] < training.patience or state["epoch"] < last_z
         )
 
     def save() -> None:
@@ -360,6 +367,10 @@ def fit(
             else:
                 state["bad"] += 1
             state["epoch"] = epoch
+            if epoch in training.z_epochs:
+                state["snapshots"][epoch] = {
+                    k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
+                }
             # Saved before the line is printed: under SLURM, the SIGTERM may have ended the job's
             # `tee` already, and the print then fails.
             if (
@@ -383,8 +394,9 @@ def fit(
         model.load_state_dict(state["best"]["weights"])
     # Through JSON: entries restored from a resume file and fresh ones then pickle alike, so a
     # resumed run saves the same bytes as an uninterrupted one.
-    return {
+    out = {
         "history": json.loads(json.dumps(state["history"])),
         "best_epoch": state["best_epoch"] if training.patience else state["epoch"],
         "epochs_run": state["epoch"],
     }
+    return out | ({"snapshots": state["snapshots"]} if training.z_epochs else {})

@@ -73,6 +73,12 @@ def ft_model(setting: str, seed: int, tau: int) -> Path:
     return ft_seed_dir(setting, seed) / f"tau{tau}.pt"
 
 
+def ft_snapshot(setting: str, seed: int, tau: int, epoch: int) -> Path:
+    """The FT model of (seed, tau) as it was after FT epoch `epoch`, one of `ft.z_epochs`
+    (none for a run cut before it): where evaluate reads z_T."""
+    return ft_seed_dir(setting, seed) / f"tau{tau}_epoch{epoch}.pt"
+
+
 def evaluation(setting: str) -> Path:
     return RESULTS / "evals" / f"{setting}.json"
 
@@ -80,6 +86,10 @@ def evaluation(setting: str) -> Path:
 def curves(setting: str) -> Path:
     """Per (seed, tau), the FT learning curve (epoch, train loss and accuracy, validation score)."""
     return RESULTS / "curves" / setting
+
+
+def ft_curve(setting: str, seed: int, tau: int) -> Path:
+    return curves(setting) / f"seed{seed}_tau{tau}.csv"
 
 
 def train_curves(setting: str) -> Path:
@@ -112,6 +122,7 @@ FIG_VAL = PLOTS / "val_score_vs_tau.png"
 FIG_ENERGY = PLOTS / "energy_vs_tau.png"
 FIG_Z = PLOTS / "z_metrics_vs_tau.png"
 FIG_VERDICTS = PLOTS / "verdicts.png"
+FIG_FT_LOSS = PLOTS / "ft_loss.png"
 AGGREGATE_OUTS = [
     SUMMARY,
     STATS,
@@ -126,6 +137,7 @@ AGGREGATE_OUTS = [
     FIG_ENERGY,
     FIG_Z,
     FIG_VERDICTS,
+    FIG_FT_LOSS,
 ]
 
 

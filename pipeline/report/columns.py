@@ -3,16 +3,16 @@ what it means, its unit, and what the report does with it. The order of COLUMNS 
 summary's column order.
 
 `evaluate` builds its rows from COLUMNS (a column with a `metric` is that function of
-pipeline/metrics.py over z_0 and z_T), `aggregate` checks and selects them, stats.csv
-holds the `aggregated` ones, the figures draw the `plot`ted ones and the verdicts judge
-the ones with a `trend`. A new per-run metric: one function in pipeline/metrics.py and one
+pipeline/metrics.py over z_0 and z_T at one of FT's two z epochs), `aggregate` checks and
+selects them, stats.csv holds the `aggregated` ones, the figures draw the `plot`ted ones
+and the verdicts judge the ones with a `trend`. A new per-run metric: one function in pipeline/metrics.py and one
 entry here. Everything reads COLUMNS when it runs, so that a test may replace it.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 UNBOUNDED = (-math.inf, math.inf)
 # The groups of quantities, in the order stats.csv lists them (columns in summary order
@@ -50,8 +50,9 @@ class Column:
     one of GROUPS; `symbol` its name in the tables and text (default: `name`);
     `aggregated`: stats.csv gives its mean and 95% CI over seeds; `metric`: the function of
     pipeline.metrics, over (z_0, z_T), that evaluate computes it with (it returns the value,
-    or a dict holding it under the column's name; evaluate measures the others itself);
-    `plot`: drawn against tau; `trend`: judged by a verdict."""
+    or a dict holding it under `key`, default the column's name; evaluate measures the
+    others itself), z_T being the features after FT epoch `z_epoch` (`at` 1) or `z_epoch2`
+    (`at` 2); `plot`: drawn against tau; `trend`: judged by a verdict."""
 
     name: str
     meaning: str
@@ -60,6 +61,8 @@ class Column:
     symbol: str = ""
     aggregated: bool = True
     metric: str = ""
+    key: str = ""
+    at: int = 1
     plot: Plot | None = None
     trend: Trend | None = None
 
@@ -73,7 +76,68 @@ def _label(name: str, meaning: str, unit: str = "") -> Column:
     return Column(name, meaning, unit, "setting", aggregated=False)
 
 
+def at_epoch2(col: Column) -> Column:
+    """A z metric read at z_epoch2 instead of z_epoch (z_dist_sq: z2_dist_sq): aggregated,
+    neither drawn nor judged."""
+    return replace(
+        col,
+        name=col.name.replace("z_", "z2_", 1),
+        meaning=col.meaning.replace("z_epoch", "z_epoch2"),
+        symbol="",
+        key=col.name,
+        at=2,
+        plot=None,
+        trend=None,
+    )
+
+
 SQ = "feature units squared"
+# The feature change between z_0 and z_T, z_T read after FT epoch z_epoch.
+Z_METRICS = [
+    Column(
+        "z_dist_sq",
+        "||z_T - z_0||^2 per sample, averaged over z_split, z_T at z_epoch",
+        SQ,
+        "features",
+        symbol="‖z_T - z_0‖²",
+        metric="feature_adaptation",
+        plot=Plot("z", r"$\|z_T - z_0\|_2^2$", (0.0, math.inf)),
+        trend=Trend(
+            "(b)",
+            "falls",
+            "‖z_T - z_0‖² falls",
+            "The feature change ‖z_T - z_0‖² falls as tau grows",
+        ),
+    ),
+    Column(
+        "z_dot",
+        "z_T . z_0 per sample, averaged over z_split, z_T at z_epoch",
+        SQ,
+        "features",
+        metric="feature_adaptation",
+        plot=Plot("z", r"$z_T \cdot z_0$"),
+    ),
+    Column(
+        "z_norm_sq",
+        "||z_T||^2 per sample, averaged over z_split, z_T at z_epoch",
+        SQ,
+        "features",
+        metric="feature_adaptation",
+        plot=Plot("z", r"$\|z_T\|_2^2$", (0.0, math.inf)),
+    ),
+    Column(
+        "z_cos",
+        "cos(z_T, z_0) per sample, averaged over z_split, z_T at z_epoch",
+        "cosine",
+        "features",
+        symbol="cos(z_T, z_0)",
+        metric="feature_adaptation",
+        plot=Plot("z", r"$\cos(z_T, z_0)$", (-1.0, 1.0)),
+        trend=Trend(
+            "(c)", "rises", "cos rises", "cos(z_T, z_0) rises as tau grows (the features turn less)"
+        ),
+    ),
+]
 COLUMNS = [
     _label("family", "the task family: classification, molecules or segmentation"),
     _label("setting", "the setting's name in params.yaml"),
@@ -111,6 +175,7 @@ COLUMNS = [
         plot=Plot("energy", r"$E_{\mathrm{aie}}$", (0.0, math.sqrt(2))),
         trend=Trend("(a)", "falls", "E_aie falls", "The initial energy E_aie falls as tau grows"),
     ),
+    Column("head_norm", "the L2 norm of all the head's parameters after HP(tau)", "L2 norm", "hp"),
     Column(
         "val_score",
         "the FT model's validation score (the family's metric)",
@@ -124,48 +189,13 @@ COLUMNS = [
     ),
     _label("metric", "the family's score: accuracy, roc_auc or miou"),
     Column(
-        "z_dist_sq",
-        "||z_T - z_0||^2 per sample, averaged over z_split",
-        SQ,
-        "features",
-        symbol="‖z_T - z_0‖²",
-        metric="feature_adaptation",
-        plot=Plot("z", r"$\|z_T - z_0\|_2^2$", (0.0, math.inf)),
-        trend=Trend(
-            "(b)",
-            "falls",
-            "‖z_T - z_0‖² falls",
-            "The feature change ‖z_T - z_0‖² falls as tau grows",
-        ),
+        "z_epoch",
+        "the FT epoch after which z_T is read (ft.z_epochs' first; the same at every tau)",
+        "FT epochs",
+        "ft",
+        aggregated=False,
     ),
-    Column(
-        "z_dot",
-        "z_T . z_0 per sample, averaged over z_split",
-        SQ,
-        "features",
-        metric="feature_adaptation",
-        plot=Plot("z", r"$z_T \cdot z_0$"),
-    ),
-    Column(
-        "z_norm_sq",
-        "||z_T||^2 per sample, averaged over z_split",
-        SQ,
-        "features",
-        metric="feature_adaptation",
-        plot=Plot("z", r"$\|z_T\|_2^2$", (0.0, math.inf)),
-    ),
-    Column(
-        "z_cos",
-        "cos(z_T, z_0) per sample, averaged over z_split",
-        "cosine",
-        "features",
-        symbol="cos(z_T, z_0)",
-        metric="feature_adaptation",
-        plot=Plot("z", r"$\cos(z_T, z_0)$", (-1.0, 1.0)),
-        trend=Trend(
-            "(c)", "rises", "cos rises", "cos(z_T, z_0) rises as tau grows (the features turn less)"
-        ),
-    ),
+    *Z_METRICS,
     Column(
         "z_stats_dist_sq",
         "||z_0(target) - z_0(source)||^2: BatchNorm's statistics part (NaN without BatchNorm)",
@@ -174,11 +204,25 @@ COLUMNS = [
     ),
     Column(
         "z_weights_dist_sq",
-        "||z_T - z_0(target)||^2: the weights part of the feature change (NaN without BatchNorm)",
+        "||z_T - z_0(target)||^2, z_T at z_epoch: the weights part of the feature change (NaN "
+        "without BatchNorm)",
         SQ,
         "features",
     ),
-    Column("best_epoch", "the FT epoch early stopping selected", "FT epochs", "ft"),
+    Column(
+        "z_epoch2",
+        "the later FT epoch after which z_T is read (ft.z_epochs' second; the same at every tau)",
+        "FT epochs",
+        "ft",
+        aggregated=False,
+    ),
+    *map(at_epoch2, Z_METRICS),
+    Column(
+        "best_epoch",
+        "the FT epoch of the best validation score among the epochs run: the scored model",
+        "FT epochs",
+        "ft",
+    ),
     Column("epochs_run", "the FT epochs run", "FT epochs", "ft"),
     Column("ft_epochs", "FT's epoch cap", "FT epochs", "ft", aggregated=False),
     Column(

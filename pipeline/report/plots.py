@@ -2,7 +2,8 @@
 label-smoothed companions: one backbone, downstream task, head and BatchNorm mode), so that
 no panel mixes scales: figure 4 (validation score), the energy E_aie, and the z metrics of
 figures 13-15. Each draws the columns whose `plot` names it (pipeline/report/columns.py),
-with their labels and bounds. The verdict grid is pipeline/report/plot_verdicts.py."""
+with their labels and bounds. The verdict grid is pipeline/report/plot_verdicts.py; FT's
+training loss per epoch, with the z epochs marked, is `ft_loss`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from pipeline.report import columns, plot_verdicts
-from pipeline.report.plot_axes import save, settings, tau_axis
+from pipeline.report.plot_axes import COLORS, LEGEND_PT, save, settings, tau_axis
 from pipeline.report.tables import GROUP
 
 SCORES = {"accuracy": "accuracy", "roc_auc": "ROC-AUC", "miou": "mIoU"}
@@ -111,6 +112,43 @@ def z_metrics(summary: pd.DataFrame):
             summary, "Feature adaptation against tau (z: the backbone's features, per sample)"
         ),
         fontsize=10,
+    )
+    return fig
+
+
+def ft_loss(curves: pd.DataFrame, summary: pd.DataFrame):
+    """FT's training loss per epoch, one panel per setting, at its smallest tau (0: FT from a
+    fresh head) and its largest, each the mean over the seeds still training at that epoch;
+    dashed and dotted, the two z epochs where z_T is read: has tau-0 FT flattened there?
+    `curves`: the FT curves' rows (epoch, train_loss) with their setting, tau and seed."""
+    names = list(dict.fromkeys(summary["setting"]))
+    ncols = min(len(names), 4)
+    nrows = math.ceil(len(names) / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.6 * ncols, 3.4 * nrows + 0.8), squeeze=False, layout="constrained"
+    )
+    for ax, name in zip(axes.flat, names, strict=False):
+        own, rows = curves[curves["setting"] == name], summary[summary["setting"] == name]
+        for color, tau in zip(COLORS, sorted({own["tau"].min(), own["tau"].max()}), strict=False):
+            mean = own[own["tau"] == tau].groupby("epoch")["train_loss"].mean()
+            ax.plot(mean.index, mean.values, color=color, marker="o", ms=3, label=f"tau {tau}")
+        z1, z2 = rows[["z_epoch", "z_epoch2"]].iloc[0]
+        ax.axvline(z1, color="0.3", ls="--", lw=1.2, label=f"z_epoch {z1}")
+        if z2 != z1:
+            ax.axvline(z2, color="0.3", ls=":", lw=1.2, label=f"z_epoch2 {z2}")
+        ax.set_xlabel("FT epoch")
+        ax.set_ylabel("FT training loss")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=LEGEND_PT, loc="upper center", bbox_to_anchor=(0.5, 0), frameon=False)
+        ax.set_title(f"{name}\n{title(rows)}", fontsize=9)
+    for ax in axes.flat[len(names) :]:
+        ax.remove()
+    n = summary["seed"].nunique()
+    fig.suptitle(
+        f"FT training loss per epoch, mean over n = {n} seeds (those still training); "
+        "vertical lines: the z epochs where z_T is read",
+        fontsize=9.5,
     )
     return fig
 

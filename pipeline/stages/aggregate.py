@@ -1,5 +1,5 @@
 """Aggregate the per-(setting, tau, seed) evaluations into the study's statistics, tables,
-conclusions, metrics and plots."""
+conclusions, metrics and plots (and FT's training loss per epoch from the FT curves)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from itertools import product
 
 import pandas as pd
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, first_line
 from pipeline.io import paths
 from pipeline.io.artifacts import describe, fail, read_json
 from pipeline.io.atomic import atomic_path, write_json, write_text
@@ -58,6 +58,27 @@ def collect(study: Study) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def ft_curves(study: Study) -> pd.DataFrame:
+    """The FT curves (epoch, train_loss, ...) at each setting's smallest and largest tau, every
+    seed, with their setting, tau and seed: what plots.ft_loss draws."""
+    frames = []
+    for setting in study.settings:
+        taus = study.taus_of(setting)
+        for tau, seed in product(dict.fromkeys((taus[0], taus[-1])), study.seeds):
+            path = paths.ft_curve(setting, seed, tau)
+            what = f"the FT curve of {setting} at seed {seed}, tau {tau}, with epoch and train_loss"
+            if not path.is_file():
+                fail(path, what, "nothing at that path", "evaluate")
+            try:
+                curve = pd.read_csv(path)
+            except (pd.errors.EmptyDataError, pd.errors.ParserError) as err:
+                fail(path, what, f"no valid CSV ({first_line(err)})", "evaluate")
+            if not {"epoch", "train_loss"} <= set(curve.columns):
+                fail(path, what, f"the columns {list(curve.columns)}", "evaluate")
+            frames.append(curve.assign(setting=setting, tau=tau, seed=seed))
+    return pd.concat(frames, ignore_index=True)
+
+
 def metrics(summary: pd.DataFrame) -> dict:
     """Per setting, the numbers `dvc metrics diff` compares across commits: the mean over seeds
     and CI half-width (`_ci`) of each of METRICS, the most-often-chosen tau* and its count."""
@@ -78,6 +99,7 @@ def run(study: Study) -> pd.DataFrame:
     from pipeline.report import cost
 
     summary = collect(study)
+    curves = ft_curves(study)
     for warning in conclusions.warnings(summary):
         print(f"[aggregate] warning: {warning}", file=sys.stderr)
     with atomic_path(paths.SUMMARY) as tmp:
@@ -126,5 +148,6 @@ def run(study: Study) -> pd.DataFrame:
             "verdicts": paths.FIG_VERDICTS,
         },
     )
+    plots.save(plots.ft_loss(curves, summary), paths.FIG_FT_LOSS)
     print(tables.render(table1))
     return summary

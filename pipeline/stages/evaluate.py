@@ -1,14 +1,21 @@
-"""Evaluate a setting at every (seed, tau): scores of the selected FT model, HP-train-acc,
-E_aie, and the feature adaptation between z_0 (pretrained backbone, with the BatchNorm
-statistics HP used) and z_T (finetuned), averaged over every sample of the fixed split
-`z_split` (no augmentation). For a backbone with BatchNorm the change splits into a
-statistics part (z_0 with target minus z_0 with source statistics) and a weights part
-(z_T minus z_0 with target statistics), whichever statistics the setting used."""
+"""Evaluate a setting at every (seed, tau): scores of the selected FT model (the best
+validation epoch among the epochs run), HP-train-acc, E_aie, the norm of the HP head, and
+the feature adaptation between z_0 (pretrained backbone, with the BatchNorm statistics HP
+used) and z_T, averaged over every sample of the fixed split `z_split` (no augmentation).
+z_T is read at the two fixed FT epochs `ft.z_epochs`, the same for every tau, not at the
+epoch early stopping selected: from the model as FT left it after that epoch
+(paths.ft_snapshot), in eval mode with the running BatchNorm statistics it had then; NaN
+for a run cut before it (hp.search: halving). For a backbone with BatchNorm the change at
+the first z epoch splits into a statistics part (z_0 with target minus z_0 with source
+statistics) and a weights part (z_T minus z_0 with target statistics), whichever
+statistics the setting used."""
 
 from __future__ import annotations
 
 import csv
 import math
+
+from torch.nn.utils import parameters_to_vector
 
 from pipeline import metrics
 from pipeline.engine.batchnorm import batchnorms
@@ -16,7 +23,7 @@ from pipeline.engine.loop import TaskModel, assess, features, progress
 from pipeline.engine.setting import Setting, load_ft_model, load_head
 from pipeline.errors import first_line
 from pipeline.io import paths
-from pipeline.io.artifacts import describe, fail, read_json, read_torch
+from pipeline.io.artifacts import describe, fail, load_weights, read_json, read_torch
 from pipeline.io.atomic import atomic_path, write_json
 from pipeline.params import Study
 from pipeline.report import columns
@@ -98,6 +105,19 @@ def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> tuple[list[dict], 
     def z_of(backbone):
         return family.pool(features(backbone, loader(splits.get(study.z_split)), family, rt)[0])
 
+    def z_after(tau: int, epoch: int, epochs_run: int):
+        """z_T after FT epoch `epoch`, with the BatchNorm statistics FT had then; None for a
+        run cut before it."""
+        if epochs_run < epoch:
+            return None
+        path = paths.ft_snapshot(setting, ctx.seed, tau, epoch)
+        what = f"the FT model after epoch {epoch}, of this setting's shape"
+        saved = read_torch(path, what, "finetune", keys=("state_dict",))
+        backbone, head = ctx.parts(splits, rt, bn="source")
+        load_weights(TaskModel(backbone, head), saved["state_dict"], path, what, "finetune")
+        return z_of(backbone.eval())
+
+    z_epochs = ctx.cfg.ft.z_epochs
     backbone0, _ = ctx.parts(splits, rt)
     backbone0.eval()
     z0 = z_of(backbone0)
@@ -120,17 +140,15 @@ def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> tuple[list[dict], 
             else {"score": math.nan}
         )
         energy = assess(start, loader(splits.train_plain), family, rt, n)["energy"]
-        zT = z_of(tuned.backbone)
-        split = (
-            {
-                "z_stats_dist_sq": metrics.squared_distance(
-                    z_by_stats["source"], z_by_stats["target"]
-                ),
-                "z_weights_dist_sq": metrics.squared_distance(z_by_stats["target"], zT),
-            }
-            if len(z_by_stats) == 2
-            else {"z_stats_dist_sq": math.nan, "z_weights_dist_sq": math.nan}
-        )
+        by_epoch = {e: z_after(tau, e, saved["epochs_run"]) for e in set(z_epochs)}
+        zT = {at: by_epoch[e] for at, e in enumerate(z_epochs, start=1)}
+        split = {"z_stats_dist_sq": math.nan, "z_weights_dist_sq": math.nan}
+        if len(z_by_stats) == 2:
+            split["z_stats_dist_sq"] = metrics.squared_distance(
+                z_by_stats["source"], z_by_stats["target"]
+            )
+            if zT[1] is not None:
+                split["z_weights_dist_sq"] = metrics.squared_distance(z_by_stats["target"], zT[1])
         hp = hp_log[tau]
         measured = {
             **ctx.row_labels(),
@@ -139,10 +157,13 @@ def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> tuple[list[dict], 
             "hp_train_score": hp["hp_train_score"],
             "hp_train_fit": hp[f"hp_train_{family.hp_fit}"],
             "energy": energy,
+            "head_norm": parameters_to_vector(head0.parameters()).double().norm().item(),
             "val_score": val["score"],
             "test_score": test["score"],
             "val_acc": val["acc"],
             "test_acc": test.get("acc", math.nan),
+            "z_epoch": z_epochs[0],
+            "z_epoch2": z_epochs[1],
             **split,
             "best_epoch": saved["best_epoch"],
             "epochs_run": saved["epochs_run"],
@@ -150,7 +171,7 @@ def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> tuple[list[dict], 
             "stopped_early": saved["epochs_run"] < saved["epochs"],
         }
         rows.append({**summary_row(measured, z0, zT), "z_split": study.z_split})
-        curves[paths.curves(setting) / f"seed{ctx.seed}_tau{tau}.csv"] = saved["history"]
+        curves[paths.ft_curve(setting, ctx.seed, tau)] = saved["history"]
         progress(
             f"evaluate {setting} seed={ctx.seed}",
             tau=tau,
@@ -161,19 +182,23 @@ def evaluate_seed(ctx: Setting, hp_log: dict, rt: Runtime) -> tuple[list[dict], 
     return rows, curves
 
 
-def summary_row(measured: dict, z0, zT) -> dict:
+def summary_row(measured: dict, z0, zT: dict) -> dict:
     """A row of results/summary.csv, its columns (pipeline/report/columns.py) in order: a
-    column with a `metric` is that function of pipeline.metrics over (z0, zT), computed once
-    per function; every other column is taken from `measured`."""
+    column with a `metric` is that function of pipeline.metrics over (z0, zT[col.at]), z_T
+    at the column's z epoch (1 or 2), computed once per function and epoch, NaN where that
+    z_T is None (a run cut before it); every other column is taken from `measured`."""
     row, computed = {}, {}
     for col in columns.COLUMNS:
         if not col.metric:
             row[col.name] = measured[col.name]
             continue
-        if col.metric not in computed:
-            computed[col.metric] = getattr(metrics, col.metric)(z0, zT)
-        value = computed[col.metric]
-        row[col.name] = value[col.name] if isinstance(value, dict) else value
+        if zT[col.at] is None:
+            row[col.name] = math.nan
+            continue
+        if (col.metric, col.at) not in computed:
+            computed[col.metric, col.at] = getattr(metrics, col.metric)(z0, zT[col.at])
+        value = computed[col.metric, col.at]
+        row[col.name] = value[col.key or col.name] if isinstance(value, dict) else value
     return row
 
 

@@ -1,7 +1,9 @@
 """FT: from the pretrained backbone and the HP(tau) head, train everything.
 
 SGD with momentum 0.9, the lr following `ft.schedule`, early stopping on the
-validation split; the model of the best validation epoch is saved. FT's draws (data
+validation split (never before the last of `ft.z_epochs`); the model of the best
+validation epoch among the epochs run is saved, and beside it the model as it was after
+each of `ft.z_epochs` (paths.ft_snapshot), where evaluate reads z_T. FT's draws (data
 order, augmentation, dropout) depend on the replicate seed, the setting's seed group and
 the epoch, never on tau: differences between taus come from the head, not from the draw.
 One process finetunes any set of (seed, tau): each starts from the same state as a
@@ -12,7 +14,8 @@ interruption skips it.
 With `hp.search: halving`, the taus of a seed race in rungs (pipeline.engine.halving): a run
 cut at a rung keeps its resume file and goes on from it at the next rung, so every tau's
 model is its full run cut at the search's budget for it (`budget` in the saved model), and
-an interrupted search replays its finished rungs from those files.
+an interrupted search replays its finished rungs from those files. A run cut before a z
+epoch has no model of that epoch.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pipeline.runtime.device import Runtime
 
 def train(ctx: Setting, splits, setting: str, seed: int, tau: int, rt: Runtime, until=None):
     """FT of one (seed, tau) up to epoch `until` (None: in full), resumed where it stopped;
-    returns the model (best validation weights) and fit's record."""
+    returns the model (best validation weights) and fit's record, with its `snapshots`."""
     head_path = paths.hp_head(setting, seed, tau)
     backbone, head = ctx.parts(splits, rt)
     load_head(head, head_path)
@@ -77,6 +80,18 @@ def run(study: Study, setting: str, seeds: list[int], taus: list[int], rt: Runti
         for tau, budget in budgets(ctx, splits, setting, seed, taus, rt).items():
             out = paths.ft_model(setting, seed, tau)
             model, info = train(ctx, splits, setting, seed, tau, rt, budget)
+            provenance = inputs(head=paths.hp_head(setting, seed, tau))
+            for epoch, weights in info.pop("snapshots").items():
+                save_torch(
+                    paths.ft_snapshot(setting, seed, tau, epoch),
+                    {
+                        "state_dict": {k: v.cpu() for k, v in weights.items()},
+                        "tau": tau,
+                        "seed": seed,
+                        "epoch": epoch,
+                        "inputs": provenance,
+                    },
+                )
             save_torch(
                 out,
                 {
@@ -85,7 +100,7 @@ def run(study: Study, setting: str, seeds: list[int], taus: list[int], rt: Runti
                     "seed": seed,
                     "epochs": ft.epochs,
                     **({"budget": budget} if ctx.cfg.hp.search == "halving" else {}),
-                    "inputs": inputs(head=paths.hp_head(setting, seed, tau)),
+                    "inputs": provenance,
                     **info,
                 },
             )

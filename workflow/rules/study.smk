@@ -146,7 +146,7 @@ rule exchange:
 
 
 rule aggregate:
-    input: [paths.evaluation(s) for s in STUDY.settings]
+    input: [paths.evaluation(s) for s in STUDY.settings], [paths.curves(s) for s in STUDY.settings]
     output:
         report(paths.SUMMARY, caption="../report/summary.rst", category="Results"),
         paths.STATS,
@@ -156,7 +156,7 @@ rule aggregate:
         report(paths.COST, caption="../report/cost.rst", category="Results"),
         paths.METRICS,
         *[report(p, caption=f"../report/figures/{p.stem}.rst", category="Plots")
-          for p in (paths.FIG_VAL, paths.FIG_ENERGY, paths.FIG_Z, paths.FIG_VERDICTS)],
+          for p in (paths.FIG_VAL, paths.FIG_ENERGY, paths.FIG_Z, paths.FIG_VERDICTS, paths.FIG_FT_LOSS)],
     params:
         values=stage_params("aggregate"),
         code=code("aggregate"),
