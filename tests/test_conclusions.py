@@ -2,6 +2,7 @@
 over 3 seeds is 4.3027 * sd / sqrt(3) = 2.4841 * sd)."""
 
 import json
+import math
 import re
 from itertools import product
 from types import SimpleNamespace
@@ -13,7 +14,6 @@ from pipeline.errors import PipelineError
 from pipeline.io import paths
 from pipeline.report import columns, cost
 from pipeline.report import conclusions as c
-from pipeline.report.stats import interval
 from pipeline.stages import aggregate
 from pipeline.tools import compare
 
@@ -47,89 +47,101 @@ def _setting(name, by_seed=None, taus=TAUS, eta_hp=1.0, **const):
     return pd.DataFrame(rows)
 
 
-def test_verdict_rule_by_the_side_of_zero():
-    assert c.verdict(interval([-0.9, -1.0, -0.8]), -1) == c.HOLDS
-    assert c.verdict(interval([-0.9, -1.0, -0.8]), +1) == c.FAILS
-    assert c.verdict(interval([-1.0, 0.5, 0.2]), -1) == c.UNSURE  # CI holds 0
-    assert c.verdict(interval([-1.0, -1.0]), -1) == c.UNSURE  # 2 seeds: too few, whatever the CI
-    assert c.both(c.HOLDS, c.HOLDS) == c.HOLDS and c.both(c.HOLDS, c.UNSURE) == c.UNSURE
-    assert c.both(c.UNSURE, c.FAILS) == c.FAILS
+def test_holm_then_the_verdict_two_sided():
+    tests = pd.DataFrame({"p_expected": [0.01, 0.02, 0.5], "p_opposite": [0.99, 0.98, 0.5]})
+    # Holm: 3 x 0.01 = 0.03, 2 x 0.02 = 0.04, 0.5: none below alpha / 2 = 0.025
+    out = c.adjust(tests, 0.05)
+    assert out["p_holm"].round(6).tolist() == [0.03, 0.04, 0.5]
+    assert out["verdict"].tolist() == [c.UNDECIDED] * 3
+    # 3 x 0.005 = 0.015 < 0.025: holds; the others still undecided
+    tests.loc[0, "p_expected"] = 0.005
+    assert c.adjust(tests, 0.05)["verdict"].tolist() == [c.HOLDS, c.UNDECIDED, c.UNDECIDED]
+    # significant the other way: does not hold (never for lack of an effect)
+    flipped = tests.rename(columns={"p_expected": "p_opposite", "p_opposite": "p_expected"})
+    assert c.adjust(flipped, 0.05)["verdict"].tolist()[0] == c.FAILS
+    assert c.both(c.HOLDS, c.HOLDS) == c.HOLDS and c.both(c.HOLDS, c.UNDECIDED) == c.UNDECIDED
+    assert c.both(c.UNDECIDED, c.FAILS) == c.FAILS
 
 
-def test_a_definite_verdict_needs_the_minimum_effect():
-    # three seeds close together around a small mean: the CI excludes 0, the effect is negligible
-    assert c.verdict(interval([0.2, 0.4, 0.4]), +1) == c.HOLDS
-    assert c.verdict(interval([0.2, 0.4, 0.4]), +1, c.MIN_RHO) == c.UNSURE
-    # not "does not hold" either
-    assert c.verdict(interval([-0.2, -0.4, -0.4]), +1, c.MIN_RHO) == c.UNSURE
-    assert c.verdict(interval([0.5, 0.5, 0.5]), +1, 0.5) == c.HOLDS  # the minimum itself is enough
-    assert c.verdict(interval([0.6, 0.8, 0.7]), -1, c.MIN_RHO) == c.FAILS
-
-
-def test_seg_like_trends_over_four_taus_are_inconclusive_below_the_minimum_rho():
-    # rho +0.2, +0.4, +0.4 (CI [+0.05, +0.62] above 0) for a quantity that should fall: mean 0.33 < 0.5
-    df = _setting(
-        "s", {"z_dist_sq": [[1, 4, 3, 2], [3, 1, 2, 4], [3, 1, 2, 4]]}, taus=(0, 1, 16, 64)
-    )
-    (_, sb, vb) = c.trend_claims(df)[1]
-    assert sb == "rho +0.33 [+0.05, +0.62], 0/3 negative" and vb == c.UNSURE
-
-
-def test_trend_claims_each_verdict():
+def test_trend_tests_by_pages_exact_p():
     df = _setting(
         "s",
         {
-            "energy": [[0.9, 0.5, 0.1]] * 3,  # rho -1 every seed
+            "energy": [[0.9, 0.5, 0.1]] * 3,  # falls in every seed
             "z_cos": [[0.9, 0.5, 0.1]] * 3,  # falls: cos should rise
             "z_dist_sq": [[1.0, 2.0, 3.0], [3.0, 2.0, 1.0], [1.0, 3.0, 2.0]],
         },
-    )  # +1, -1, +0.5
-    (a, sa, va), (b, sb, vb), (cc, sc, vc) = c.trend_claims(df)
-    assert (
-        a.startswith("(a) E_aie falls")
-        and va == c.HOLDS
-        and sa == "rho -1.00 [-1.00, -1.00], 3/3 negative"
     )
-    assert vb == c.UNSURE and "1/3 negative" in sb
-    assert cc.startswith("(c) cos") and vc == c.FAILS
+    tests = list(c.setting_tests(df).items())
+    (a, ta), (b, tb), (cc, tc) = tests[:3]
+    # ranks (3, 2, 1) in every seed: L = 3 x (1*3 + 2*2 + 3*1) = 30, the smallest possible; a
+    # fall is the largest L of the reversed columns, 42, with exact p (1/3!)^3 = 1/216
+    assert a.startswith("(a) E_aie falls") and ta.p_expected == pytest.approx(1 / 216)
+    assert ta.p_opposite == pytest.approx(1.0)
+    assert ta.statistics.startswith("Page L 30, p falls 0.00463, p rises 1; log ratio tau 16/tau 0")
+    assert "-2.20 ± 0.00" in ta.statistics  # log(0.1 / 0.9) = -2.197 in every seed
+    # cos falls: the opposite of the paper's trend; log((1 - 0.1) / (1 - 0.9)) = log 9 = +2.20
+    assert cc.startswith("(c) cos") and tc.p_opposite == pytest.approx(1 / 216)
+    assert "+2.20 ± 0.00" in tc.statistics
+    assert 0.1 < tb.p_expected < 0.9 and 0.1 < tb.p_opposite < 0.9  # no consistent order
+    found = c.claims(df)
+    verdicts = dict(zip(found["claim"].str[:3], found["verdict"], strict=True))
+    assert (verdicts["(a)"], verdicts["(b)"], verdicts["(c)"]) == (c.HOLDS, c.UNDECIDED, c.FAILS)
+    two = c.trend_test(_setting("two", taus=(0, 16)), columns.judged()[0])
+    assert math.isnan(two.p_expected) and "2 taus: no test" in two.statistics
 
 
-def test_interior_tau_star():
-    def val(*per_seed):
-        return {"val_score": list(per_seed)}
-
-    # best interior tau 4 beats tau 0 by 0.10, 0.12, 0.08 and tau 16 by 0.05, 0.06, 0.04: both CIs above 0
-    ok = _setting("ok", val([0.70, 0.80, 0.75], [0.69, 0.81, 0.75], [0.72, 0.80, 0.76]))
-    claim, stats, v = c.interior_claim(ok)
-    assert v == c.HOLDS and "best interior tau 4" in stats and "tau* 4 (3/3)" in stats
-    assert "val − val at tau 0 +10.00 ± 4.97 pp (n=3)" in stats  # 0.10, 0.12, 0.08: sd 0.02
-    # tau 16 beats the best interior tau in every seed by 0.05, 0.06, 0.04: does not hold
-    edge = _setting("edge", val([0.70, 0.80, 0.85], [0.69, 0.81, 0.87], [0.72, 0.80, 0.84]))
-    assert c.interior_claim(edge)[2] == c.FAILS
-    # interior beats tau 0 clearly but ties tau 16 up to noise (+0.05, -0.05, 0.0): inconclusive
-    noisy = _setting("noisy", val([0.70, 0.80, 0.75], [0.69, 0.81, 0.86], [0.72, 0.80, 0.80]))
-    assert c.interior_claim(noisy)[2] == c.UNSURE
-    two = _setting("two", {"val_score": [[0.7, 0.8]] * 3}, taus=(0, 16))
-    assert c.interior_claim(two)[2] == c.UNSURE
-
-
-def test_hp_tau_star_ft_against_hp0_ft():
+def test_hp_tau_star_ft_against_hp0_ft_and_hpmax_ft():
     val = {"val_score": [[0.7, 0.8, 0.75]] * 3}  # tau* = 4 in every seed
-    # test at tau* - tau 0: 0.10, 0.06, 0.14: mean 0.10, half 2.4841 * 0.04 = 0.0994: CI [0.0006, 0.1994]
-    better = _setting(
-        "b", {**val, "test_score": [[0.70, 0.80, 0.0], [0.72, 0.78, 0.0], [0.68, 0.82, 0.0]]}
-    )
-    claim, stats, v = c.ft_claim(better)
-    assert v == c.HOLDS and stats == "test HPtau*-FT − HP0-FT +10.00 ± 9.94 pp (n=3)"
-    worse = _setting(
-        "w", {**val, "test_score": [[0.75, 0.70, 0.0], [0.76, 0.70, 0.0], [0.77, 0.70, 0.0]]}
-    )
-    assert c.ft_claim(worse)[2] == c.FAILS
+    # test at tau* - tau 0: 0.10, 0.08, 0.12: mean 0.10, sd 0.02, t = 0.10 / (0.02 / sqrt 3)
+    # = 8.660 on 2 df: one-sided p 0.00654 < 0.025. tau* - tau 16: -0.05, -0.04, -0.06: t =
+    # -8.660, so (d) goes the other way.
+    scores = [[0.70, 0.80, 0.85], [0.72, 0.80, 0.84], [0.68, 0.80, 0.86]]
+    better = _setting("b", {**val, "test_score": scores})
+    t = c.ft_test(better, "hp0_ft")
+    assert t.statistics == "test HPtau*-FT − HP0-FT +10.00 ± 4.97 pp (n=3)"
+    assert t.p_expected == pytest.approx(0.006536, abs=1e-6)
+    verdicts = c.claims(better).set_index("claim")["verdict"]
+    assert verdicts["(e) HPtau*-FT beats HP0-FT"] == c.HOLDS
+    assert verdicts["(d) HPtau*-FT beats HPmax-FT"] == c.FAILS
+    # +0.10, -0.10, +0.01: t = 0.058, p 0.48 either way
     mixed = _setting(
         "m", {**val, "test_score": [[0.70, 0.80, 0.0], [0.80, 0.70, 0.0], [0.70, 0.71, 0.0]]}
     )
-    assert c.ft_claim(mixed)[2] == c.UNSURE
-    assert c.ft_claim(_setting("no_tau0", val, taus=(1, 4, 16)))[2] == c.UNSURE
+    assert c.claims(mixed).set_index("claim")["verdict"]["(e) HPtau*-FT beats HP0-FT"] == (
+        c.UNDECIDED
+    )
+    no_tau0 = c.ft_test(_setting("no_tau0", val, taus=(1, 4, 16)), "hp0_ft")
+    assert math.isnan(no_tau0.p_expected)
+
+
+def test_the_primary_claim_pools_the_settings_within_each_seed():
+    val = {"val_score": [[0.7, 0.8, 0.75]] * 3}  # tau* = 4
+    # tau* - tau 0 in pp: A 2, 1, 3; B 0, 2, -1. Per seed: 1, 1.5, 1: mean 1.1667, sd 0.2887,
+    # t = 1.1667 / (0.2887 / sqrt 3) = 7.0 on 2 df: p 0.0099 < 0.025, CI 1.1667 ± 4.3027 x
+    # 0.16667 = [0.45, 1.88]. The ls companion is not pooled.
+    a = _setting(
+        "A", {**val, "test_score": [[0.80, 0.82, 0.7], [0.80, 0.81, 0.7], [0.8, 0.83, 0.7]]}
+    )
+    b = _setting(
+        "B", {**val, "test_score": [[0.80, 0.80, 0.7], [0.80, 0.82, 0.7], [0.8, 0.79, 0.7]]}
+    )
+    ls = _setting("A_ls", {**val, "test_score": [[0.9, 0.1, 0.5]] * 3}, eta_hp=0.9)
+    main = c.primary(pd.concat([a, b, ls]))
+    row = main.loc["HPtau*-FT − HP0-FT"]
+    assert (row["mean"], row["95% CI"], row["seeds"], row["settings"]) == (
+        "+1.17",
+        "[+0.45, +1.88]",
+        3,
+        2,
+    )
+    assert row["p (> 0)"] == "0.0099" and row["verdict"] == c.HOLDS
+    # against tau 16: A 12, 11, 13; B 10, 12, 9 pp: per seed 11, 11.5, 11: holds too
+    assert main.loc["HPtau*-FT − HPmax-FT", "mean"] == "+11.17"
+    # all differences 0.1 pp or less, spread 0.05 pp: equivalent within ±1 pp (TOST)
+    flat = [[0.800, 0.801, 0.7], [0.800, 0.8005, 0.7], [0.800, 0.8015, 0.7]]
+    same = c.primary(_setting("C", {**val, "test_score": flat}))
+    assert same.loc["HPtau*-FT − HP0-FT", "verdict"] == c.EQUIVALENT
 
 
 def test_label_smoothing_pairs_at_tau_max():
@@ -144,19 +156,15 @@ def test_label_smoothing_pairs_at_tau_max():
     )
     out = c.ls_claims(pd.concat([base, more]))
     assert out[["baseline", "companion", "verdict"]].values.tolist() == [["base", "ls", c.HOLDS]]
+    # energy 0.10, 0.09, 0.12: mean 0.103, half-width 4.3027 x 0.015275 / sqrt 3 = 0.0379;
+    # at tau* (0 here: every score ties) both settings have 0.9
+    assert "E_aie +0.103 ± 0.0379 (n=3; at tau* +0 ± 0)" in out["statistics"].iloc[0]
     less = more.assign(z_dist_sq=more["z_dist_sq"] - 0.5)  # keeps more energy but adapts less
     assert c.ls_claims(pd.concat([base, less]))["verdict"].tolist() == [c.FAILS]
-    # minimum effect: 0.1 of the baseline's mean at its smallest tau (energy 0.9, z 1.0)
-    # 0.10, 0.09, 0.12: 2.4841 * 0.015275
-    assert "E_aie +0.103 ± 0.0379 (n=3; minimum 0.09)" in out["statistics"].iloc[0]
-    # +0.05 ± 0.06 over a baseline of 1: negligible
-    small = more.assign(z_dist_sq=more["z_dist_sq"] - 0.2)
-    small.loc[small["tau"] == 16, "z_dist_sq"] = [
-        0.95,
-        0.96,
-        0.97,
-    ]  # -0.05, -0.04, -0.03: CI below 0
-    assert c.ls_claims(pd.concat([base, small]))["verdict"].tolist() == [c.UNSURE]
+    # z -0.05, +0.04, -0.01 at tau max: no direction, so undecided
+    mixed = more.copy()
+    mixed.loc[mixed["tau"] == 16, "z_dist_sq"] = [0.95, 1.04, 0.99]
+    assert c.ls_claims(pd.concat([base, mixed]))["verdict"].tolist() == [c.UNDECIDED]
     other_bn = more.assign(bn="target")  # not a companion
     assert c.ls_claims(pd.concat([base, other_bn])).empty
 
@@ -189,10 +197,26 @@ def test_warnings_by_rule():
     )
 
 
-def test_markdown_prints_the_rules_first():
+def test_markdown_leads_with_the_primary_claim():
     text = c.markdown(_setting("s", {"energy": [[0.9, 0.5, 0.1]] * 3}))
-    assert text.index("## Rules") < text.index("## Warnings") < text.index("## Claims")
-    assert c.RULES in text and "| s " in text and "Verdicts: " in text
+    heads = [
+        "## Primary claim",
+        "## Findings",
+        "## Verdicts at a glance",
+        "## Rules",
+        "## Warnings",
+    ]
+    assert [text.index(h) for h in heads] == sorted(text.index(h) for h in heads)
+    assert c.RULES in text and "| s " in text and "Secondary verdicts: " in text
+    assert text.index("Preview (alpha 0.05)") < text.index("## Primary claim")
+    confirm = c.markdown(
+        _setting("s"), c.Judgement(role="confirmatory", alpha=0.025, plan="abc1234", look=1)
+    )
+    assert (
+        "Confirmatory study, look 1: judged by docs/analysis-plan.md as committed at abc1234"
+        in (confirm)
+    )
+    assert "97.5% CI" in confirm
 
 
 def test_aggregate_checks_every_tau_and_seed_writes_every_output_and_warns(

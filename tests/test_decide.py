@@ -216,3 +216,18 @@ def test_verdict():
     assert decide.verdict(math.nan, math.nan) == decide.UNDECIDED
     with pytest.raises(ValueError, match="both"):
         decide.verdict(0.01, 0.02)
+
+
+def test_page_beyond_the_exact_range_is_a_seeded_permutation_p():
+    # 3 seeds x 12 taus, increasing in every seed: L is the largest, 3 x sum j^2 = 3 x 650 =
+    # 1950, reached by 1 of 12! orders per seed: no draw of 100,000 reaches it, p = 1/100,001
+    up = np.tile(np.arange(12.0), (3, 1))
+    t = decide.page_trend(up)
+    assert t.L == 1950 and t.p_increasing == pytest.approx(1 / 100_001)
+    assert t.p_decreasing == pytest.approx(1.0)
+    assert decide.page_trend(up) == t  # seeded: the same on every call
+    # at 9 taus the exact p of the largest L is (1/9!)^3; the permutation p agrees in order
+    noisy = np.random.default_rng(1).standard_normal((4, 12)) + np.arange(12) * 0.3
+    p = decide.page_trend(noisy).p_increasing
+    exact_9 = decide.page_trend(noisy[:, :9]).p_increasing
+    assert p < 0.05 and exact_9 < 0.05

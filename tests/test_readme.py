@@ -106,13 +106,13 @@ def test_a_summary_is_judged_by_todays_rules(tmp_path, monkeypatch):
 
     falls = _setting("s", {"energy": [[0.9, 0.5, 0.1]] * 3})
     falls.to_csv(tmp_path / "a.csv", index=False)
-    flat = falls.assign(energy=0.5)  # no trend: rho undefined in every seed
+    flat = falls.assign(energy=0.5)  # no trend: ties in every seed, Page p 0.5 either way
     flat.to_csv(tmp_path / "b.csv", index=False)
     assert verdicts.read(str(tmp_path / "a.csv")).at["s", "(a)"] == "holds"
     text = verdicts.compare(
         verdicts.read(str(tmp_path / "a.csv")), verdicts.read(str(tmp_path / "b.csv")), ("A", "B")
     )
-    assert "| s | (a) | holds | inconclusive |" in text
+    assert "| s | (a) | holds | undecided |" in text
     (tmp_path / "m.yaml").write_text("c.md: {runs: [a.csv, b.csv], labels: [A, B]}\n")
     assert verdicts.main(["--all", str(tmp_path / "m.yaml")]) == 0
     assert (tmp_path / "c.md").read_text() == text
