@@ -193,6 +193,26 @@ def _check_seeds(seeds: list[int]) -> list[int]:
     return seeds
 
 
+class AnalysisCfg(Strict):
+    """How the study's conclusions are judged (docs/analysis-plan.md): a `preview`, or the
+    `confirmatory` study that answers, judged by the plan as committed at `plan`, at `look`."""
+
+    role: Literal["preview", "confirmatory"] = "preview"
+    alpha: float = Field(
+        0.05, gt=0, lt=1, description="each test, two-sided (0.025 per look of two)"
+    )
+    plan: str = Field("", description="the commit of docs/analysis-plan.md (confirmatory)")
+    look: Annotated[int, Field(strict=True, ge=1)] = 1
+
+    @model_validator(mode="after")
+    def _confirmatory_names_its_plan(self):
+        if self.role == "confirmatory" and not self.plan:
+            raise ValueError(
+                "plan: expected the commit of docs/analysis-plan.md for a confirmatory study, found none"
+            )
+        return self
+
+
 class Study(Strict):
     """`seed` fixes the data splits and (unless `replicate_pretrain`) pretraining; every HP,
     FT and evaluation is replicated over `seeds` (head initialisation, data order,
@@ -216,6 +236,7 @@ class Study(Strict):
     pretrain: dict[str, PretrainCfg]
     imports: dict[str, ImportCfg]
     settings: dict[str, SettingCfg]
+    analysis: AnalysisCfg = AnalysisCfg()
 
     @field_validator("taus")
     @classmethod

@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.errors import PipelineError
 from pipeline.io import paths
+from pipeline.params import AnalysisCfg
 from pipeline.report import columns, cost
 from pipeline.report import conclusions as c
 from pipeline.stages import aggregate
@@ -225,7 +226,10 @@ def test_aggregate_checks_every_tau_and_seed_writes_every_output_and_warns(
     """aggregate.run on a duck-typed study; cost.md's module stubbed (tested in test_cost.py)."""
     monkeypatch.setattr(cost, "markdown", lambda bench_dir, study=None: f"cost of {bench_dir}\n")
     study = SimpleNamespace(
-        settings={"base": None, "ls": None}, seeds=[0, 1, 2], taus_of=lambda s: list(TAUS)
+        settings={"base": None, "ls": None},
+        seeds=[0, 1, 2],
+        taus_of=lambda s: list(TAUS),
+        analysis=AnalysisCfg(),
     )
     extra = {
         "metric": "accuracy",
@@ -271,3 +275,19 @@ def test_aggregate_checks_every_tau_and_seed_writes_every_output_and_warns(
     shown = compare.run(compare.WORKTREE, compare.WORKTREE)
     # tau* whole
     assert re.search(r"^\| tau\* +\| +\+0 \| +\+0 \|$", shown, re.M) and "+0.000" in shown
+
+
+def test_a_reversal_is_reported_with_the_head_norm():
+    # (b) goes the other way in "gcn": z_dist_sq rises in every seed (Page p 1/216 < 0.025)
+    gcn = _setting("gcn", {"z_dist_sq": [[1, 2, 3]] * 3, "head_norm": [[1, 4, 10]] * 3})
+    res = _setting("res", {"z_dist_sq": [[3, 2, 1]] * 3, "head_norm": [[1, 1.5, 2]] * 3})
+    summary = pd.concat([gcn, res])
+    found = c.claims(summary)
+    norms = c.head_norms(summary)
+    assert norms.loc["gcn"].tolist() == [1, 4, 10]
+    text = c.reversal(found, norms)
+    assert "goes the other way ((b) or (c) does not hold) in gcn" in text
+    assert "its norm grows gcn 10.0-fold, against a median 2.0-fold" in text
+    assert "## The head's norm after HP" in c.markdown(summary)
+    calm = c.reversal(c.claims(res), c.head_norms(res))
+    assert calm.startswith("No setting's feature change goes the other way")

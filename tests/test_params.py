@@ -101,6 +101,13 @@ def _bad(mutate):
             "settings.toy.ft.taus: Extra inputs",
         ),
         (lambda s: s["datasets"]["d012"].update(normalize="cifar"), "datasets.d012.normalize"),
+        (lambda s: s.update(analysis={"role": "final"}), "analysis.role"),
+        (
+            lambda s: s.update(analysis={"role": "confirmatory"}),
+            "params.yaml: analysis: plan: expected the commit of docs/analysis-plan.md",
+        ),
+        (lambda s: s.update(analysis={"alpha": 1.5}), "analysis.alpha"),
+        (lambda s: s.update(analysis={"look": 0}), "analysis.look"),
     ],
 )
 def test_bad_params_are_named(mutate, expect):

@@ -311,6 +311,40 @@ def warnings(summary: pd.DataFrame) -> list[str]:
     return out
 
 
+def head_norms(summary: pd.DataFrame) -> pd.DataFrame:
+    """The head's norm after HP, mean over seeds: one row per setting, one column per tau."""
+    means = summary.groupby(["setting", "tau"], sort=False)["head_norm"].mean()
+    table = means.unstack("tau")
+    return table.reindex(list(dict.fromkeys(summary["setting"])))
+
+
+def reversal(found: pd.DataFrame, norms: pd.DataFrame) -> str:
+    """Where the feature-change trends (b)/(c) go the other way, and the head norm as a
+    candidate cause: how much it grows from the smallest to the largest tau there, against
+    the other settings."""
+    letters = {c.trend.claim for c in columns.judged() if c.name != "energy"}
+    feature = found[found["claim"].str[:3].isin(letters)]
+    flipped = list(dict.fromkeys(feature.loc[feature["verdict"] == FAILS, "setting"]))
+    growth = norms.apply(lambda r: r.dropna().iloc[-1] / r.dropna().iloc[0], axis=1)
+    if not flipped:
+        return (
+            "No setting's feature change goes the other way ((b), (c)). The head's norm grows "
+            f"{growth.min():.1f}- to {growth.max():.1f}-fold from the smallest to the largest tau."
+        )
+    others = growth.drop(flipped)
+    each = ", ".join(f"{s} {growth[s]:.1f}-fold" for s in flipped)
+    rest = (
+        f"a median {others.median():.1f}-fold in the other settings"
+        if len(others)
+        else "no other setting"
+    )
+    return (
+        f"The feature change goes the other way ((b) or (c) does not hold) in {', '.join(flipped)}. "
+        f"A large head after HP is a candidate cause (a large head makes FT's first gradients "
+        f"large): from the smallest to the largest tau its norm grows {each}, against {rest}."
+    )
+
+
 # The grid's column names: each claim in a few words, after its letter (those of the trend
 # claims in their columns' `trend`).
 CLAIM_NAMES = {
@@ -364,6 +398,13 @@ def markdown(summary: pd.DataFrame, judgement: Judgement = Judgement()) -> str:
         f"{compact(glance(found, pairs))}\n\n## Rules\n\n{RULES}\n## Warnings\n\n{warned}\n\n"
         f"## Claims (a)-(e), per setting\n\n{render(shown.set_index('setting'), 'left')}\n"
     )
+    if "head_norm" in summary:
+        norms = head_norms(summary)
+        shown_norms = norms.map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
+        text += (
+            f"\n## The head's norm after HP\n\n{reversal(found, norms)}\n\n"
+            f"Mean over seeds of ‖v‖ after HP, by tau:\n\n{render(shown_norms, 'left')}\n"
+        )
     if len(pairs):
         text += (
             f"\n## Claim (f): label-smoothed HP against its eta_HP = 1 baseline\n\n"

@@ -136,7 +136,8 @@ def run(study: Study) -> pd.DataFrame:
         ),
     )
     write_text(paths.TRENDS, trends.markdown(summary))
-    write_text(paths.CONCLUSIONS, conclusions.markdown(summary))
+    judgement = conclusions.Judgement(**study.analysis.model_dump())
+    write_text(paths.CONCLUSIONS, conclusions.markdown(summary, judgement))
     write_text(paths.COST, cost.markdown(paths.BENCHMARKS, study))
     write_json(paths.METRICS, metrics(summary))
     plots.write(

@@ -116,6 +116,8 @@ def scratch_study(raw: dict, setting: str, job_setting: str, job_epochs: int) ->
     }
     job = settings[job_setting]
     job["hp"] = {**job["hp"], "taus": [0]}
+    # Fewer epochs: the study's z epochs would lie beyond them, so their default applies.
+    job["ft"] = {k: v for k, v in job["ft"].items() if k != "z_epochs"}
     job["ft"] = {**job["ft"], "epochs": job_epochs, "patience": job_epochs}
     used = {s["pretrain"] for s in settings.values()}
     return {

@@ -155,6 +155,8 @@ def _epoch_study(raw: dict, setting: str, hp_taus: list[int], ft_epochs: int) ->
     backbone = {**raw.get("imports", {}), **raw.get("pretrain", {})}[s["pretrain"]]
     data = {**raw["datasets"][s["data"]], "download": False}
     s["hp"] = {**s["hp"], "taus": hp_taus}
+    # Fewer epochs: the study's z epochs would lie beyond them, so their default applies.
+    s["ft"] = {k: v for k, v in s["ft"].items() if k != "z_epochs"}
     s["ft"] = {**s["ft"], "epochs": ft_epochs, "patience": ft_epochs}
     return {
         "seed": 0,

@@ -40,7 +40,7 @@ STAGE_KEYS = {
         "settings.{setting}.head",
         "settings.{setting}.bn",
     ],
-    "aggregate": ["seeds", "taus", "settings"],
+    "aggregate": ["seeds", "taus", "settings", "analysis"],
     "advise": ["seeds", "taus", "settings"],
 }
 PER_SEED_KEYS = ("seeds",)  # what a Snakemake job of one replicate seed leaves out
