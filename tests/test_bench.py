@@ -122,16 +122,19 @@ def test_bench_runs_end_to_end_on_the_toy(capsys, monkeypatch, tmp_path):
 def test_epoch_workloads_group_the_settings_that_cost_the_same():
     from pipeline.tools.bench_epochs import datasets_of, workloads
 
-    study = validate(read_raw(ROOT / "params.yaml"), check_files=False)
+    study = validate(read_raw(ROOT / "studies" / "cpu.yaml"), check_files=False)
     loads = workloads(study)
     assert loads["FT resnet_digits"]["covers"] == [
         "resnet_digits",
         "resnet_digits_ls",
         "resnet_digits_source",  # bn differs: not the cost of an epoch
+        "resnet_digits_source_ls",
     ]
     assert {k for k in loads if k.startswith("FT ")} == {
         "FT toy_digits012",
         "FT resnet_digits",
+        "FT resnet_digits_mlp",  # another head: another epoch
+        "FT resnet_digits_L4x1",  # the last block in the head
         "FT gcn_solubility",
         "FT seg_shapes",
     }
