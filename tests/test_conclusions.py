@@ -291,3 +291,10 @@ def test_a_reversal_is_reported_with_the_head_norm():
     assert "## The head's norm after HP" in c.markdown(summary)
     calm = c.reversal(c.claims(res), c.head_norms(res))
     assert calm.startswith("No setting's feature change goes the other way")
+
+
+def test_a_study_without_an_eta_hp_1_setting_has_no_primary_contrast():
+    only_ls = _setting("ls", {"energy": [[0.9, 0.5, 0.1]] * 3}, eta_hp=0.9)
+    main = c.primary(only_ls)
+    assert main["verdict"].tolist() == [c.UNDECIDED] * 2 and main["settings"].tolist() == [0, 0]
+    assert "no setting with eta_HP = 1, so nothing to pool" in c.markdown(only_ls)

@@ -232,6 +232,11 @@ def primary(summary: pd.DataFrame, alpha: float = decide.ALPHA) -> pd.DataFrame:
     base = summary[summary["eta_hp"] == 1]
     rows = []
     for name, against in (("HPtau*-FT − HP0-FT", "hp0_ft"), ("HPtau*-FT − HPmax-FT", "hpmax_ft")):
+        if base.empty:  # no setting with eta_HP = 1: nothing to pool
+            rows.append(
+                {"contrast (test, pp)": name, "seeds": 0, "settings": 0, "verdict": UNDECIDED}
+            )
+            continue
         frame = pd.concat(
             [
                 seed_table(df)
@@ -361,7 +366,8 @@ def glance(found: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         index="setting", columns="claim", values="verdict"
     )
     table = table.reindex(list(dict.fromkeys(found["setting"])))
-    table["(f)"] = pairs.set_index("baseline")["verdict"].reindex(table.index).fillna("")
+    table["(f)"] = pairs.set_index("baseline")["verdict"].reindex(table.index).astype(object)
+    table["(f)"] = table["(f)"].fillna("")
     trends = {c.trend.claim: f"{c.trend.claim} {c.trend.grid}" for c in columns.judged()}
     return table.rename(columns=trends | CLAIM_NAMES).rename_axis(columns=None)
 

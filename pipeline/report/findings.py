@@ -50,6 +50,8 @@ def _decide(diffs: dict[str, Interval], undecided: list[str]) -> str:
 def _primary(main: pd.DataFrame) -> str:
     """The primary claim's sentence, from its row of conclusions.primary."""
     row = main.iloc[0]
+    if not row["settings"]:
+        return "- **Primary: no setting with eta_HP = 1, so nothing to pool.**"
     words = {
         HOLDS: "holds",
         FAILS: "goes the other way",
