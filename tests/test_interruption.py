@@ -193,7 +193,8 @@ def test_sigterm_in_the_middle_of_an_ft_epoch_resumes_to_the_same_bytes(
     assert not Path("runs/toy/ft/seed0/tau0.pt").exists()
     assert main(["finetune", "--setting", "toy"]) == 0
     assert outputs_of(two_dirs["stopped"], "runs/toy/ft") == reference
-    assert len(reference) == 3
+    # 3 taus: each FT model and its models at the two z epochs
+    assert len(reference) == 9 and sum(name.endswith("_epoch3.pt") for name in reference) == 3
 
 
 def test_sigterm_in_the_middle_of_hp_resumes_to_the_same_bytes(two_dirs, monkeypatch, capsys):
