@@ -211,7 +211,7 @@ def test_markdown_leads_with_the_primary_claim():
     assert c.RULES in text and "| s " in text and "Secondary verdicts: " in text
     assert text.index("Preview (alpha 0.05)") < text.index("## Primary claim")
     confirm = c.markdown(
-        _setting("s"), c.Judgement(role="confirmatory", alpha=0.025, plan="abc1234", look=1)
+        _setting("s"), AnalysisCfg(role="confirmatory", alpha=0.025, plan="abc1234", look=1)
     )
     assert (
         "Confirmatory study, look 1: judged by docs/analysis-plan.md as committed at abc1234"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.params import AnalysisCfg
 from pipeline.report import columns, decide, findings
 from pipeline.report.stats import Interval, interval, paired
 from pipeline.report.tables import companion, n_seeds, pick, render, seed_table, tau_stars
@@ -27,28 +28,20 @@ MIN_SEEDS = 2  # a t-interval, and so a test, needs two seeds
 MIN_SCORE = 0.01
 
 
-@dataclass(frozen=True)
-class Judgement:
-    """How a study is judged: its role (a preview, or the confirmatory study that answers),
-    the alpha of each test, and for a confirmatory study the plan's commit and the look."""
-
-    role: str = "preview"
-    alpha: float = decide.ALPHA
-    plan: str = ""
-    look: int = 1
-
-    def line(self) -> str:
-        if self.role == "confirmatory":
-            return (
-                f"Confirmatory study, look {self.look}: judged by docs/analysis-plan.md as "
-                f"committed at {self.plan or '(commit not given)'}, each test at alpha "
-                f"{self.alpha:g}. These verdicts are the project's answer."
-            )
+def judged_by(analysis: AnalysisCfg) -> str:
+    """The line that says how the study is judged: a preview, or the confirmatory study that
+    answers, by the plan as committed at `analysis.plan`, at its look."""
+    if analysis.role == "confirmatory":
         return (
-            f"Preview (alpha {self.alpha:g}): a quick look; the project's answer is the "
-            "confirmatory study's (studies/cpu.yaml, results/cpu/conclusions.md), judged by the "
-            "same plan (docs/analysis-plan.md) on fresh seeds."
+            f"Confirmatory study, look {analysis.look}: judged by docs/analysis-plan.md as "
+            f"committed at {analysis.plan}, each test at alpha "
+            f"{analysis.alpha:g}. These verdicts are the project's answer."
         )
+    return (
+        f"Preview (alpha {analysis.alpha:g}): a quick look; the project's answer is the "
+        "confirmatory study's (studies/cpu.yaml, results/cpu/conclusions.md), judged by the "
+        "same plan (docs/analysis-plan.md) on fresh seeds."
+    )
 
 
 def trend_claim(col: columns.Column) -> str:
@@ -379,8 +372,9 @@ def compact(cells: pd.DataFrame) -> str:
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 
-def markdown(summary: pd.DataFrame, judgement: Judgement = Judgement()) -> str:
-    alpha = judgement.alpha
+def markdown(summary: pd.DataFrame, analysis: AnalysisCfg | None = None) -> str:
+    analysis = analysis or AnalysisCfg()
+    alpha = analysis.alpha
     found = claims(summary, alpha)
     pairs = ls_claims(summary, alpha)
     main = primary(summary, alpha)
@@ -391,7 +385,7 @@ def markdown(summary: pd.DataFrame, judgement: Judgement = Judgement()) -> str:
     diffs = {s: ft_diff(df) for s, df in summary[summary["eta_hp"] == 1].groupby("setting")}
     shown = found.assign(p_holm=found["p_holm"].map(lambda p: f"{p:.3g}"))
     text = (
-        f"# Conclusions: the paper's claims\n\n{judgement.line()}\n\n"
+        f"# Conclusions: the paper's claims\n\n{judged_by(analysis)}\n\n"
         f"n = {n_seeds(summary)} replicate seeds ({seeds}), from `summary.csv` (beside this "
         f"file). Secondary verdicts: {count}.\n\n"
         f"## Primary claim\n\nHPtau*-FT beats HP0-FT on test, pooled over the settings with "

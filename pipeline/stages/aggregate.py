@@ -136,8 +136,7 @@ def run(study: Study) -> pd.DataFrame:
         ),
     )
     write_text(paths.TRENDS, trends.markdown(summary))
-    judgement = conclusions.Judgement(**study.analysis.model_dump())
-    write_text(paths.CONCLUSIONS, conclusions.markdown(summary, judgement))
+    write_text(paths.CONCLUSIONS, conclusions.markdown(summary, study.analysis))
     write_text(paths.COST, cost.markdown(paths.BENCHMARKS, study))
     write_json(paths.METRICS, metrics(summary))
     plots.write(

@@ -4,32 +4,24 @@
 # and the Snakefile passes their values as rule params, so both tools rerun the same jobs.
 # `seeds` stands for the replicate seeds a job covers: DVC's stages cover them all, while
 # Snakemake's per-seed jobs leave the list out (a new seed adds jobs, it reruns none).
+# What HP reads; FT reads the same and its own block.
+PROBE_KEYS = [
+    "seed",
+    "seeds",
+    "replicate_pretrain",
+    "taus",
+    "settings.{setting}.data",
+    "settings.{setting}.head",
+    "settings.{setting}.bn",
+    "settings.{setting}.hp",
+]
 STAGE_KEYS = {
     "prepare": ["seed", "datasets.{dataset}"],
     "pretrain": ["seed", "seeds", "replicate_pretrain", "pretrain.{pretrain}"],
     "import": ["imports.{pretrain}"],
     "fetch": ["imports.{pretrain}"],
-    "probe": [
-        "seed",
-        "seeds",
-        "replicate_pretrain",
-        "taus",
-        "settings.{setting}.data",
-        "settings.{setting}.head",
-        "settings.{setting}.bn",
-        "settings.{setting}.hp",
-    ],
-    "finetune": [
-        "seed",
-        "seeds",
-        "replicate_pretrain",
-        "taus",
-        "settings.{setting}.data",
-        "settings.{setting}.head",
-        "settings.{setting}.bn",
-        "settings.{setting}.hp",
-        "settings.{setting}.ft",
-    ],
+    "probe": PROBE_KEYS,
+    "finetune": [*PROBE_KEYS, "settings.{setting}.ft"],
     "evaluate": ["seed", "seeds", "replicate_pretrain", "z_split", "settings.{setting}"],
     "exchange": [
         "seed",
