@@ -82,6 +82,8 @@ def summary_rows(setting: str, eta_hp: float, fit_max: float) -> list[dict]:
                     "val_score": 0.7 + 0.05 * tau + 0.01 * seed,
                     "test_score": 0.7 + 0.04 * tau + 0.002 * seed * tau,
                     "stopped_early": tau > 0,
+                    "best_epoch": 3 if tau > 0 else 10,
+                    "ft_epochs": 10,
                 }
             )
     return rows

@@ -44,6 +44,7 @@ def _setting(name, pretrain="mlp", downstream="d3", eta_hp=1.0, metric="accuracy
                     "z_dot": 10.0 - i + seed,
                     "z_norm_sq": 20.0 + i,
                     "stopped_early": True,
+                    "best_epoch": 3,
                     "ft_epochs": 10,
                     **near,
                 }

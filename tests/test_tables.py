@@ -33,6 +33,8 @@ def _rows(setting, by_seed, head="linear", eta_hp=1.0, bn="source", **const):
                     "z_cos": 0.9,
                     "z_dist_sq": 1.0,
                     "stopped_early": True,
+                    "best_epoch": 3,
+                    "ft_epochs": 10,
                     **const,
                     **{c: v[i] for c, v in cols.items()},
                 }
@@ -44,12 +46,12 @@ BASE = {  # seed 0: tau* 4; seed 1: tie of 4 and 16 on val -> 4 (test would pick
     0: {
         "val_score": (0.80, 0.90, 0.85),
         "test_score": (0.70, 0.80, 0.75),
-        "stopped_early": (False, True, True),
+        "best_epoch": (10, 3, 3),  # at tau 0 still improving at the cap
     },
     1: {
         "val_score": (0.80, 0.90, 0.90),
         "test_score": (0.72, 0.78, 0.90),
-        "stopped_early": (False, True, True),
+        "best_epoch": (10, 3, 3),  # at tau 0 still improving at the cap
     },
     2: {"val_score": (0.80, 0.85, 0.90), "test_score": (0.68, 0.70, 0.82)},
 }
@@ -87,7 +89,9 @@ def test_table1_cells_by_hand():
     t = tables.table1(SUMMARY)
     assert list(t.columns) == [COL]  # the ls, other-bn and MLP-head settings are no columns here
     col = t[COL]
-    assert col["HP0-FT"] == "70.00 ± 4.97†"  # 0.70, 0.72, 0.68: sd 0.02; 2 of 3 runs hit the cap
+    assert (
+        col["HP0-FT"] == "70.00 ± 4.97†"
+    )  # 0.70, 0.72, 0.68: sd 0.02; 2 of 3 improving at the cap
     assert col["HPtau*-FT"] == "80.00 ± 4.97"  # each seed at its own tau*: 0.80, 0.78, 0.82
     assert col["tau*"] == "4 (2/3)"
     assert col["HPtau*-FT − HP0-FT"] == "+10.00 ± 9.94"  # paired: 0.10, 0.06, 0.14, sd 0.04
@@ -124,7 +128,7 @@ def test_table2_and_table3_cells():
             },
             head="linear-L4x1",
             test_score=0.5,
-            stopped_early=False,
+            best_epoch=10,
         )
     )
     t3 = tables.table3(pd.concat([SUMMARY, l4]))

@@ -76,7 +76,7 @@ TEXT = {
         "{CONVERGED_RISE:.0%} over CONVERGED_EPOCHS {CONVERGED_EPOCHS} epochs",
     ),
     "raise_ft_epochs": (
-        "FT at tau 0 ran to its epoch cap",
+        "FT at tau 0 was still improving on validation at its epoch cap",
         "FT from a fresh head had not converged (appendix B)",
         "raise ft.epochs",
     ),

@@ -173,7 +173,7 @@ def checks(df: pd.DataFrame, stars: pd.Series, taus: list[int], fit: dict, seeds
     if 0 in taus and mostly_capped(seeds["hp0_ft_capped"]):
         n = int(seeds["hp0_ft_capped"].sum())
         out["raise_ft_epochs"] = (
-            f"FT at tau 0 ran to its epoch cap in {n}/{len(seeds)} seeds "
+            f"FT at tau 0 was still improving on validation at its epoch cap in {n}/{len(seeds)} seeds "
             f"(follow-up: ft.epochs x{FT_GROW})."
         )
         changes["ft_epochs_x"] = FT_GROW

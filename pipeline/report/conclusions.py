@@ -12,9 +12,17 @@ import numpy as np
 import pandas as pd
 
 from pipeline.params import AnalysisCfg
-from pipeline.report import columns, decide, findings
+from pipeline.report import columns, convergence, decide, findings
 from pipeline.report.stats import Interval, interval, paired
-from pipeline.report.tables import companion, n_seeds, pick, render, seed_table, tau_stars
+from pipeline.report.tables import (
+    companion,
+    n_seeds,
+    pick,
+    render,
+    seed_table,
+    still_improving,
+    tau_stars,
+)
 
 HOLDS, FAILS, UNDECIDED, EQUIVALENT = (
     decide.HOLDS,
@@ -78,10 +86,14 @@ The plan, with its reasons: docs/analysis-plan.md. In short:
 Warnings:
 - HP stayed near chance: HP-train fit at the largest tau gained less than a tenth of the
   headroom it had at the smallest tau.
-- FT hit the epoch cap: runs that ran all `ft_epochs` (not `stopped_early`); the tables mark
+- FT still improving at the epoch cap: runs whose best validation epoch is the last allowed,
+  `ft_epochs` (FT runs through the last z epoch whatever its patience, so reaching the cap
+  alone is no warning); the tables mark
   with † a cell whose FT runs mostly did.
 - tau* at the edge: seeds whose tau* is the smallest or the largest tau of the grid.
 - Missing scores: non-finite validation or test scores.
+- FT not converged: FT at the smallest tau misses the plan's convergence rule (the section
+  "FT's convergence" below).
 """
 NEAR_CHANCE = 0.1
 
@@ -289,11 +301,11 @@ def warnings(summary: pd.DataFrame) -> list[str]:
                 f"{setting}: HP stayed near chance: mean HP-train fit {100 * fit0:.1f}% at tau {tmin}, "
                 f"{100 * fit1:.1f}% at tau {tmax} (gain under {NEAR_CHANCE:g} of the headroom)"
             )
-        capped = int((~df["stopped_early"].astype(bool)).sum())
+        capped = int(still_improving(df).sum())
         if capped:
             out.append(
-                f"{setting}: {capped}/{len(df)} FT runs ({capped / len(df):.0%}) hit the epoch cap "
-                f"({int(df['ft_epochs'].max())} epochs) without stopping early"
+                f"{setting}: {capped}/{len(df)} FT runs ({capped / len(df):.0%}) were still "
+                f"improving on validation at the epoch cap ({int(df['ft_epochs'].max())} epochs)"
             )
         ts = tau_stars(df)
         edge = {t: int((ts == t).sum()) for t in dict.fromkeys((tmin, tmax))}
@@ -372,7 +384,11 @@ def compact(cells: pd.DataFrame) -> str:
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 
-def markdown(summary: pd.DataFrame, analysis: AnalysisCfg | None = None) -> str:
+def markdown(
+    summary: pd.DataFrame, analysis: AnalysisCfg | None = None, curves: pd.DataFrame | None = None
+) -> str:
+    """conclusions.md; `curves` (FT's per-epoch rows, aggregate.ft_curves) adds the plan's
+    convergence check."""
     analysis = analysis or AnalysisCfg()
     alpha = analysis.alpha
     found = claims(summary, alpha)
@@ -381,7 +397,11 @@ def markdown(summary: pd.DataFrame, analysis: AnalysisCfg | None = None) -> str:
     verdicts = pd.concat([found["verdict"], pairs["verdict"]]).value_counts()
     count = ", ".join(f"{verdicts.get(v, 0)} {v}" for v in (HOLDS, FAILS, UNDECIDED))
     seeds = ", ".join(str(s) for s in sorted(summary["seed"].unique()))
-    warned = "\n".join(f"- {w}" for w in warnings(summary)) or "_none_"
+    converged = convergence.table(curves) if curves is not None else None
+    found_warnings = warnings(summary) + (
+        convergence.warnings(converged) if converged is not None else []
+    )
+    warned = "\n".join(f"- {w}" for w in found_warnings) or "_none_"
     diffs = {s: ft_diff(df) for s, df in summary[summary["eta_hp"] == 1].groupby("setting")}
     shown = found.assign(p_holm=found["p_holm"].map(lambda p: f"{p:.3g}"))
     text = (
@@ -398,6 +418,11 @@ def markdown(summary: pd.DataFrame, analysis: AnalysisCfg | None = None) -> str:
         f"{compact(glance(found, pairs))}\n\n## Rules\n\n{RULES}\n## Warnings\n\n{warned}\n\n"
         f"## Claims (a)-(e), per setting\n\n{render(shown.set_index('setting'), 'left')}\n"
     )
+    if converged is not None:
+        text += (
+            f"\n## FT's convergence at the smallest tau\n\n{convergence.__doc__.strip()}\n\n"
+            f"{render(convergence.shown(converged), 'left')}\n"
+        )
     if "head_norm" in summary:
         norms = head_norms(summary)
         shown_norms = norms.map(lambda v: "" if pd.isna(v) else f"{v:.3g}")

@@ -8,7 +8,7 @@ seed's HPtau*-FT is its FT score at its own tau*.
 
 Every cell is mean ± 95% CI half-width over seeds (pipeline.report.stats), but HP-train-acc at
 tau*, the median [range] over seeds whose tau* differ; a row `A − B` is the
-difference paired by seed; a cell whose FT runs mostly ran to the epoch cap is marked †.
+difference paired by seed; a cell whose FT runs were mostly still improving at the epoch cap is marked †.
 """
 
 from __future__ import annotations
@@ -62,13 +62,14 @@ def pick(df: pd.DataFrame, tau, col: str) -> pd.Series:
 
 def seed_table(df: pd.DataFrame) -> pd.DataFrame:
     """One setting -> one row per seed: tau*, the FT test score at tau 0, tau max and tau*
-    (hp0_ft, hpmax_ft, hp_tau_star_ft, each with `_capped`: 1 if that FT run hit the epoch
-    cap), and HP-train-acc (`hp_train_fit`) at tau* and tau max."""
+    (hp0_ft, hpmax_ft, hp_tau_star_ft, each with `_capped`: 1 if that FT run was still
+    improving at its epoch cap, `still_improving`), and HP-train-acc (`hp_train_fit`) at tau* and tau max."""
     ts, tmax = tau_stars(df), int(df["tau"].max())
+    marked = df.assign(at_cap=still_improving(df))
     out = {"tau_star": ts}
     for key, tau in zip(FT_SCORES, (0, tmax, ts), strict=True):
         out[key] = pick(df, tau, "test_score")
-        out[f"{key}_capped"] = 1 - pick(df, tau, "stopped_early")
+        out[f"{key}_capped"] = pick(marked, tau, "at_cap")
     out["hp_train_fit_tau_star"] = pick(df, ts, "hp_train_fit")
     out["hp_train_fit_max"] = pick(df, tmax, "hp_train_fit")
     return pd.DataFrame(out)
@@ -91,8 +92,15 @@ def companion(summary: pd.DataFrame, setting: str) -> pd.DataFrame:
     return hits[hits["setting"] == hits["setting"].iloc[0]] if len(hits) else hits
 
 
+def still_improving(df: pd.DataFrame) -> pd.Series:
+    """1 where FT's best validation epoch is its epoch cap (`best_epoch` = `ft_epochs`): FT was
+    still improving on validation when the cap ended it; 0 elsewhere. (FT runs through the last
+    z epoch whatever its patience, so running to the cap alone says nothing.)"""
+    return (df["best_epoch"] >= df["ft_epochs"]).astype(int)
+
+
 def mostly_capped(capped) -> bool:
-    """More than half of the FT runs (1 = hit the epoch cap) did."""
+    """More than half of the FT runs (1 = still improving at the epoch cap) were."""
     capped = pd.Series(capped, dtype=float).dropna()
     return len(capped) > 0 and capped.mean() > 0.5
 
@@ -106,7 +114,7 @@ def cell(
     capped: bool = False,
 ) -> str:
     """`iv` as `mean ± half`, `(n=2)` when fewer than the table's `n` seeds count, † when the
-    FT runs behind it mostly hit the epoch cap."""
+    FT runs behind it were mostly still improving at the epoch cap."""
     text = iv.text(fmt, scale, signed)
     if iv.n and iv.n != n:
         text += f" (n={iv.n})"
@@ -194,7 +202,7 @@ def table2(summary: pd.DataFrame) -> pd.DataFrame:
             VAL: cell(
                 interval(top["val_score"]),
                 n,
-                capped=mostly_capped(~top["stopped_early"].astype(bool)),
+                capped=mostly_capped(still_improving(top)),
             ),
         }
     return pd.DataFrame(cols)
@@ -222,7 +230,7 @@ def table3(summary: pd.DataFrame) -> pd.DataFrame:
             col[f"{VAL} [{head}]"] = cell(
                 interval(top["val_score"]),
                 n,
-                capped=mostly_capped(~top["stopped_early"].astype(bool)),
+                capped=mostly_capped(still_improving(top)),
             )
     return pd.DataFrame(cols)
 
@@ -249,7 +257,7 @@ def markdown(cells: pd.DataFrame, title: str, empty: str, n: int) -> str:
         )
     if cells.map(lambda v: isinstance(v, str) and v.endswith(CAPPED)).any().any():
         notes.append(
-            f"{CAPPED} most FT runs behind the cell ran to the epoch cap (not stopped early): FT may not "
-            f"have converged."
+            f"{CAPPED} most FT runs behind the cell were still improving on validation at the epoch "
+            f"cap (their best epoch the last): more FT epochs may score higher."
         )
     return f"# {title}\n\n" + "\n".join(notes) + f"\n\n{render(cells)}\n"

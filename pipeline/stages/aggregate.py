@@ -14,7 +14,7 @@ from pipeline.io import paths
 from pipeline.io.artifacts import describe, fail, read_json
 from pipeline.io.atomic import atomic_path, write_json, write_text
 from pipeline.params import Study
-from pipeline.report import columns, conclusions, plots, stats, tables, trends
+from pipeline.report import columns, conclusions, convergence, plots, stats, tables, trends
 
 METRICS = ["hp0_ft", "hpmax_ft", "hp_tau_star_ft", "hp_train_fit_tau_star", "hp_train_fit_max"]
 
@@ -100,7 +100,7 @@ def run(study: Study) -> pd.DataFrame:
 
     summary = collect(study)
     curves = ft_curves(study)
-    for warning in conclusions.warnings(summary):
+    for warning in conclusions.warnings(summary) + convergence.warnings(convergence.table(curves)):
         print(f"[aggregate] warning: {warning}", file=sys.stderr)
     with atomic_path(paths.SUMMARY) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6g")
@@ -136,7 +136,7 @@ def run(study: Study) -> pd.DataFrame:
         ),
     )
     write_text(paths.TRENDS, trends.markdown(summary))
-    write_text(paths.CONCLUSIONS, conclusions.markdown(summary, study.analysis))
+    write_text(paths.CONCLUSIONS, conclusions.markdown(summary, study.analysis, curves))
     write_text(paths.COST, cost.markdown(paths.BENCHMARKS, study))
     write_json(paths.METRICS, metrics(summary))
     plots.write(
