@@ -1,6 +1,6 @@
 """FT's convergence rule (docs/analysis-plan.md): FT from the smallest tau (a fresh head at tau
 0) has converged by its last epoch E when the mean over seeds of its training loss falls, over
-the last quarter of the epochs (from epoch round(3E/4) to E), by less than SHARE of its fall
+the last quarter of the epochs (from epoch round(3E/4) to E), by less than 5% (`SHARE`) of its fall
 from epoch 1 to E."""
 
 import pandas as pd
