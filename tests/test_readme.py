@@ -48,8 +48,8 @@ def test_a_block_names_its_source(tmp_path, monkeypatch):
     assert readme.blocks(text) == {"s": ("r.md", "Two"), "p": ("r.md", None), "w": ("r.md", "*")}
     out = readme.render(text)
     assert (
-        "-->\nsecond\n<!-- s: end" in out and "-->\n# T\n<!-- p: end" in out
-    )  # the first paragraph
+        "-->\nsecond\n<!-- s: end" in out and "-->\nfirst para\n<!-- p: end" in out
+    )  # the first paragraph that is not a title
     assert "-->\n# T\n\nfirst para\n\n## Two\n\nsecond\n<!-- w: end -->\nb" in out
     with pytest.raises(PipelineError, match="gone.md: expected a Markdown file to quote"):
         readme.render(f"<!-- g: begin {tag} gone.md -->\n<!-- g: end -->")

@@ -9,7 +9,7 @@
     python -m pipeline readme --check    # exit 1 if a block differs from its source
 
 The source is a section of a Markdown file (from its `## Title` line to the next title), its
-first paragraph (no title given), or the whole file (title "*"). The README names what it
+first paragraph that is not a title (no title given), or the whole file (title "*"). The README names what it
 quotes, so the package names no document of its own. tests/test_readme.py checks that the
 committed README quotes the committed results.
 """
@@ -53,14 +53,15 @@ def replace_block(
 
 def section(path: str, title: str | None) -> str:
     """A `## title` section of a Markdown file (without its title line), its first paragraph
-    (title None), or the whole file (title WHOLE)."""
+    that is not a title line (title None), or the whole file (title WHOLE)."""
     if not Path(path).is_file():
         raise PipelineError(f"{path}: expected a Markdown file to quote, found nothing there")
     text = Path(path).read_text()
     if title == WHOLE:
         return text.strip()
     if title is None:
-        return text.strip().split("\n\n")[0]
+        paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+        return next((p for p in paragraphs if not p.startswith("#")), "")
     found = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^#{{1,2}} |\Z)", text, re.M | re.S)
     if not found:
         raise PipelineError(f"{path}: expected a section '## {title}', found none")
