@@ -207,6 +207,7 @@ def test_warnings_by_rule():
 def test_markdown_leads_with_the_primary_claim():
     text = c.markdown(_setting("s", {"energy": [[0.9, 0.5, 0.1]] * 3}))
     heads = [
+        "## Answer",
         "## Primary claim",
         "## Findings",
         "## Verdicts at a glance",
@@ -215,7 +216,9 @@ def test_markdown_leads_with_the_primary_claim():
     ]
     assert [text.index(h) for h in heads] == sorted(text.index(h) for h in heads)
     assert c.RULES in text and "| s " in text and "Secondary verdicts: " in text
-    assert text.index("Preview (alpha 0.05)") < text.index("## Primary claim")
+    assert text.index("Preview (alpha 0.05)") < text.index("## Answer")
+    answer = re.search(r"## Answer\n\n(.*?)\n\n## ", text, re.S)[1]
+    assert answer.startswith("**Primary: HPtau*-FT beats HP0-FT on test") and "\n" not in answer
     confirm = c.markdown(
         _setting("s"), AnalysisCfg(role="confirmatory", alpha=0.025, plan="abc1234", look=1)
     )

@@ -408,6 +408,7 @@ def markdown(
         f"# Conclusions: the paper's claims\n\n{judged_by(analysis)}\n\n"
         f"n = {n_seeds(summary)} replicate seeds ({seeds}), from `summary.csv` (beside this "
         f"file). Secondary verdicts: {count}.\n\n"
+        f"## Answer\n\n{findings.primary(main)}\n\n"
         f"## Primary claim\n\nHPtau*-FT beats HP0-FT on test, pooled over the settings with "
         f"eta_HP = 1 (for these settings: their scores mix accuracy, ROC-AUC and mIoU points); "
         f"HPtau*-FT − HPmax-FT beside it.\n\n{render(main, 'left')}\n\n"

@@ -47,11 +47,11 @@ def _decide(diffs: dict[str, Interval], undecided: list[str]) -> str:
     )
 
 
-def _primary(main: pd.DataFrame) -> str:
+def primary(main: pd.DataFrame) -> str:
     """The primary claim's sentence, from its row of conclusions.primary."""
     row = main.iloc[0]
     if not row["settings"]:
-        return "- **Primary: no setting with eta_HP = 1, so nothing to pool.**"
+        return "**Primary: no setting with eta_HP = 1, so nothing to pool.**"
     words = {
         HOLDS: "holds",
         FAILS: "goes the other way",
@@ -59,7 +59,7 @@ def _primary(main: pd.DataFrame) -> str:
     }.get(row["verdict"], "is undecided")
     other, ci = main.iloc[1], next(c for c in main.columns if c.endswith("% CI"))
     return (
-        f"- **Primary: HPtau*-FT beats HP0-FT on test, pooled over {row['settings']} settings: "
+        f"**Primary: HPtau*-FT beats HP0-FT on test, pooled over {row['settings']} settings: "
         f"{words}** ({row['mean']} pp, {ci} {row[ci]}, {row['seeds']} seeds). Against "
         f"HPmax-FT: {other['mean']} pp, {ci} {other[ci]} ({other['verdict']})."
     )
@@ -74,7 +74,7 @@ def plain(
     table = found.assign(letter=found["claim"].str[:3]).pivot(
         index="setting", columns="letter", values="verdict"
     )
-    lines = [_primary(main)]
+    lines = [f"- {primary(main)}"]
     trends = {c.trend.claim: c.trend.sentence for c in columns.judged()}
     for letter, sentence in (trends | SENTENCES).items():
         if letter == "(f)":
