@@ -68,8 +68,8 @@ The plan, with its reasons: docs/analysis-plan.md. In short:
 
 - Primary: HPtau*-FT − HP0-FT on test, in percentage points, tau* chosen per seed on
   validation; per seed the mean over the settings with eta_HP = 1 (equal weights), then a
-  t-interval and t-tests over seeds (n − 1 degrees of freedom). `holds` if the 95% CI lies
-  above 0 (one-sided p < alpha / 2), `does not hold` if below, `equivalent` if the two one-sided
+  t-interval and t-tests over seeds (n − 1 degrees of freedom). `holds` if the 100(1 − alpha)%
+  CI lies above 0 (one-sided p < alpha / 2), `does not hold` if below, `equivalent` if the two one-sided
   tests within ±{100 * MIN_SCORE:g} pp give p < alpha, else `undecided`. HPtau*-FT − HPmax-FT
   beside it.
 - {TREND_CLAIMS}: Page's L test over the setting's taus, seeds as blocks, exact p; effect
