@@ -88,7 +88,7 @@ def test_clip_band_on_hand_made_numbers():
 
 
 def test_every_figure_renders_to_a_png_that_is_not_blank(summary, tmp_path):
-    out = {key: tmp_path / f"{key}.png" for key in plots.FIGURES}
+    out = {key: tmp_path / f"{key}.png" for key in [*plots.FIGURES, "verdicts"]}
     plots.write(summary, out)
     for key, path in out.items():
         pixels = matplotlib.image.imread(path)
@@ -152,6 +152,11 @@ def test_verdict_grid_figure_shows_the_conclusions_grid(summary):
     assert cells == expected
     assert [t.get_text() for t in ax.get_yticklabels()] == list(table.index)
     assert [t.get_text().replace("\n", " ") for t in ax.get_xticklabels()] == list(table.columns)
+    # at the study's alpha, as conclusions.md judges: none holds at a tiny one
+    assert (plot_verdicts.grid(summary) == conclusions.HOLDS).any().any()
+    strict = plot_verdicts.figure(summary, alpha=1e-12)
+    assert conclusions.HOLDS not in [t.get_text() for t in strict.axes[0].texts]
+    assert "alpha 1e-12" in strict.axes[0].get_title()
 
 
 def test_ft_loss_has_a_panel_per_setting_its_ends_of_the_tau_grid_and_the_z_epochs(summary):

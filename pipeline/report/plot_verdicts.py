@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
 
-from pipeline.report import conclusions
+from pipeline.report import conclusions, decide
 from pipeline.report.tables import n_seeds
 
 # Verdict -> cell colour; an empty cell is a claim the setting does not make ((f) without a
@@ -23,15 +23,16 @@ SHADES = {
 }
 
 
-def grid(summary: pd.DataFrame) -> pd.DataFrame:
-    """Settings x claims, each cell a verdict ("" where the claim does not apply)."""
-    found = conclusions.claims(summary)
-    return conclusions.glance(found, conclusions.ls_claims(summary)).fillna("")
+def grid(summary: pd.DataFrame, alpha: float = decide.ALPHA) -> pd.DataFrame:
+    """Settings x claims, each cell a verdict at `alpha` ("" where the claim does not apply)."""
+    found = conclusions.claims(summary, alpha)
+    return conclusions.glance(found, conclusions.ls_claims(summary, alpha)).fillna("")
 
 
-def figure(summary: pd.DataFrame):
-    """The grid as coloured cells, settings down, claims (named) across."""
-    table = grid(summary)
+def figure(summary: pd.DataFrame, alpha: float = decide.ALPHA):
+    """The grid at `alpha` (the study's, as in conclusions.md) as coloured cells, settings down,
+    claims (named) across."""
+    table = grid(summary, alpha)
     order = list(SHADES)
     codes = np.vectorize(order.index)(table.to_numpy())
     fig, ax = plt.subplots(
@@ -66,7 +67,8 @@ def figure(summary: pd.DataFrame):
     for side in ax.spines.values():
         side.set_visible(False)
     ax.set_title(
-        f"The paper's claims per setting (n = {n_seeds(summary)} seeds; rules in conclusions.md)",
+        f"The paper's claims per setting (n = {n_seeds(summary)} seeds, alpha {alpha:g}; rules in "
+        "conclusions.md)",
         fontsize=10,
     )
     return fig

@@ -12,7 +12,7 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from pipeline.report import columns, plot_verdicts
+from pipeline.report import columns, decide, plot_verdicts
 from pipeline.report.plot_axes import COLORS, LEGEND_PT, save, settings, tau_axis
 from pipeline.report.tables import GROUP
 
@@ -153,10 +153,12 @@ def ft_loss(curves: pd.DataFrame, summary: pd.DataFrame):
     return fig
 
 
-FIGURES = {"val": figure4, "energy": energy, "z": z_metrics, "verdicts": plot_verdicts.figure}
+FIGURES = {"val": figure4, "energy": energy, "z": z_metrics}
 
 
-def write(summary: pd.DataFrame, paths: dict) -> None:
-    """Each figure of FIGURES to its path in `paths` (same keys)."""
+def write(summary: pd.DataFrame, paths: dict, alpha: float = decide.ALPHA) -> None:
+    """Each figure of FIGURES to its path in `paths` (same keys), and the verdict grid at the
+    study's `alpha` to paths["verdicts"]."""
     for key, draw in FIGURES.items():
         save(draw(summary), paths[key])
+    save(plot_verdicts.figure(summary, alpha), paths["verdicts"])

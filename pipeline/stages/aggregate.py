@@ -147,6 +147,7 @@ def run(study: Study) -> pd.DataFrame:
             "z": paths.FIG_Z,
             "verdicts": paths.FIG_VERDICTS,
         },
+        study.analysis.alpha,
     )
     plots.save(plots.ft_loss(curves, summary), paths.FIG_FT_LOSS)
     print(tables.render(table1))
