@@ -61,7 +61,7 @@ def test_the_table_means_over_seeds_at_the_smallest_tau_up_to_the_epoch_all_ran(
 def test_conclusions_show_the_check_and_warn_when_curves_are_given():
     summary = _setting("a")
     curves = _curves("a", 0, {s: [1.0, 0.6, 0.4, 0.35] for s in summary["seed"].unique()})
-    text = conclusions.markdown(summary, curves=curves)
+    text = conclusions.markdown(summary, converged=convergence.table(curves))
     assert "## FT's convergence at the smallest tau" in text
     assert "- a: FT at tau 0 has not converged by epoch 4" in text
     assert "## FT's convergence" not in conclusions.markdown(summary)

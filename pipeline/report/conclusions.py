@@ -290,8 +290,9 @@ def per_setting_contrasts(summary: pd.DataFrame) -> pd.DataFrame:
     ).T.rename_axis("setting")
 
 
-def warnings(summary: pd.DataFrame) -> list[str]:
-    """What a reader must know before trusting the numbers, by the rules under RULES."""
+def warnings(summary: pd.DataFrame, converged: pd.DataFrame | None = None) -> list[str]:
+    """What a reader must know before trusting the numbers, by the rules under RULES;
+    `converged` (convergence.table) adds the settings whose FT misses the convergence rule."""
     out = []
     for setting, df in summary.groupby("setting", sort=False):
         tmin, tmax = int(df["tau"].min()), int(df["tau"].max())
@@ -318,7 +319,7 @@ def warnings(summary: pd.DataFrame) -> list[str]:
             bad = int((~np.isfinite(pd.to_numeric(df[col], errors="coerce"))).sum())
             if bad:
                 out.append(f"{setting}: {bad}/{len(df)} runs have no finite {col}")
-    return out
+    return out + (convergence.warnings(converged) if converged is not None else [])
 
 
 def head_norms(summary: pd.DataFrame) -> pd.DataFrame:
@@ -385,9 +386,11 @@ def compact(cells: pd.DataFrame) -> str:
 
 
 def markdown(
-    summary: pd.DataFrame, analysis: AnalysisCfg | None = None, curves: pd.DataFrame | None = None
+    summary: pd.DataFrame,
+    analysis: AnalysisCfg | None = None,
+    converged: pd.DataFrame | None = None,
 ) -> str:
-    """conclusions.md; `curves` (FT's per-epoch rows, aggregate.ft_curves) adds the plan's
+    """conclusions.md; `converged` (convergence.table of FT's curves) adds the plan's
     convergence check."""
     analysis = analysis or AnalysisCfg()
     alpha = analysis.alpha
@@ -397,11 +400,7 @@ def markdown(
     verdicts = pd.concat([found["verdict"], pairs["verdict"]]).value_counts()
     count = ", ".join(f"{verdicts.get(v, 0)} {v}" for v in (HOLDS, FAILS, UNDECIDED))
     seeds = ", ".join(str(s) for s in sorted(summary["seed"].unique()))
-    converged = convergence.table(curves) if curves is not None else None
-    found_warnings = warnings(summary) + (
-        convergence.warnings(converged) if converged is not None else []
-    )
-    warned = "\n".join(f"- {w}" for w in found_warnings) or "_none_"
+    warned = "\n".join(f"- {w}" for w in warnings(summary, converged)) or "_none_"
     diffs = {s: ft_diff(df) for s, df in summary[summary["eta_hp"] == 1].groupby("setting")}
     shown = found.assign(p_holm=found["p_holm"].map(lambda p: f"{p:.3g}"))
     text = (

@@ -8,6 +8,11 @@ import pandas as pd
 SHARE = 0.05
 
 
+def quarter(last: int) -> int:
+    """The epoch where the last quarter of `last` epochs begins: round(3E/4)."""
+    return round(3 * last / 4)
+
+
 def last_quarter_share(loss: pd.Series) -> float:
     """The fall of `loss` (indexed by epoch 1..E) from epoch round(3E/4) to E, as a share of its
     fall from epoch 1 to E; NaN when it did not fall from epoch 1 to E."""
@@ -15,7 +20,7 @@ def last_quarter_share(loss: pd.Series) -> float:
     whole = loss.loc[1] - loss.loc[last]
     if not whole > 0:
         return float("nan")
-    return float((loss.loc[round(3 * last / 4)] - loss.loc[last]) / whole)
+    return float((loss.loc[quarter(last)] - loss.loc[last]) / whole)
 
 
 def table(curves: pd.DataFrame) -> pd.DataFrame:
@@ -32,7 +37,7 @@ def table(curves: pd.DataFrame) -> pd.DataFrame:
             "tau": int(first["tau"].iloc[0]),
             "E": last,
             "loss at 1": loss.loc[1],
-            "loss at round(3E/4)": loss.loc[round(3 * last / 4)],
+            "loss at round(3E/4)": loss.loc[quarter(last)],
             "loss at E": loss.loc[last],
             "share": share,
             "converged": "yes" if share < SHARE else "no",

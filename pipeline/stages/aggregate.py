@@ -100,7 +100,8 @@ def run(study: Study) -> pd.DataFrame:
 
     summary = collect(study)
     curves = ft_curves(study)
-    for warning in conclusions.warnings(summary) + convergence.warnings(convergence.table(curves)):
+    converged = convergence.table(curves)
+    for warning in conclusions.warnings(summary, converged):
         print(f"[aggregate] warning: {warning}", file=sys.stderr)
     with atomic_path(paths.SUMMARY) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6g")
@@ -136,7 +137,7 @@ def run(study: Study) -> pd.DataFrame:
         ),
     )
     write_text(paths.TRENDS, trends.markdown(summary))
-    write_text(paths.CONCLUSIONS, conclusions.markdown(summary, study.analysis, curves))
+    write_text(paths.CONCLUSIONS, conclusions.markdown(summary, study.analysis, converged))
     write_text(paths.COST, cost.markdown(paths.BENCHMARKS, study))
     write_json(paths.METRICS, metrics(summary))
     plots.write(
